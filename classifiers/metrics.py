@@ -1,0 +1,66 @@
+"""The evaluation files of the contract: metrics.json, predictions.csv, roc.png."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+
+
+def compute_metrics(task: str, y: np.ndarray, scores: np.ndarray, threshold: float,
+                    pred: np.ndarray | None = None) -> dict:
+    """`pred` defaults to scores >= threshold; cross-validation passes each fold's own decisions."""
+    y = np.asarray(y, int)
+    pred = (np.asarray(scores) >= threshold).astype(int) if pred is None else np.asarray(pred, int)
+    (tn, fp), (fn, tp) = confusion_matrix(y, pred, labels=[0, 1])
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    auc = float(roc_auc_score(y, scores)) if len(set(y.tolist())) == 2 else None
+    return {"task": task, "n": int(len(y)), "auc": auc, "accuracy": float((pred == y).mean()),
+            "precision": float(precision), "recall": float(recall), "f1": float(f1), "threshold": float(threshold),
+            "confusion": [[int(tn), int(fp)], [int(fn), int(tp)]]}
+
+
+def write_evaluation(out_dir: str, task: str, rows: list[tuple[str, str]], y: np.ndarray, scores: np.ndarray,
+                     threshold: float, positive: str, negative: str, extra: dict | None = None,
+                     pred: np.ndarray | None = None) -> dict:
+    """rows: (path, label) per item, in the order of y and scores."""
+    os.makedirs(out_dir, exist_ok=True)
+    if pred is None:
+        pred = (np.asarray(scores) >= threshold).astype(int)
+    metrics = compute_metrics(task, y, scores, threshold, pred)
+    if extra:
+        metrics.update(extra)
+    with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as fh:
+        json.dump(metrics, fh, indent=2)
+    with open(os.path.join(out_dir, "predictions.csv"), "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "score", "predicted"])
+        for (path, label), s, p in zip(rows, scores, pred):
+            w.writerow([path, label, f"{float(s):.6f}", positive if p else negative])
+    _plot_roc(os.path.join(out_dir, "roc.png"), task, y, scores, metrics["auc"])
+    return metrics
+
+
+def _plot_roc(path: str, task: str, y: np.ndarray, scores: np.ndarray, auc: float | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    if auc is not None:
+        fpr, tpr, _ = roc_curve(y, scores)
+        ax.plot(fpr, tpr, label=f"AUC {auc:.3f}")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(f"ROC: {task}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

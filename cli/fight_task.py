@@ -1,0 +1,98 @@
+"""`train --task fight` and `evaluate --task fight`: clips -> window summaries -> classifier."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import numpy as np
+import sklearn
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
+
+from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier
+from classifiers.metrics import write_evaluation
+from classifiers.model_io import load_model, save_model
+from datasets.labelled import read_labels
+from features.clips import clip_vectors
+from pipeline.config import Config
+from pipeline.errors import UserError
+
+NAME = "fight"
+# The parts of the configuration that change what a feature means; saved with the model and used
+# again whenever the model scores, so a site's tuning cannot silently shift the model's inputs.
+FEATURE_KEYS = ("source", "motion")
+
+
+def feature_config(cfg: Config) -> dict:
+    return {k: getattr(cfg, k).model_dump() for k in FEATURE_KEYS}
+
+
+def apply_feature_config(cfg: Config, meta: dict) -> Config:
+    saved = meta.get("feature_config")
+    if not saved:
+        return cfg
+    data = cfg.model_dump()
+    data.update(saved)
+    return Config.model_validate(data)
+
+
+def _dataset(folder: str):
+    items = read_labels(folder, NAME)
+    y = np.array([it.y for it in items])
+    if len(set(y.tolist())) < 2:
+        raise UserError(f"{folder}: task fight needs both 'fight' and 'normal' clips")
+    return items, y
+
+
+def train(dataset: str, model_dir: str, cfg: Config) -> dict:
+    items, y = _dataset(dataset)
+    X = clip_vectors([it.path for it in items], cfg, desc="fight: features")
+    groups = np.array([it.group for it in items])
+    clf = FightClassifier().fit(X, y, groups=groups)
+    meta = {
+        "task": NAME, "kind": "FightClassifier", "features": list(WINDOW_FEATURES),
+        "threshold": clf.threshold_, "threshold_rule": "Youden J on out-of-fold training predictions",
+        "n": int(len(y)), "n_positive": int(y.sum()), "dataset": os.path.abspath(dataset),
+        "feature_config": feature_config(cfg), "sklearn": sklearn.__version__,
+        "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "train_auc": float(roc_auc_score(y, clf.decision_scores(X))),
+    }
+    save_model(clf, model_dir, NAME, meta)
+    return meta
+
+
+def load(model_dir: str) -> tuple[FightClassifier, dict]:
+    return load_model(model_dir, NAME)
+
+
+def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+    clf, meta = load(model_dir)
+    items, y = _dataset(dataset)
+    X = clip_vectors([it.path for it in items], apply_feature_config(cfg, meta), desc="fight: features")
+    scores = clf.decision_scores(X)
+    return write_evaluation(out, NAME, [(it.rel, it.label) for it in items], y, scores, clf.threshold_,
+                            "fight", "normal", extra={"model_sha256": meta["sha256"]})
+
+
+def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0) -> dict:
+    """Grouped k-fold: every fold's model and threshold come from the other folds only."""
+    items, y = _dataset(dataset)
+    groups = np.array([it.group for it in items])
+    if len(set(groups.tolist())) < folds:
+        raise UserError(f"{dataset}: {len(set(groups.tolist()))} groups are too few for {folds}-fold grouped CV")
+    X = clip_vectors([it.path for it in items], cfg, desc="fight: features")
+    scores = np.zeros(len(y))
+    decided = np.zeros(len(y), bool)
+    thresholds = []
+    for tr, te in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups):
+        clf = FightClassifier().fit(X[tr], y[tr], groups=groups[tr])
+        scores[te] = clf.decision_scores(X[te])
+        decided[te] = scores[te] >= clf.threshold_
+        thresholds.append(float(clf.threshold_))
+    # Each fold has its own threshold: the confusion matrix counts each clip by its own fold's
+    # decision, and "threshold" reports the mean of the fold thresholds.
+    return write_evaluation(out, NAME, [(it.rel, it.label) for it in items], y, scores, float(np.mean(thresholds)),
+                            "fight", "normal", pred=decided,
+                            extra={"cv_folds": folds, "cv_grouped_by": "source_video", "cv_seed": seed,
+                                   "fold_thresholds": thresholds})

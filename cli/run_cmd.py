@@ -1,0 +1,63 @@
+"""`run`: watch a source and append every event to --events."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+
+from pipeline.cascade import Cascade, load_models
+from pipeline.config import load_config
+from pipeline.events import EventLog
+from sources.frame_source import FrameSource
+
+
+def _reload_threshold(cascade: Cascade, args) -> None:
+    """SIGHUP: re-read the config's motion threshold, so a site can tune it without a restart."""
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except Exception as exc:  # a bad edit must not stop the watch
+        print(f"config reload ignored: {exc}", file=sys.stderr)
+        return
+    t = cfg.motion.threshold
+    cascade.classical.features.motion.set_threshold(t.value if t.method == "fixed" else None,
+                                                     None if t.method == "fixed" else t.method)
+    print(f"motion threshold now {t.method} {t.value if t.value is not None else ''}".strip(), file=sys.stderr)
+
+
+def _emit(log: EventLog, ev) -> None:
+    log.write(ev)
+    print(json.dumps(ev.to_dict()), flush=True)
+
+
+def run(args) -> int:
+    cfg = load_config(args.config, args.overrides)
+    cfg, models, _ = load_models(args.model_dir, cfg)
+    s = cfg.source
+    n = 0
+    last_index = [0]
+    cascade: Cascade | None = None
+
+    with EventLog(args.events) as log:
+        def on_status(status: dict) -> None:
+            # Called from inside the source while it is still down, so the alarm is not held back
+            # until the camera returns.
+            ev = cascade.status_event(status, last_index[0]) if cascade else None
+            if ev:
+                _emit(log, ev)
+
+        with FrameSource(args.source, process_width=s.process_width, backoff_initial_s=s.backoff_initial_s,
+                         backoff_max_s=s.backoff_max_s, offline_after_s=s.offline_after_s,
+                         on_status=on_status) as src:
+            cascade = Cascade(cfg, src.fps, models)
+            if hasattr(signal, "SIGHUP"):
+                signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args))
+            for frame in src:
+                for ev in cascade.process(frame):
+                    _emit(log, ev)
+                last_index[0] = frame.index
+                n += 1
+                if args.max_frames and n >= args.max_frames:
+                    break
+    print(f"processed {n} frames from {args.source}", file=sys.stderr)
+    return 0

@@ -1,0 +1,117 @@
+"""The cheap stage, run on every frame: greyscale, motion, blobs, statistics, crowding and fight flags.
+
+`frame_row` is the single place where a frame becomes a row of FRAME_FEATURES, used live and at
+training time alike, so what a model learns from clips is what it sees on the kiosk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from classifiers.fight_classifier import FRAME_FEATURES, BuiltinFightRule
+from detectors.base import Flag
+from detectors.crowding import CrowdingDetector, union_bbox
+from detectors.fight import FightDetector
+from detectors.motion import MotionDetector, MotionResult
+from detectors.motion_stats import BlobTracker, frame_motion_stats
+from features.flow import FlowFeatures
+from features.preprocess import to_grey
+from pipeline.config import Config
+
+
+@dataclass
+class ClassicalResult:
+    motion: MotionResult
+    row: np.ndarray
+    flags: list[Flag] = field(default_factory=list)
+    motion_scale: float = 1.0  # processing pixels per motion pixel
+
+    @property
+    def suspicious(self) -> bool:
+        return bool(self.flags)
+
+
+def motion_size(width: int, height: int, motion_width: int) -> tuple[int, int]:
+    if width <= motion_width:
+        return width, height
+    return motion_width, max(2, int(round(height * motion_width / width / 2)) * 2)
+
+
+class FrameFeatures:
+    """Frame -> (MotionResult, FRAME_FEATURES row): the motion detector, blob tracker and flow together."""
+
+    def __init__(self, cfg: Config, fps: float):
+        self.cfg = cfg
+        self.fps = fps
+        self.motion = MotionDetector(cfg.motion)
+        self.tracker = BlobTracker()
+        self.flow = FlowFeatures()
+        self._size: tuple[int, int] | None = None
+        self.flow_calls = 0
+
+    def reset(self) -> None:
+        self.motion.reset()
+        self.tracker.reset()
+        self.flow.reset()
+
+    def __call__(self, image: np.ndarray) -> tuple[MotionResult, np.ndarray]:
+        grey = to_grey(image)
+        if self._size is None:
+            self._size = motion_size(grey.shape[1], grey.shape[0], self.cfg.motion.width)
+        small = grey if self._size == (grey.shape[1], grey.shape[0]) else cv2.resize(
+            grey, self._size, interpolation=cv2.INTER_AREA)
+        result = self.motion.detect(small)
+        if result.global_change:
+            self.tracker.reset()
+            flow_row = self.flow.skip(result.grey)
+        elif result.calibrating or result.blobs:
+            # Flow is spent only where something moves; while calibrating we cannot yet tell.
+            self.flow_calls += 1
+            flow_row = self.flow.update(result.grey)
+        else:
+            flow_row = self.flow.skip(result.grey)
+        matches = self.tracker.match(result.blobs, small.shape[1])
+        row = np.concatenate([frame_motion_stats(result, matches, self.fps), flow_row])
+        return result, row
+
+
+class ClassicalStage:
+    def __init__(self, cfg: Config, fps: float, fight_model: Any | None = None):
+        self.cfg = cfg
+        self.features = FrameFeatures(cfg, fps)
+        self.crowding = CrowdingDetector(cfg.crowding, fps)
+        self.fight_model = fight_model if fight_model is not None else BuiltinFightRule()
+        self.fight = FightDetector(cfg.fight, fps, len(FRAME_FEATURES), self.fight_model)
+
+    def is_calibrating(self) -> bool:
+        return self.features.motion.is_calibrating()
+
+    def process(self, image: np.ndarray) -> ClassicalResult:
+        result, row = self.features(image)
+        scale = image.shape[1] / result.mask.shape[1]
+        out = ClassicalResult(result, row, motion_scale=scale)
+        if result.global_change:
+            self.crowding.reset()
+            self.fight.reset()
+            return out
+        if result.calibrating:
+            return out
+        area = result.mask.size
+        crowd = self.crowding.detect(result.blobs, area)
+        if crowd:
+            out.flags.append(crowd)
+        fight = self.fight.detect(row, union_bbox(result.blobs))
+        if fight:
+            out.flags.append(fight)
+        return out
+
+
+def clip_rows(frames, cfg: Config, fps: float) -> np.ndarray:
+    """FRAME_FEATURES rows of a whole clip, computed exactly as the live stage computes them."""
+    ff = FrameFeatures(cfg, fps)
+    rows = [ff(image)[1] for image in frames]
+    return np.array(rows[1:] if len(rows) > 1 else rows, np.float32)

@@ -1,0 +1,167 @@
+"""One validated configuration object with documented defaults, loaded from YAML, overridable by flags.
+
+The keys `site_id`, `storage_dir`, `modem.port`, `modem.baud` and `alerts.recipients` are part of the
+deployment contract (../shared/CONTRACT.md) and keep their names; everything else is ours.
+Unknown keys are refused rather than ignored: a misspelt threshold that silently falls back to its
+default is how a site ends up crying wolf.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import UserError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModemConfig(_Section):
+    port: str | None = Field(None, description="serial device of the GSM modem, e.g. /dev/ttyUSB0")
+    baud: int = Field(115200, gt=0)
+
+
+class AlertsConfig(_Section):
+    recipients: list[str] = Field(default_factory=list, description="phone numbers for SMS; never commit real ones")
+
+
+class SourceConfig(_Section):
+    process_width: int = Field(320, ge=64, le=1920, description="frames are resized to this width once, on read")
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(8.0, gt=0)
+    offline_after_s: float = Field(5.0, gt=0, description="a camera down this long raises camera_offline")
+
+
+class ThresholdConfig(_Section):
+    method: Literal["otsu", "iterative", "fixed"] = Field(
+        "otsu", description="how the background-difference image is binarised; 'fixed' uses `value`")
+    value: float | None = Field(None, ge=0, le=255, description="the fixed threshold, grey levels")
+    floor: float = Field(15.0, ge=0, le=255,
+                         description="never threshold below this: on a still scene Otsu would split sensor noise")
+    ceiling: float = Field(30.0, ge=0, le=255,
+                           description="never above this: one high-contrast newcomer must not make Otsu drop the others")
+
+    @model_validator(mode="after")
+    def _fixed_needs_value(self) -> "ThresholdConfig":
+        if self.method == "fixed" and self.value is None:
+            raise ValueError("threshold.method 'fixed' needs threshold.value")
+        if self.ceiling < self.floor:
+            raise ValueError("threshold.ceiling is below threshold.floor")
+        return self
+
+
+class MotionConfig(_Section):
+    width: int = Field(160, ge=32, le=640, description="motion analysis runs at this width (cheap stage)")
+    median: bool = Field(True, description="3x3 zero-padded median before background subtraction")
+    bg_alpha: float = Field(0.05, gt=0, lt=1, description="rolling-average learning rate of the background")
+    fg_alpha: float = Field(0.001, ge=0, lt=1,
+                            description="slower rate under foreground, so a person standing still fades slowly")
+    close_radius: int = Field(2, ge=0, le=15, description="radius of the disk used for morphological closing")
+    min_blob_frac: float = Field(0.002, gt=0, lt=1, description="blobs smaller than this fraction of the frame are noise")
+    global_change_frac: float = Field(0.55, gt=0, le=1,
+                                      description="more of the frame than this changing at once is lighting, not motion")
+    global_luma_jump: float = Field(25.0, gt=0, description="a mean-brightness jump this large is a lighting change")
+    calibrate_frames: int = Field(15, ge=1, description="frames spent relearning the scene after start or a lighting change")
+    window_s: float = Field(2.0, gt=0, description="sliding window of motion statistics, seconds")
+    threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
+
+
+class CrowdingConfig(_Section):
+    max_people: int = Field(1, ge=1, description="more person-sized moving blobs than this is crowding (1 in a booth)")
+    person_min_frac: float = Field(0.02, gt=0, lt=1, description="smallest person-sized blob, fraction of the frame")
+    persist_s: float = Field(1.5, ge=0, description="crowding must hold for this long (median over the window)")
+
+
+class FightConfig(_Section):
+    window_s: float = Field(2.0, gt=0, description="the fight score looks at this many seconds of motion")
+    hop_s: float = Field(0.5, gt=0, description="the score is recomputed this often")
+    threshold: float | None = Field(None, ge=0, le=1,
+                                    description="override the threshold saved with the model (None: use the model's)")
+    min_motion_frac: float = Field(0.01, ge=0, lt=1, description="no fight is scored on a scene this still")
+
+
+class EventsConfig(_Section):
+    cooldown_s: float = Field(10.0, ge=0, description="the same event type is not repeated within this time")
+    clear_s: float = Field(3.0, ge=0, description="a condition absent this long ends its episode")
+
+
+class Config(_Section):
+    site_id: str = Field("ATM-0001", min_length=1, description="appears in every alert")
+    storage_dir: str = Field("var/", min_length=1, description="outbox, event store, evidence; created if missing")
+    modem: ModemConfig = Field(default_factory=ModemConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    crowding: CrowdingConfig = Field(default_factory=CrowdingConfig)
+    fight: FightConfig = Field(default_factory=FightConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+
+
+def _describe(err: ValidationError, where: str) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"invalid config {where}: {loc}: {first['msg']}{more}"
+
+
+def _set_path(data: dict, dotted: str, value: Any) -> None:
+    node = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UserError(f"invalid override {dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`motion.bg_alpha=0.02` -> ("motion.bg_alpha", 0.02); the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"invalid override {text!r}: expected KEY=VALUE, e.g. crowding.max_people=2")
+    try:
+        return key.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise UserError(f"invalid override {text!r}: value is not valid YAML") from None
+
+
+def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults, then the YAML file, then `KEY=VALUE` overrides; every failure is a UserError."""
+    data: dict = {}
+    where = "defaults"
+    if path:
+        where = path
+        if not os.path.isfile(path):
+            raise UserError(f"config file not found: {path}")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                loaded = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" line {mark.line + 1}" if mark is not None else ""
+            raise UserError(f"invalid config {path}:{at} not valid YAML") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read config {path}: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise UserError(f"invalid config {path}: the top level must be a mapping of keys")
+        data = loaded
+    for text in overrides:
+        key, value = parse_override(text)
+        _set_path(data, key, value)
+        where = f"{where} + overrides" if "overrides" not in where else where
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise UserError(_describe(err, where)) from None
+
+
+def dump_defaults() -> str:
+    """The default configuration as commented-free YAML, for `run.py config` and the README."""
+    return yaml.safe_dump(Config().model_dump(), sort_keys=False)

@@ -1,0 +1,336 @@
+"""Frames from a camera, a video file or a network stream, resized once for processing.
+
+A camera or stream that drops out is reopened with exponential backoff instead of raising, because
+the kiosk must keep watching unattended; outages are reported through `pop_status_events()`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit, unquote
+
+# FFmpeg reads this once, on first use, so it must be set before any capture is opened; it is what
+# keeps "moov atom not found" and friends off the user's terminal. setdefault: a user debugging a
+# camera can still ask for more.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # AV_LOG_FATAL
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+import cv2  # noqa: E402  (must follow the environment set-up above)
+import numpy as np  # noqa: E402
+
+from pipeline.errors import UserError  # noqa: E402
+
+CAMERA, STREAM, FILE = "camera", "stream", "file"
+
+DEFAULT_FPS = 25.0
+_MAX_PLAUSIBLE_FPS = 240.0
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame: `image` is at processing size; multiply its pixels by `scale` for source pixels."""
+
+    index: int
+    time_s: float
+    image: np.ndarray
+    scale: float
+    source_size: tuple[int, int]
+
+
+def parse_source(src: str) -> tuple[str, Any]:
+    """Classify `src` as ("camera", int), ("stream", url) or ("file", path); check that a file exists."""
+    text = str(src).strip()
+    if not text:
+        raise UserError("video source is empty: give a camera index, a video file or a stream URL")
+    if text.isdigit():
+        return CAMERA, int(text)
+    m = _SCHEME_RE.match(text)
+    if m and m.group(1).lower() != "file":
+        return STREAM, text
+    path = unquote(urlsplit(text).path) if m else text
+    if not os.path.exists(path):
+        raise UserError(f"video file not found: {path}")
+    if os.path.isdir(path):
+        raise UserError(f"video source is a directory, not a video file: {path}")
+    return FILE, path
+
+
+def _redact(url: str) -> str:
+    """The URL with any password hidden, since messages and logs leave the kiosk."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return url
+
+
+def _quiet_opencv() -> None:
+    # The environment variable only works if set before cv2 was first imported, which another module
+    # may already have done; the API call covers that case.
+    if os.environ.get("OPENCV_LOG_LEVEL", "").upper() not in ("", "ERROR"):
+        return
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None and hasattr(logging, "setLogLevel"):
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(3)  # ERROR in the old numbering
+
+
+def _sane_fps(value: Any) -> float:
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        return DEFAULT_FPS
+    if not math.isfinite(fps) or fps <= 0 or fps > _MAX_PLAUSIBLE_FPS:
+        return DEFAULT_FPS
+    return fps
+
+
+def _valid(image: Any) -> bool:
+    return isinstance(image, np.ndarray) and image.ndim >= 2 and image.shape[0] > 0 and image.shape[1] > 0
+
+
+class FrameSource:
+    """Iterator of `Frame`s from a camera index, a video file or a stream URL; also a context manager."""
+
+    def __init__(
+        self,
+        src: str,
+        process_width: int = 320,
+        reconnect: bool | None = None,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 8.0,
+        offline_after_s: float = 5.0,
+        open_timeout_s: float | None = 5.0,
+        max_reconnect_s: float | None = None,
+        capture_factory: Callable[..., Any] = cv2.VideoCapture,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_status: Callable[[dict], None] | None = None,
+    ) -> None:
+        if int(process_width) <= 0:
+            raise UserError(f"process width must be a positive number of pixels, got {process_width}")
+        self.src = str(src)
+        self.kind, self._value = parse_source(self.src)
+        self.process_width = int(process_width)
+        self.reconnect = self.kind != FILE if reconnect is None else bool(reconnect)
+        self.backoff_initial_s = float(backoff_initial_s)
+        self.backoff_max_s = max(float(backoff_max_s), self.backoff_initial_s)
+        self.offline_after_s = float(offline_after_s)
+        self.open_timeout_s = open_timeout_s
+        self.max_reconnect_s = max_reconnect_s
+        self._factory = capture_factory
+        self._clock = clock
+        self._sleep = sleep
+        self._on_status = on_status
+
+        self._cap: Any = None
+        self._pending: np.ndarray | None = None
+        self._next_index = 0
+        self._events: list[dict] = []
+        self._closed = False
+        self._down_since: float | None = None
+        self._offline_reported = False
+
+        _quiet_opencv()
+        self._t_open = clock()
+        cap, image = self._open_once()
+        if cap is None:
+            raise UserError(self._cannot_open_message())
+        self._cap = cap
+        self._pending = image
+        self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS))
+        self._set_sizes(image)
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    def _label(self) -> str:
+        if self.kind == CAMERA:
+            return f"camera {self._value}"
+        if self.kind == STREAM:
+            return f"stream {_redact(self._value)}"
+        return f"video {self._value}"
+
+    def _cannot_open_message(self) -> str:
+        if self.kind == CAMERA:
+            return f"camera {self._value} could not be opened"
+        if self.kind == STREAM:
+            return f"stream could not be opened: {_redact(self._value)}"
+        return f"cannot read video: {self._value} (not a video, or corrupt)"
+
+    def _make_capture(self) -> Any:
+        if self.kind == STREAM and self.open_timeout_s:
+            # Without these a dead RTSP/HTTP host can block open() or read() for a minute or more,
+            # which would stall the whole pipeline and the offline notice with it.
+            ms = int(float(self.open_timeout_s) * 1000)
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+            return self._factory(self._value, cv2.CAP_ANY, params)
+        return self._factory(self._value)
+
+    def _open_once(self) -> tuple[Any, np.ndarray | None]:
+        """Open and read one frame; (capture, frame) on success, (None, None) otherwise."""
+        cap = None
+        try:
+            cap = self._make_capture()
+            if cap is not None and cap.isOpened():
+                ok, image = cap.read()
+                if ok and _valid(image):
+                    return cap, image
+        except cv2.error:
+            pass  # a backend that throws is as down as one that returns False
+        if cap is not None:
+            try:
+                cap.release()
+            except cv2.error:
+                pass
+        return None, None
+
+    def _set_sizes(self, image: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        self.source_size = (int(w), int(h))
+        if w > self.process_width:
+            pw = self.process_width
+            ph = max(2, int(round(h * pw / w / 2.0)) * 2)
+            self.process_size = (pw, ph)
+            # One factor for both axes: the even-height rounding is under a pixel, well below what
+            # any detector's boxes resolve.
+            self.scale = w / pw
+        else:
+            self.process_size = (int(w), int(h))
+            self.scale = 1.0
+
+    # -- iteration -------------------------------------------------------------------------------
+
+    def __iter__(self) -> "FrameSource":
+        return self
+
+    def __next__(self) -> Frame:
+        if self._closed:
+            raise StopIteration
+        image = self._pending
+        self._pending = None
+        while image is None:
+            try:
+                ok, image = self._cap.read() if self._cap is not None else (False, None)
+            except cv2.error:
+                ok, image = False, None  # some backends throw on a yanked device instead of failing
+            if ok and _valid(image):
+                break
+            image = None
+            if self.kind == FILE or not self.reconnect:
+                self.close()
+                raise StopIteration
+            image = self._recover()
+            if image is None:
+                self.close()
+                raise StopIteration
+        return self._make_frame(image)
+
+    def _make_frame(self, image: np.ndarray) -> Frame:
+        h, w = image.shape[:2]
+        if (w, h) != self.source_size:
+            # Only after a reconnect to a camera that came back at another resolution.
+            self._set_sizes(image)
+        if self.process_size != self.source_size:
+            image = cv2.resize(image, self.process_size, interpolation=cv2.INTER_AREA)
+        index = self._next_index
+        self._next_index += 1
+        if self.kind == FILE:
+            t = index / self.fps
+        else:
+            t = self._clock() - self._t_open
+        return Frame(index=index, time_s=float(t), image=image, scale=self.scale,
+                     source_size=self.source_size)
+
+    def _recover(self) -> np.ndarray | None:
+        """Reopen with exponential backoff until a frame arrives; None when max_reconnect_s runs out."""
+        if self._cap is not None:
+            try:
+                self._cap.release()
+            except cv2.error:
+                pass
+            self._cap = None
+        self._down_since = self._clock()
+        self._offline_reported = False
+        # Absolute deadlines: comparing "now - start >= limit" instead can fall a rounding error
+        # short of a wake-up time computed as "start + limit" and spin on sleep(0).
+        offline_at = self._down_since + self.offline_after_s
+        give_up_at = None if self.max_reconnect_s is None else self._down_since + self.max_reconnect_s
+        delay = self.backoff_initial_s
+        next_try = self._down_since + delay
+        while True:
+            now = self._clock()
+            if not self._offline_reported and now >= offline_at:
+                self._offline_reported = True
+                self._record({"type": "camera_offline", "time_s": now - self._t_open,
+                              "down_s": now - self._down_since, "source": self._label()})
+            if give_up_at is not None and now >= give_up_at:
+                return None
+            if now >= next_try:
+                cap, image = self._open_once()
+                if cap is not None:
+                    self._cap = cap
+                    self._back_online()
+                    return image
+                delay = min(delay * 2.0, self.backoff_max_s)
+                next_try = self._clock() + delay
+                continue
+            # Wake for whichever comes first, so the offline notice and the give-up are on time
+            # even when the backoff has grown long.
+            wake = next_try
+            if not self._offline_reported:
+                wake = min(wake, offline_at)
+            if give_up_at is not None:
+                wake = min(wake, give_up_at)
+            self._sleep(wake - now)
+
+    def _back_online(self) -> None:
+        now = self._clock()
+        # A blip shorter than offline_after_s produced no offline notice, so it gets no online one.
+        if self._offline_reported:
+            self._record({"type": "camera_online", "time_s": now - self._t_open,
+                          "down_s": now - self._down_since, "source": self._label()})
+        self._down_since = None
+        self._offline_reported = False
+
+    # -- status and lifetime ---------------------------------------------------------------------
+
+    def _record(self, event: dict) -> None:
+        self._events.append(event)
+        if self._on_status is not None:
+            # __next__ blocks for the whole outage, so without this the pipeline would hear of
+            # the outage only once it is over.
+            self._on_status(dict(event))
+
+    def pop_status_events(self) -> list[dict]:
+        """Offline/online notices since the last call, oldest first."""
+        events, self._events = self._events, []
+        return events
+
+    def close(self) -> None:
+        """Release the capture; safe to call more than once."""
+        self._closed = True
+        self._pending = None
+        if self._cap is not None:
+            try:
+                self._cap.release()
+            except cv2.error:
+                pass
+            self._cap = None
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
