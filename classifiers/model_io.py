@@ -29,7 +29,8 @@ def model_paths(model_dir: str, name: str) -> tuple[str, str]:
     return os.path.join(model_dir, f"{name}.joblib"), os.path.join(model_dir, f"{name}.json")
 
 
-def save_model(obj: Any, model_dir: str, name: str, metadata: dict) -> str:
+def save_model(obj: Any, model_dir: str, name: str, metadata: dict) -> dict:
+    """Write the model and its metadata (atomically, each); return the metadata as saved."""
     os.makedirs(model_dir, exist_ok=True)
     blob, meta_path = model_paths(model_dir, name)
     tmp = blob + ".tmp"
@@ -39,7 +40,7 @@ def save_model(obj: Any, model_dir: str, name: str, metadata: dict) -> str:
     with open(meta_path + ".tmp", "w", encoding="utf-8") as fh:
         json.dump(meta, fh, indent=2, sort_keys=True)
     os.replace(meta_path + ".tmp", meta_path)
-    return blob
+    return meta
 
 
 def has_model(model_dir: str, name: str) -> bool:

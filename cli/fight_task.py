@@ -58,8 +58,7 @@ def train(dataset: str, model_dir: str, cfg: Config) -> dict:
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "train_auc": float(roc_auc_score(y, clf.decision_scores(X))),
     }
-    save_model(clf, model_dir, NAME, meta)
-    return meta
+    return save_model(clf, model_dir, NAME, meta)
 
 
 def load(model_dir: str) -> tuple[FightClassifier, dict]:

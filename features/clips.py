@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -42,6 +43,7 @@ def clip_vectors(paths: list[str], cfg: Config, jobs: int | None = None, desc: s
     if jobs <= 1:
         out = [_one(a) for a in tqdm(args, desc=desc, unit="clip")]
     else:
-        with ProcessPoolExecutor(jobs) as ex:
+        # spawn, not fork: a fork taken while OpenCV's thread pool is running can deadlock the child.
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
             out = list(tqdm(ex.map(_one, args), total=len(args), desc=desc, unit="clip"))
     return np.array(out, np.float32)

@@ -70,6 +70,7 @@ class FlowFeatures:
         return NO_MOTION
 
     def update(self, grey: np.ndarray) -> np.ndarray:
+        grey = np.ascontiguousarray(grey)  # DIS needs contiguous memory; a no-op for whole frames
         prev, self._prev = self._prev, grey
         if prev is None or prev.shape != grey.shape:
             self._prev_flow = self._prev_mag = None
@@ -90,7 +91,8 @@ class FlowFeatures:
         ma = mag[active]
         ma_mean = float(ma.mean())
         coherence = float(np.hypot(fx[active].mean(), fy[active].mean()) / (ma_mean + 1e-6))
-        bins = (ang[active] * (8 / (2 * np.pi))).astype(np.int32) % 8
+        # Bins centred on the axes and diagonals, so a straight move falls in one bin, not on an edge.
+        bins = ((ang[active] + np.pi / 8) * (8 / (2 * np.pi))).astype(np.int32) % 8
         hist = np.bincount(bins, weights=ma, minlength=8)
         p = hist / (hist.sum() + 1e-9)
         entropy = float(-(p * np.log(p + 1e-9)).sum())

@@ -67,7 +67,6 @@ class MotionConfig(_Section):
                                       description="more of the frame than this changing at once is lighting, not motion")
     global_luma_jump: float = Field(25.0, gt=0, description="a mean-brightness jump this large is a lighting change")
     calibrate_frames: int = Field(15, ge=1, description="frames spent relearning the scene after start or a lighting change")
-    window_s: float = Field(2.0, gt=0, description="sliding window of motion statistics, seconds")
     threshold: ThresholdConfig = Field(default_factory=ThresholdConfig)
 
 
@@ -155,7 +154,8 @@ def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] 
     for text in overrides:
         key, value = parse_override(text)
         _set_path(data, key, value)
-        where = f"{where} + overrides" if "overrides" not in where else where
+    if overrides:
+        where = f"{where} + overrides"
     try:
         return Config.model_validate(data)
     except ValidationError as err:

@@ -1,0 +1,189 @@
+"""The command-line contract (../shared/CONTRACT.md): exit codes, one-line errors, JSON shapes."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, shared
+
+EVENT_KEYS = {"type", "frame", "time_s", "bbox", "score", "stage", "state"}
+METRIC_KEYS = {"task", "n", "auc", "accuracy", "precision", "recall", "f1", "threshold", "confusion"}
+BENCH_KEYS = {"frames", "decode_ms", "classical_ms", "cascade_ms", "stage2_every_frame_ms", "escalated_fraction",
+              "stage2_ms_per_call", "peak_rss_mb"}
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_user_error(res, *needles):
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_missing_file(tmp_path):
+    assert_user_error(cli("run", "--source", str(tmp_path / "missing.mp4")), "missing.mp4", "not found")
+
+
+def test_camera_that_does_not_exist():
+    assert_user_error(cli("run", "--source", "7"), "camera 7")
+
+
+def test_corrupt_video(tmp_path):
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    assert_user_error(cli("run", "--source", str(bad)), "corrupt.mp4")
+
+
+def test_invalid_yaml(tmp_path, small_video):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("motion: [1, 2\n")
+    assert_user_error(cli("run", "--source", small_video, "--config", str(cfg)), "bad.yaml")
+
+
+def test_invalid_config_value(tmp_path, small_video):
+    cfg = tmp_path / "range.yaml"
+    cfg.write_text("motion:\n  bg_alpha: 3\n")
+    assert_user_error(cli("run", "--source", small_video, "--config", str(cfg)), "motion.bg_alpha")
+
+
+def test_missing_argument():
+    assert_user_error(cli("run"), "--source")
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory):
+    """The first 12 s of the synthetic booth (two people, then a scuffle), as an MJPG file."""
+    from datasets.synthetic_booth import booth_scenario
+
+    sc = booth_scenario()
+    path = str(tmp_path_factory.mktemp("video") / "booth.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), sc.fps, (sc.width, sc.height))
+    for i, frame in enumerate(sc.frames()):
+        if i >= 400:
+            break
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_run_writes_contract_events(tmp_path, small_video):
+    events = tmp_path / "ev" / "events.jsonl"
+    res = cli("run", "--source", small_video, "--events", str(events), "--model-dir", str(tmp_path / "none"))
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in events.read_text().splitlines()]
+    assert lines, "the scenario has two people in the booth: some event is expected"
+    for ev in lines:
+        assert EVENT_KEYS <= set(ev)
+        assert isinstance(ev["frame"], int) and 0 <= ev["frame"] < 400
+        assert ev["stage"] in ("classical", "deep")
+        assert ev["bbox"] is None or (len(ev["bbox"]) == 4 and all(isinstance(v, int) for v in ev["bbox"]))
+    assert "crowding" in {ev["type"] for ev in lines}
+    # Appending, not overwriting: a second run adds to the same file.
+    cli("run", "--source", small_video, "--events", str(events), "--max-frames", "5")
+    assert len(events.read_text().splitlines()) >= len(lines)
+
+
+def test_run_max_frames(small_video, tmp_path):
+    res = cli("run", "--source", small_video, "--max-frames", "10", "--model-dir", str(tmp_path))
+    assert res.returncode == 0
+    assert "processed 10 frames" in res.stderr
+
+
+def test_demo_prints_truth_and_events():
+    res = cli("demo", "--model-dir", "/nonexistent-models")
+    assert res.returncode == 0, res.stderr
+    assert "ground truth vs detected" in res.stdout
+    assert "crowding" in res.stdout and "fight" in res.stdout
+
+
+def test_export_without_deep_models(tmp_path):
+    res = cli("export", "--model-dir", str(tmp_path))
+    assert res.returncode == 0
+    assert_user_error(cli("export", "--model-dir", str(tmp_path / "nope")), "nope")
+
+
+@pytest.fixture(scope="module")
+def small_fight_set(tmp_path_factory):
+    """24 real clips (12 fight, 12 normal) from distinct source videos, as a labelled folder."""
+    folder = shared("fight_surv")
+    with open(os.path.join(folder, "labels.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    picked = [r for r in rows if r["label"] == "fight"][::8][:12] + [r for r in rows if r["label"] == "normal"][::8][:12]
+    out = tmp_path_factory.mktemp("fightset")
+    with open(out / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["clip", "label", "source_video"])
+        for r in picked:
+            w.writerow([os.path.join(folder, r["clip"]), r["label"], r["source_video"]])
+    return str(out)
+
+
+def test_train_evaluate_contract(tmp_path, small_fight_set):
+    models = tmp_path / "models"
+    res = cli("train", "--task", "fight", "--dataset", small_fight_set, "--model-dir", str(models))
+    assert res.returncode == 0, res.stderr
+    meta = json.loads((models / "fight.json").read_text())
+    assert 0.0 <= meta["threshold"] <= 1.0 and len(meta["sha256"]) == 64
+
+    out = tmp_path / "eval"
+    res = cli("evaluate", "--task", "fight", "--dataset", small_fight_set, "--model-dir", str(models), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["task"] == "fight" and metrics["n"] == 24
+    assert metrics["threshold"] == pytest.approx(meta["threshold"])  # the saved one, not refitted
+    (tn, fp), (fn, tp) = metrics["confusion"]
+    assert tn + fp + fn + tp == 24
+    with open(out / "predictions.csv", newline="") as fh:
+        preds = list(csv.reader(fh))
+    assert len(preds) == 25 and preds[0][:4] == ["path", "label", "score", "predicted"]
+    assert {p[3] for p in preds[1:]} <= {"fight", "normal"}
+    assert (out / "roc.png").stat().st_size > 1000
+
+    # A model file changed after training fails its checksum: exit 2, one line, nothing unpickled.
+    blob = models / "fight.joblib"
+    blob.write_bytes(blob.read_bytes() + b"\0")
+    assert_user_error(cli("evaluate", "--task", "fight", "--dataset", small_fight_set, "--model-dir", str(models),
+                          "--out", str(out)), "checksum")
+    assert_user_error(cli("run", "--source", small_fight_set + "/labels.csv", "--model-dir", str(models)), "checksum")
+
+
+def test_evaluate_cross_validation(tmp_path, small_fight_set):
+    out = tmp_path / "cv"
+    res = cli("evaluate", "--task", "fight", "--dataset", small_fight_set, "--out", str(out), "--cv", "3")
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert METRIC_KEYS <= set(metrics) and metrics["cv_folds"] == 3 and len(metrics["fold_thresholds"]) == 3
+
+
+def test_bad_dataset(tmp_path):
+    assert_user_error(cli("train", "--task", "fight", "--dataset", str(tmp_path), "--model-dir", str(tmp_path)),
+                      "labels.csv")
+    (tmp_path / "labels.csv").write_text("clip,label\nx.mp4,brawl\n")
+    assert_user_error(cli("train", "--task", "fight", "--dataset", str(tmp_path), "--model-dir", str(tmp_path)),
+                      "brawl")
+
+
+def test_bench_contract(tmp_path):
+    clip = shared("fight_surv", "noFight", "nofi022.mp4")
+    out = tmp_path / "bench.json"
+    res = cli("bench", "--source", clip, "--out", str(out), "--repeat", "1", "--model-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    data = json.loads(out.read_text())
+    assert BENCH_KEYS <= set(data)
+    assert data["frames"] == 60
+    for k in ("decode_ms", "classical_ms", "cascade_ms", "peak_rss_mb"):
+        assert data[k] > 0
+    assert 0.0 <= data["escalated_fraction"] <= 1.0
