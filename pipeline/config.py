@@ -56,7 +56,7 @@ class ThresholdConfig(_Section):
 
 
 class MotionConfig(_Section):
-    width: int = Field(160, ge=32, le=640, description="motion analysis runs at this width (cheap stage)")
+    width: int = Field(160, ge=32, le=640, description="motion and flow analysis run at this width (cheap stage)")
     median: bool = Field(True, description="3x3 zero-padded median before background subtraction")
     bg_alpha: float = Field(0.05, gt=0, lt=1, description="rolling-average learning rate of the background")
     fg_alpha: float = Field(0.001, ge=0, lt=1,
