@@ -12,29 +12,12 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier
 from classifiers.metrics import write_evaluation
-from classifiers.model_io import load_model, save_model
+from classifiers.fight_store import NAME, apply_feature_config, feature_config, load
+from classifiers.model_io import save_model
 from datasets.labelled import read_labels
 from features.clips import clip_vectors
 from pipeline.config import Config
 from pipeline.errors import UserError
-
-NAME = "fight"
-# The parts of the configuration that change what a feature means; saved with the model and used
-# again whenever the model scores, so a site's tuning cannot silently shift the model's inputs.
-FEATURE_KEYS = ("source", "motion")
-
-
-def feature_config(cfg: Config) -> dict:
-    return {k: getattr(cfg, k).model_dump() for k in FEATURE_KEYS}
-
-
-def apply_feature_config(cfg: Config, meta: dict) -> Config:
-    saved = meta.get("feature_config")
-    if not saved:
-        return cfg
-    data = cfg.model_dump()
-    data.update(saved)
-    return Config.model_validate(data)
 
 
 def _dataset(folder: str):
@@ -59,10 +42,6 @@ def train(dataset: str, model_dir: str, cfg: Config) -> dict:
         "train_auc": float(roc_auc_score(y, clf.decision_scores(X))),
     }
     return save_model(clf, model_dir, NAME, meta)
-
-
-def load(model_dir: str) -> tuple[FightClassifier, dict]:
-    return load_model(model_dir, NAME)
 
 
 def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:

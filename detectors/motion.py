@@ -83,10 +83,11 @@ class MotionDetector:
         if self._f32 is None or self._f32.shape != img.shape:
             self._f32 = np.empty(img.shape, np.float32)
             self._diff = np.empty(img.shape, np.float32)
+            self._empty = np.zeros(img.shape, np.uint8)  # shared, never written: the mask of "nothing moved"
             self._bg = None
         f32 = self._f32
         np.copyto(f32, img, casting="unsafe")
-        empty = np.zeros(img.shape, np.uint8)
+        empty = self._empty
         if self._bg is None:
             self._relearn(f32)
             return MotionResult(img, empty, [], 0.0, 0.0, False, True)

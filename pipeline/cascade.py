@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from cli import fight_task
+from classifiers import fight_store
 from classifiers.model_io import has_model
 from pipeline.classical import ClassicalStage
 from pipeline.config import Config
@@ -19,10 +19,10 @@ def load_models(model_dir: str | None, cfg: Config) -> tuple[Config, dict[str, A
     """Models present in `model_dir` (checksums verified); the config adopts their feature settings."""
     models: dict[str, Any] = {}
     metas: dict[str, dict] = {}
-    if model_dir and os.path.isdir(model_dir) and has_model(model_dir, fight_task.NAME):
-        model, meta = fight_task.load(model_dir)
+    if model_dir and os.path.isdir(model_dir) and has_model(model_dir, fight_store.NAME):
+        model, meta = fight_store.load(model_dir)
         models["fight"], metas["fight"] = model, meta
-        cfg = fight_task.apply_feature_config(cfg, meta)
+        cfg = fight_store.apply_feature_config(cfg, meta)
     return cfg, models, metas
 
 
