@@ -89,6 +89,14 @@ class EventsConfig(_Section):
     clear_s: float = Field(3.0, ge=0, description="a condition absent this long ends its episode")
 
 
+class TamperConfig(_Section):
+    """Camera tampering (covered, defocused, moved, offline); see detectors/tamper.py."""
+
+    enabled: bool = Field(True, description="watch for a covered, defocused, moved or silent camera")
+    persist_s: float = Field(0.4, ge=0, description="a tamper condition must hold this long before it is an event")
+    offline_s: float = Field(0.75, gt=0, description="no frame for this long raises camera_offline")
+
+
 class Config(_Section):
     site_id: str = Field("ATM-0001", min_length=1, description="appears in every alert")
     storage_dir: str = Field("var/", min_length=1, description="outbox, event store, evidence; created if missing")
@@ -98,6 +106,7 @@ class Config(_Section):
     motion: MotionConfig = Field(default_factory=MotionConfig)
     crowding: CrowdingConfig = Field(default_factory=CrowdingConfig)
     fight: FightConfig = Field(default_factory=FightConfig)
+    tamper: TamperConfig = Field(default_factory=TamperConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
 
 
