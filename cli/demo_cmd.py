@@ -38,7 +38,7 @@ def demo(args) -> int:
     events: list[Event] = []
     with EventLog(args.events) as log:
         for i, image in enumerate(sc.frames()):
-            for ev in cascade.process(Frame(i, i / sc.fps, image, 1.0, (sc.width, sc.height))):
+            for ev in cascade.process(Frame(i, i / sc.fps, image)):
                 events.append(ev)
                 log.write(ev)
 

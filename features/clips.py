@@ -18,7 +18,7 @@ def clip_vector(path: str, cfg: Config) -> np.ndarray:
     from sources.frame_source import FrameSource
 
     with FrameSource(path, process_width=cfg.source.process_width, reconnect=False) as src:
-        rows = clip_rows((f.image for f in src), cfg, src.fps)
+        rows = clip_rows((f.raw for f in src), cfg, src.fps)
     return summarise(rows)
 
 

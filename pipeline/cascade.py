@@ -36,9 +36,9 @@ class Cascade:
         self.state = state
 
     def process(self, frame: Frame) -> list[Event]:
-        result = self.classical.process(frame.image)
+        result = self.classical.process(frame.raw)
         self.gate(result)
-        to_source = result.motion_scale * frame.scale
+        to_source = result.motion_scale  # the stage saw the source's own pixels
         return self.decision.update(result.flags, frame.index, frame.time_s, to_source, state=self.state)
 
     def status_event(self, status: dict, frame_index: int) -> Event | None:

@@ -57,6 +57,8 @@ class ThresholdConfig(_Section):
 
 class MotionConfig(_Section):
     width: int = Field(160, ge=32, le=640, description="motion and flow analysis run at this width (cheap stage)")
+    flow_every: int = Field(2, ge=1, le=10,
+                            description="optical flow runs on every k-th moving frame, measured across those k frames")
     median: bool = Field(True, description="3x3 zero-padded median before background subtraction")
     bg_alpha: float = Field(0.05, gt=0, lt=1, description="rolling-average learning rate of the background")
     fg_alpha: float = Field(0.001, ge=0, lt=1,
@@ -95,6 +97,14 @@ class TamperConfig(_Section):
     enabled: bool = Field(True, description="watch for a covered, defocused, moved or silent camera")
     persist_s: float = Field(0.4, ge=0, description="a tamper condition must hold this long before it is an event")
     offline_s: float = Field(0.75, gt=0, description="no frame for this long raises camera_offline")
+    check_hz: float = Field(15.0, gt=0, description="tamper checks per second (every k-th frame); flags hold in between")
+    calibrate_s: float = Field(0.3, gt=0, description="seconds of footage averaged into the reference view at start")
+    grid_cols: int = Field(10, ge=4, le=40, description="columns of the cell grid the view is compared on")
+    texture_var: float = Field(16.0, ge=0, description="reference cells with less variance carry no structure")
+    lost_ncc: float = Field(0.5, ge=-1, le=1, description="a cell correlating less than this with the reference is lost")
+    flat_var: float = Field(6.0, ge=0, description="a cell with less variance than this is flat (grey levels squared)")
+    static_ncc: float = Field(0.9, ge=-1, le=1, description="a cell correlating more with the previous check is static")
+    geo_lost: float = Field(0.25, ge=0, le=1, description="geometry is checked when this fraction of cells is lost")
 
 
 class Config(_Section):

@@ -1,4 +1,4 @@
-"""Frames from a camera, a video file or a network stream, resized once for processing.
+"""Frames from a camera, a video file or a network stream, with a processing-size view made on demand.
 
 A camera or stream that drops out is reopened with exponential backoff instead of raising, because
 the kiosk must keep watching unattended; outages are reported through `pop_status_events()`.
@@ -10,7 +10,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit, unquote
 
@@ -32,15 +32,38 @@ _MAX_PLAUSIBLE_FPS = 240.0
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 
 
-@dataclass(frozen=True)
 class Frame:
-    """One frame: `image` is at processing size; multiply its pixels by `scale` for source pixels."""
+    """One frame as decoded (`raw`, source pixels) and, on first use, resized to the processing size.
 
-    index: int
-    time_s: float
-    image: np.ndarray
-    scale: float
-    source_size: tuple[int, int]
+    The resize is lazy because the cheap stage never needs it: it greys and shrinks `raw` itself, which
+    costs a fraction of resizing three colour channels. Only the stages that look at colour at the
+    processing size (evidence, the deep models) pay for `image`, and only on the frames they use.
+    """
+
+    __slots__ = ("index", "time_s", "raw", "process_size", "__dict__")
+
+    def __init__(self, index: int, time_s: float, raw: np.ndarray, process_size: tuple[int, int] | None = None):
+        self.index = index
+        self.time_s = time_s
+        self.raw = raw
+        h, w = raw.shape[:2]
+        self.process_size = (int(w), int(h)) if process_size is None else (int(process_size[0]), int(process_size[1]))
+
+    @property
+    def source_size(self) -> tuple[int, int]:
+        return int(self.raw.shape[1]), int(self.raw.shape[0])
+
+    @property
+    def scale(self) -> float:
+        """Source pixels per processing pixel."""
+        return self.raw.shape[1] / self.process_size[0]
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        """BGR at the processing size; `raw` itself when no resize is needed."""
+        if self.process_size == self.source_size:
+            return self.raw
+        return cv2.resize(self.raw, self.process_size, interpolation=cv2.INTER_AREA)
 
 
 def parse_source(src: str) -> tuple[str, Any]:
@@ -242,16 +265,13 @@ class FrameSource:
         if (w, h) != self.source_size:
             # Only after a reconnect to a camera that came back at another resolution.
             self._set_sizes(image)
-        if self.process_size != self.source_size:
-            image = cv2.resize(image, self.process_size, interpolation=cv2.INTER_AREA)
         index = self._next_index
         self._next_index += 1
         if self.kind == FILE:
             t = index / self.fps
         else:
             t = self._clock() - self._t_open
-        return Frame(index=index, time_s=float(t), image=image, scale=self.scale,
-                     source_size=self.source_size)
+        return Frame(index, float(t), image, self.process_size)
 
     def _recover(self) -> np.ndarray | None:
         """Reopen with exponential backoff until a frame arrives; None when max_reconnect_s runs out."""

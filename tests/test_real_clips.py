@@ -25,7 +25,7 @@ def _crowding_frames(path: str) -> int:
     cfg.crowding.persist_s = 1.0
     with FrameSource(path, process_width=cfg.source.process_width, reconnect=False) as src:
         stage = ClassicalStage(cfg, src.fps)
-        return sum(any(f.type == "crowding" for f in stage.process(fr.image).flags) for fr in src)
+        return sum(any(f.type == "crowding" for f in stage.process(fr.raw).flags) for fr in src)
 
 
 @pytest.mark.parametrize("clip", ["noFight/nofi019.mp4", "fight/fi007.mp4"])
