@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--model-dir", default="models/")
     d.add_argument("--events", help="also append the events here as JSON lines")
     d.add_argument("--save-video", help="write the scenario to this .avi/.mp4 file as well")
+    d.add_argument("--hardware", choices=("auto", "mock", "none"), default="mock",
+                   help="mock (default): gpiozero mock pins and a fake GSM modem on a pty")
+    d.add_argument("--storage", help="keep the demo's event store, outbox and evidence here "
+                                     "(default: a new temporary folder)")
     _common(d)
 
     t = sub.add_parser("train", help="fit what a task needs from a labelled folder")

@@ -6,9 +6,11 @@ import json
 import signal
 import sys
 
+from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
 from pipeline.config import load_config
 from pipeline.events import EventLog
+from pipeline.responder import Responder
 from sources.frame_source import FrameSource
 
 
@@ -37,6 +39,7 @@ def run(args) -> int:
     n = 0
     last_index = [0]
     cascade: Cascade | None = None
+    responder: Responder | None = None
 
     with EventLog(args.events) as log:
         def on_status(status: dict) -> None:
@@ -45,19 +48,35 @@ def run(args) -> int:
             ev = cascade.status_event(status, last_index[0]) if cascade else None
             if ev:
                 _emit(log, ev)
+                if responder is not None:
+                    responder.on_event(ev)
 
         with FrameSource(args.source, process_width=s.process_width, backoff_initial_s=s.backoff_initial_s,
                          backoff_max_s=s.backoff_max_s, offline_after_s=s.offline_after_s,
                          on_status=on_status) as src:
             cascade = Cascade(cfg, src.fps, models)
-            if hasattr(signal, "SIGHUP"):
-                signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args))
-            for frame in src:
-                for ev in cascade.process(frame):
-                    _emit(log, ev)
-                last_index[0] = frame.index
-                n += 1
-                if args.max_frames and n >= args.max_frames:
-                    break
+            hw = build_hardware(args.hardware, cfg)
+            print(hw.describe(), file=sys.stderr)
+            try:
+                responder = Responder(cfg, hw, src.fps)
+                if hasattr(signal, "SIGHUP"):
+                    signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args))
+                for frame in src:
+                    responder.on_frame(frame)
+                    for ev in cascade.process(frame):
+                        _emit(log, ev)
+                        responder.on_event(ev, frame)
+                    last_index[0] = frame.index
+                    n += 1
+                    if args.max_frames and n >= args.max_frames:
+                        break
+                if src.kind == "file":
+                    # A file ends; a camera does not. Give queued SMS a moment before exiting; what is
+                    # left stays in the outbox and goes out on the next start.
+                    responder.drain(timeout_s=5.0)
+            finally:
+                if responder is not None:
+                    responder.close()
+                hw.close()
     print(f"processed {n} frames from {args.source}", file=sys.stderr)
     return 0

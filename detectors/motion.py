@@ -116,7 +116,7 @@ class MotionDetector:
             self._calibrate_left -= 1
             return MotionResult(img, mask, [], fg_ratio, t, False, True)
 
-        n, _, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        n, _, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
         # Filter in numpy first: a noisy frame has dozens of specks, each not worth a Python object.
         keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= self.cfg.min_blob_frac * mask.size) + 1
         blobs = [Blob(int(s[0]), int(s[1]), int(s[2]), int(s[3]), int(s[4]), float(c[0]), float(c[1]))

@@ -51,15 +51,18 @@ def frame_motion_stats(result: MotionResult, matches: list[tuple[Blob, float, fl
     """One row in MOTION_FEATURES order; areas as fractions of the frame, speed in frame widths per second."""
     h, w = result.mask.shape
     size = float(h * w)
-    if result.blobs:
-        areas = np.fromiter((b.area for b in result.blobs), np.float64, len(result.blobs)) / size
-        a_mean, a_std = float(areas.mean()), float(areas.std())
+    # Plain Python: a booth has a handful of blobs, and numpy's per-call overhead would dominate.
+    n = len(result.blobs)
+    if n:
+        areas = [b.area / size for b in result.blobs]
+        a_mean = sum(areas) / n
+        a_std = math.sqrt(max(sum(a * a for a in areas) / n - a_mean * a_mean, 0.0))
     else:
         a_mean = a_std = 0.0
     speed = spread = 0.0
     if matches:
         moves = [(dx, dy) for _, dx, dy in matches]
-        speed = float(np.mean([math.hypot(dx, dy) for dx, dy in moves])) * fps / w
+        speed = sum(math.hypot(dx, dy) for dx, dy in moves) / len(moves) * fps / w
         # 1 - mean resultant length of the unit direction vectors: 0 all one way, 1 all ways.
         units = [(dx / n, dy / n) for dx, dy in moves if (n := math.hypot(dx, dy)) > 1e-6]
         if units:

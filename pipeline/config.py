@@ -28,6 +28,35 @@ class ModemConfig(_Section):
 
 class AlertsConfig(_Section):
     recipients: list[str] = Field(default_factory=list, description="phone numbers for SMS; never commit real ones")
+    guard: list[str] = Field(default_factory=list,
+                             description="who gets the door's one-time code (empty: the recipients)")
+    cooldown_s: float = Field(60.0, ge=0, description="one SMS per event type within this time; the buzzer still sounds")
+    severity: dict[str, Literal["warning", "attack"]] = Field(
+        default_factory=dict, description="override an event type's severity, e.g. {crowding: attack}")
+    retry_initial_s: float = Field(5.0, gt=0, description="first retry of an SMS the modem refused")
+    retry_max_s: float = Field(300.0, gt=0, description="retries back off up to this interval, and never stop")
+
+
+class HardwareConfig(_Section):
+    buzzer_pin: int = Field(17, ge=0, le=40, description="GPIO (BCM) pin of the buzzer")
+    attack_buzz_s: float = Field(30.0, gt=0, description="how long the buzzer sounds for an attack")
+    door_relay_pin: int = Field(27, ge=0, le=40, description="GPIO pin of the door-lock relay (on = locked)")
+    keypad_digit_pins: dict[str, int] = Field(
+        default_factory=lambda: {"0": 5, "1": 6, "2": 12, "3": 13, "4": 16, "5": 19, "6": 20, "7": 21, "8": 26,
+                                 "9": 22},
+        description="GPIO pin per keypad digit (one wire per key)")
+    keypad_enter_pin: int = Field(23, ge=0, le=40, description="GPIO pin of the keypad's enter key")
+    otp_ttl_s: float = Field(120.0, gt=0, description="the door's one-time code expires after this")
+    otp_attempts: int = Field(3, ge=1, le=10, description="wrong codes allowed before the door stays locked")
+    atm_state: str | None = Field(None, description="where the ATM reports its state: serial:/dev/ttyUSB1@9600, "
+                                                    "tcp:HOST:PORT or unix:/path (None: unknown)")
+
+
+class EvidenceConfig(_Section):
+    pre_s: float = Field(3.0, ge=0, description="seconds of video kept before an event")
+    post_s: float = Field(3.0, ge=0, description="seconds of video kept after an event")
+    quota_mb: float = Field(500.0, gt=0, description="evidence beyond this is deleted, oldest first")
+    codec: Literal["MJPG", "mp4v"] = Field("MJPG", description="clip codec: MJPG (.avi) or mp4v (.mp4)")
 
 
 class SourceConfig(_Section):
@@ -97,14 +126,21 @@ class TamperConfig(_Section):
     enabled: bool = Field(True, description="watch for a covered, defocused, moved or silent camera")
     persist_s: float = Field(0.4, ge=0, description="a tamper condition must hold this long before it is an event")
     offline_s: float = Field(0.75, gt=0, description="no frame for this long raises camera_offline")
-    check_hz: float = Field(15.0, gt=0, description="tamper checks per second (every k-th frame); flags hold in between")
-    calibrate_s: float = Field(0.3, gt=0, description="seconds of footage averaged into the reference view at start")
-    grid_cols: int = Field(10, ge=4, le=40, description="columns of the cell grid the view is compared on")
-    texture_var: float = Field(16.0, ge=0, description="reference cells with less variance carry no structure")
-    lost_ncc: float = Field(0.5, ge=-1, le=1, description="a cell correlating less than this with the reference is lost")
-    flat_var: float = Field(6.0, ge=0, description="a cell with less variance than this is flat (grey levels squared)")
-    static_ncc: float = Field(0.9, ge=-1, le=1, description="a cell correlating more with the previous check is static")
-    geo_lost: float = Field(0.25, ge=0, le=1, description="geometry is checked when this fraction of cells is lost")
+    check_hz: float = Field(15.0, gt=0, le=120,
+                            description="tamper checks per second (every k-th frame); flags hold in between")
+    calibrate_s: float = Field(0.3, gt=0, description="footage averaged into the reference view and sharpness baseline")
+    adapt_s: float = Field(30.0, gt=0, description="time constant with which the baselines follow the scene "
+                                                    "(only while nothing is suspected)")
+    cover_frac: float = Field(0.6, gt=0, le=1,
+                              description="covered: this fraction of the informative cells blind (flat, or lost "
+                                          "and unchanging); a real cover hides 80 % or more")
+    defocus_ratio: float = Field(0.7, gt=0, lt=1,
+                                 description="defocused: fine-over-coarse detail below this fraction of the baseline")
+    jump_frac: float = Field(0.03, gt=0, lt=1,
+                             description="moved: the view must jump at least this fraction of the width between "
+                                         "two checks (slower drift is a PTZ or handheld camera's own motion)")
+    move_frac: float = Field(0.015, gt=0, lt=1,
+                             description="moved: still displaced by this fraction of the width persist_s later")
 
 
 class Config(_Section):
@@ -117,6 +153,8 @@ class Config(_Section):
     crowding: CrowdingConfig = Field(default_factory=CrowdingConfig)
     fight: FightConfig = Field(default_factory=FightConfig)
     tamper: TamperConfig = Field(default_factory=TamperConfig)
+    hardware: HardwareConfig = Field(default_factory=HardwareConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
 
 

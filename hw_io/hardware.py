@@ -1,0 +1,129 @@
+"""The kiosk's devices as one bundle, chosen by `--hardware auto|mock|none`.
+
+- `none`: nothing is driven; the buzzer and door only log, SMS are printed.
+- `mock`: gpiozero's mock pins (their history can be read back) and a fake GSM modem on a pty, driven
+  through the real modem driver, so the demo exercises the same code a kiosk runs.
+- `auto`: gpiozero's own pin factory (real pins on a Pi; `GPIOZERO_PIN_FACTORY=mock` selects mock pins)
+  and the configured modem port when it exists. A device that cannot be opened falls back to its
+  logging double with a note, rather than stopping the watch: a kiosk without a buzzer must still text.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from hw_io.buzzer import AlarmBuzzer, NullBuzzer
+from hw_io.door import DoorLock, NullDoorLock
+from hw_io.keypad import GpioKeypad, ScriptedKeypad
+from hw_io.modem import LogSender, ModemSender
+from pipeline.config import Config
+
+MODES = ("auto", "mock", "none")
+
+
+class LockedSender:
+    """One serial line, two users (the outbox worker and the door flow): one conversation at a time."""
+
+    def __init__(self, sender: Any):
+        self.sender = sender
+        self._lock = threading.Lock()
+
+    def send(self, number: str, text: str) -> str:
+        with self._lock:
+            return self.sender.send(number, text)
+
+    def close(self) -> None:
+        close = getattr(self.sender, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass
+class Hardware:
+    mode: str
+    buzzer: Any
+    door: Any
+    keypad: Any
+    sender: LockedSender
+    fake_modem: Any = None        # mock: the FakeModem, whose `received` lists the SMS it accepted
+    pin_factory: Any = None       # mock: gpiozero's MockFactory, whose pins keep their state history
+    notes: list[str] = field(default_factory=list)
+
+    def pin_history(self, pin: int) -> list[tuple[float, bool]]:
+        """(seconds since the previous change, state) for a mock pin; empty for real hardware."""
+        if self.pin_factory is None:
+            return []
+        return [(float(s.timestamp), bool(s.state)) for s in self.pin_factory.pin(pin).states]
+
+    def describe(self) -> str:
+        parts = [f"hardware {self.mode}: buzzer {type(self.buzzer).__name__}, door {type(self.door).__name__}, "
+                 f"keypad {type(self.keypad).__name__}, SMS {type(self.sender.sender).__name__}"]
+        return "; ".join(parts + self.notes)
+
+    def close(self) -> None:
+        for dev in (self.buzzer, self.door, self.keypad, self.sender):
+            try:
+                dev.close()
+            except Exception:  # closing must not mask the reason we are shutting down
+                pass
+        if self.fake_modem is not None:
+            self.fake_modem.stop()
+
+
+def _none(cfg: Config) -> Hardware:
+    return Hardware("none", NullBuzzer(), NullDoorLock(), ScriptedKeypad([]), LockedSender(LogSender(sys.stderr)))
+
+
+def _mock(cfg: Config, codes: list | None) -> Hardware:
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from hw_io.fake_modem import FakeModem
+
+    h = cfg.hardware
+    factory = MockFactory(pin_class=MockPWMPin)
+    fake = FakeModem()
+    fake.start()
+    # A callable, because the fake's pty path changes when it is unplugged and plugged back.
+    sender = ModemSender(lambda: fake.port, cfg.modem.baud)
+    return Hardware("mock", AlarmBuzzer(h.buzzer_pin, pin_factory=factory, attack_s=h.attack_buzz_s),
+                    DoorLock(h.door_relay_pin, pin_factory=factory), ScriptedKeypad(codes or []),
+                    LockedSender(sender), fake_modem=fake, pin_factory=factory)
+
+
+def _auto(cfg: Config) -> Hardware:
+    h = cfg.hardware
+    notes: list[str] = []
+
+    def attempt(what: str, make, fallback):
+        try:
+            return make()
+        except Exception as exc:  # gpiozero raises a zoo of types for "no GPIO here"
+            notes.append(f"{what} unavailable ({type(exc).__name__}: {exc}); logging instead")
+            return fallback()
+
+    buzzer = attempt("buzzer", lambda: AlarmBuzzer(h.buzzer_pin, attack_s=h.attack_buzz_s), NullBuzzer)
+    door = attempt("door relay", lambda: DoorLock(h.door_relay_pin), NullDoorLock)
+    keypad = attempt("keypad", lambda: GpioKeypad(h.keypad_digit_pins, h.keypad_enter_pin),
+                     lambda: ScriptedKeypad([]))
+    port = cfg.modem.port
+    if port and os.path.exists(port):
+        sender: Any = ModemSender(port, cfg.modem.baud)
+    else:
+        notes.append(f"modem port {port or '(not set)'} not present; SMS are printed instead")
+        sender = LogSender(sys.stderr)
+    return Hardware("auto", buzzer, door, keypad, LockedSender(sender), notes=notes)
+
+
+def build_hardware(mode: str, cfg: Config, keypad_codes: list | None = None) -> Hardware:
+    """`keypad_codes`: what the mock keypad types (strings, or callables that return one)."""
+    if mode == "none":
+        return _none(cfg)
+    if mode == "mock":
+        return _mock(cfg, keypad_codes)
+    if mode == "auto":
+        return _auto(cfg)
+    raise ValueError(f"hardware mode must be one of {', '.join(MODES)}, got {mode!r}")

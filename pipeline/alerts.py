@@ -1,0 +1,85 @@
+"""Alert policy: which events become alerts, how severe they are, and the SMS text for them.
+
+Sits between pipeline/decision (events) and hw_io (outbox, buzzer). One alert per event type per
+cooldown, so a fight that keeps being re-detected does not flood the guard's phone, while a different
+event type during the cooldown still gets through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Mapping
+
+from hw_io.gsm7 import fit_sms
+from hw_io.modem import check_number
+
+ATTACK, WARNING, OFF = "attack", "warning", "off"
+
+SEVERITY = {
+    "fight": ATTACK, "weapon": ATTACK, "camera_covered": ATTACK, "camera_moved": ATTACK,
+    "camera_offline": ATTACK, "camera_defocused": ATTACK,
+    "crowding": WARNING, "face_covered": WARNING, "loitering": WARNING, "left_object": WARNING,
+    "anomaly": WARNING,
+}
+# An event type nobody mapped still alerts: a silent new detector is worse than a noisy one.
+DEFAULT_SEVERITY = WARNING
+_LEVELS = (ATTACK, WARNING, OFF)
+
+
+@dataclass(frozen=True)
+class Alert:
+    severity: str
+    event_type: str
+    text: str
+    recipients: tuple[str, ...]
+    evidence_id: str | None = None
+    time: float = 0.0
+
+
+class AlertPolicy:
+    def __init__(self, site_id: str, recipients: list[str] | tuple[str, ...], cooldown_s: float = 60.0,
+                 overrides: Mapping[str, str] | None = None, tz: tzinfo | None = None):
+        """`overrides` maps event type to "attack", "warning" or "off" (no alert); `tz` defaults to
+        the kiosk's local time zone, which is what the guard reads the time in."""
+        self.site_id = str(site_id)
+        self.recipients = tuple(check_number(r) for r in recipients)
+        self.cooldown_s = float(cooldown_s)
+        self.tz = tz
+        self.severity = dict(SEVERITY)
+        for event_type, level in (overrides or {}).items():
+            if level not in _LEVELS:
+                raise ValueError(f"severity for {event_type!r} must be one of {', '.join(_LEVELS)}, got {level!r}")
+            self.severity[event_type] = level
+        self._last: dict[str, float] = {}
+
+    def severity_of(self, event_type: str) -> str:
+        return self.severity.get(event_type, DEFAULT_SEVERITY)
+
+    def decide(self, event: Mapping, evidence_id: str | None, now: float) -> Alert | None:
+        """The alert for `event` at wall-clock `now`, or None (severity off, or within the cooldown)."""
+        event_type = str(event["type"])
+        severity = self.severity_of(event_type)
+        if severity == OFF:
+            return None
+        last = self._last.get(event_type)
+        # now < last: the wall clock was set back (NTP after boot); alert rather than stay silent.
+        if last is not None and 0 <= now - last < self.cooldown_s:
+            return None
+        self._last[event_type] = now
+        return Alert(severity, event_type, self.text(event_type, severity, evidence_id, now, event.get("score")),
+                     self.recipients, evidence_id, now)
+
+    def text(self, event_type: str, severity: str, evidence_id: str | None, now: float,
+             score: float | None = None) -> str:
+        """One SMS, most important first: site, severity, event, local time, evidence id, score."""
+        stamp = datetime.fromtimestamp(now, self.tz).strftime("%Y-%m-%d %H:%M:%S")
+        parts = [self.site_id, severity.upper(), event_type, stamp, f"ev:{evidence_id or '-'}"]
+        if score is not None:
+            parts.append(f"score {float(score):.2f}")
+        return fit_sms(" ".join(parts))
+
+
+def queue_alert(outbox, alert: Alert) -> list[int]:
+    """One outbox message per recipient (hw_io.outbox.Outbox); returns their ids."""
+    return [outbox.enqueue(number, alert.text, alert.evidence_id, now=alert.time) for number in alert.recipients]

@@ -1,0 +1,123 @@
+"""What happens after a decision: the event is stored, evidence kept, the buzzer sounded, SMS queued.
+
+decision -> responder -> hw_io. Order matters and is chosen so that nothing is lost:
+1. the event goes to the SQLite event store (its id is the evidence id in every message);
+2. the snapshot is written and the clip starts recording (pre-roll from the ring buffer);
+3. the alert policy decides severity and de-duplication; the buzzer sounds at once;
+4. each SMS is committed to the outbox *before* any attempt to send it; a worker thread sends it and
+   marks it sent only once the modem confirmed, retrying with backoff for as long as it takes, also
+   after a restart (see hw_io/outbox.py: delivery is at-least-once).
+A covered face starts the door flow (warn, lock, one-time code to the guard) on its own thread. Its
+code SMS goes straight to the modem, never through the outbox: the code must not touch the disk,
+and a code that arrives after its 120 s is useless anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from hw_io.door import OtpDoorFlow
+from hw_io.event_store import EventStore
+from hw_io.evidence import EvidenceRecorder
+from hw_io.hardware import Hardware
+from hw_io.outbox import Outbox, OutboxWorker
+from pipeline.alerts import AlertPolicy, queue_alert
+from pipeline.config import Config
+from pipeline.errors import UserError
+from pipeline.events import Event
+
+log = logging.getLogger(__name__)
+
+
+class Responder:
+    def __init__(self, cfg: Config, hardware: Hardware, fps: float, storage_dir: str | None = None,
+                 clock=time.time, recipients: list[str] | None = None, pump_interval_s: float = 1.0):
+        self.cfg = cfg
+        self.hw = hardware
+        self.clock = clock
+        root = storage_dir or cfg.storage_dir
+        try:
+            os.makedirs(root, exist_ok=True)
+            self.store = EventStore(os.path.join(root, "events.sqlite"))
+            self.outbox = Outbox(os.path.join(root, "outbox.sqlite"), backoff_initial_s=cfg.alerts.retry_initial_s,
+                                 backoff_max_s=cfg.alerts.retry_max_s)
+        except OSError as exc:
+            raise UserError(f"storage_dir {root} is not usable: {exc.strerror or exc}") from None
+        self.root = root
+        try:
+            self.policy = AlertPolicy(cfg.site_id, recipients if recipients is not None else cfg.alerts.recipients,
+                                      cfg.alerts.cooldown_s, cfg.alerts.severity)
+        except ValueError as exc:
+            raise UserError(f"invalid config: alerts.recipients: {exc}") from None
+        e = cfg.evidence
+        self.evidence = EvidenceRecorder(self.store, os.path.join(root, "evidence"), fps, pre_s=e.pre_s,
+                                         post_s=e.post_s, quota_mb=e.quota_mb, codec=e.codec)
+        self.worker = OutboxWorker(self.outbox, hardware.sender)
+        # Messages left from before a crash or power cut go out now, not at the next event.
+        self.worker.start(interval_s=pump_interval_s)
+        h = cfg.hardware
+        guard = cfg.alerts.guard or list(self.policy.recipients)
+        # With nobody to send the code to, locking the door would trap the customer: warn only.
+        self.door_flow = OtpDoorFlow(hardware.door, hardware.buzzer, hardware.keypad, hardware.sender, self.store,
+                                     ttl_s=h.otp_ttl_s, attempts=h.otp_attempts, site_id=cfg.site_id,
+                                     recipients=guard) if guard else None
+        self._door_thread: threading.Thread | None = None
+        self.door_outcomes: list[str] = []
+        self.alerts: list[Any] = []
+
+    def on_frame(self, frame) -> None:
+        """Every frame: into the evidence ring (a reference, not a copy)."""
+        self.evidence.push(frame.index, frame.time_s, frame.raw)
+
+    def on_event(self, event: Event, frame=None) -> str:
+        d = event.to_dict()
+        event_id = self.store.add_event(d)
+        if frame is not None:
+            try:
+                self.evidence.trigger(event_id, event.type, [event.bbox] if event.bbox else [], frame.raw)
+            except (OSError, RuntimeError) as exc:  # a full disk must not stop the alarm
+                log.error("evidence for %s not saved: %s", event_id, exc)
+        alert = self.policy.decide(d, event_id, self.clock())
+        if alert is not None:
+            self.alerts.append(alert)
+            self.hw.buzzer.sound(alert.severity)
+            queue_alert(self.outbox, alert)
+            self.worker.wake()
+        if event.type == "face_covered":
+            self._start_door_flow(event_id)
+        return event_id
+
+    def _start_door_flow(self, event_id: str) -> None:
+        if self.door_flow is None:
+            self.store.add_step(event_id, "door_flow_skipped", {"reason": "no guard or recipient number configured"})
+            return
+        if self._door_thread is not None and self._door_thread.is_alive():
+            return  # one flow at a time: the door is already locked and a code is out
+        def run() -> None:
+            try:
+                self.door_outcomes.append(self.door_flow.run(event_id))
+            except Exception:
+                log.exception("door flow for %s failed", event_id)
+        self._door_thread = threading.Thread(target=run, name="door-flow", daemon=True)
+        self._door_thread.start()
+
+    def drain(self, timeout_s: float = 10.0) -> int:
+        """Try to send everything queued now (end of a demo or a file); returns what is still pending."""
+        deadline = time.monotonic() + timeout_s
+        while self.outbox.pending_count() and time.monotonic() < deadline:
+            self.worker.pump()
+            if self.outbox.pending_count():
+                time.sleep(0.05)
+        return self.outbox.pending_count()
+
+    def close(self) -> None:
+        if self._door_thread is not None:
+            self._door_thread.join(timeout=1.0)
+        self.worker.stop()
+        self.evidence.close()
+        self.outbox.close()
+        self.store.close()
