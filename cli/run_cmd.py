@@ -6,10 +6,12 @@ import json
 import signal
 import sys
 
+from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
 from pipeline.config import load_config
 from pipeline.events import EventLog
+from pipeline.errors import UserError
 from pipeline.responder import Responder
 from sources.frame_source import FrameSource
 
@@ -30,6 +32,18 @@ def _reload_threshold(cascade: Cascade, args) -> None:
 def _emit(log: EventLog, ev) -> None:
     log.write(ev)
     print(json.dumps(ev.to_dict()), flush=True)
+
+
+def _atm_state(cfg, cascade: Cascade) -> AtmStateReader | None:
+    """Follow the ATM's own state (idle, card_inserted, ...) so every event carries it."""
+    source = cfg.hardware.atm_state
+    if not source:
+        return None
+    try:
+        reader = AtmStateReader(source, on_change=lambda old, new: setattr(cascade, "state", new))
+    except ValueError as exc:
+        raise UserError(f"invalid config: hardware.atm_state: {exc}") from None
+    return reader.start()
 
 
 def run(args) -> int:
@@ -55,6 +69,7 @@ def run(args) -> int:
                          backoff_max_s=s.backoff_max_s, offline_after_s=s.offline_after_s,
                          on_status=on_status) as src:
             cascade = Cascade(cfg, src.fps, models)
+            atm = _atm_state(cfg, cascade)
             hw = build_hardware(args.hardware, cfg)
             print(hw.describe(), file=sys.stderr)
             try:
@@ -78,5 +93,7 @@ def run(args) -> int:
                 if responder is not None:
                     responder.close()
                 hw.close()
+                if atm is not None:
+                    atm.stop()
     print(f"processed {n} frames from {args.source}", file=sys.stderr)
     return 0
