@@ -73,12 +73,13 @@ class FrameFeatures:
         grey = to_grey(image)
         if self._size is None or self._for != grey.shape:
             self._size = motion_size(grey.shape[1], grey.shape[0], self.cfg.motion.width)
+            self._flow_size = (max(8, self._size[0] // 2), max(8, self._size[1] // 2))
             self._for = grey.shape
         small = self.last_small = shrink(grey, self._size)
         result = self.motion.detect(small)
         if result.global_change:
             self.tracker.reset()
-            flow_row = self._flow_row = self.flow.skip(small)
+            flow_row = self._flow_row = self.flow.skip(shrink(small, self._flow_size))
             self._since_flow = self.flow_every - 1
         elif result.calibrating or result.blobs:
             # Flow is spent only where something moves; while calibrating we cannot yet tell.
@@ -86,10 +87,10 @@ class FrameFeatures:
             if self._since_flow >= self.flow_every:
                 self._since_flow = 0
                 self.flow_calls += 1
-                self._flow_row = self.flow.update(small)
+                self._flow_row = self.flow.update(shrink(small, self._flow_size))
             flow_row = self._flow_row
         else:
-            flow_row = self._flow_row = self.flow.skip(small)
+            flow_row = self._flow_row = self.flow.skip(shrink(small, self._flow_size))
             self._since_flow = self.flow_every - 1  # the next moving frame gets flow at once
         matches = self.tracker.match(result.blobs, small.shape[1])
         row = np.concatenate([frame_motion_stats(result, matches, self.fps), flow_row])
