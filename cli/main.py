@@ -8,6 +8,7 @@ import sys
 from pipeline.errors import UserError
 
 TASKS = ("fight", "face", "weapon", "all")
+ONLINE_TASKS = ("tamper",)  # nothing to train: baselines are learnt from each camera's own footage
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,13 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(d)
 
     t = sub.add_parser("train", help="fit what a task needs from a labelled folder")
-    t.add_argument("--task", required=True, choices=TASKS)
+    t.add_argument("--task", required=True, choices=TASKS + ONLINE_TASKS)
     t.add_argument("--dataset", required=True)
     t.add_argument("--model-dir", default="models/")
     _common(t)
 
     e = sub.add_parser("evaluate", help="score a labelled folder with saved models")
-    e.add_argument("--task", required=True, choices=TASKS[:-1])
+    e.add_argument("--task", required=True, choices=TASKS[:-1] + ONLINE_TASKS)
     e.add_argument("--dataset", required=True)
     e.add_argument("--model-dir", default="models/")
     e.add_argument("--out", required=True)
@@ -80,9 +81,19 @@ def dispatch(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from cli.demo_cmd import demo
         return demo(args)
+    if args.command == "train" and args.task == "tamper":
+        print("task tamper has nothing to train: the detector learns each scene's baselines online")
+        return 0
     if args.command == "train":
         from cli.train_cmd import train
         return train(args)
+    if args.command == "evaluate" and args.task == "tamper":
+        from cli.tamper_task import evaluate_tamper
+        from pipeline.config import load_config
+        if args.cv is not None:
+            raise UserError("--cv does not apply to task tamper (nothing is trained)")
+        evaluate_tamper(args.dataset, load_config(args.config, args.overrides), args.out)
+        return 0
     if args.command == "evaluate":
         from cli.train_cmd import evaluate
         return evaluate(args)

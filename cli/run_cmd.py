@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
+import time
 
+from detectors.tamper import OfflineWatchdog
 from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
 from pipeline.config import load_config
-from pipeline.events import EventLog
+from pipeline.events import Event, EventLog
 from pipeline.errors import UserError
 from pipeline.responder import Responder
 from sources.frame_source import FrameSource
@@ -46,6 +49,15 @@ def _atm_state(cfg, cascade: Cascade) -> AtmStateReader | None:
     return reader.start()
 
 
+def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, last_index: list, handle) -> None:
+    t0 = time.monotonic()
+    while not stop.wait(0.1):
+        flag = watchdog.check()
+        if flag is not None:
+            handle(Event("camera_offline", last_index[0], time.monotonic() - t0, None, flag.score, "classical",
+                         cascade.state, dict(flag.extra)))
+
+
 def run(args) -> int:
     cfg = load_config(args.config, args.overrides)
     cfg, models, _ = load_models(args.model_dir, cfg)
@@ -54,16 +66,24 @@ def run(args) -> int:
     last_index = [0]
     cascade: Cascade | None = None
     responder: Responder | None = None
+    watchdog: OfflineWatchdog | None = None
+    lock = threading.Lock()  # events come from the frame loop and from the offline watchdog's thread
 
     with EventLog(args.events) as log:
-        def on_status(status: dict) -> None:
-            # Called from inside the source while it is still down, so the alarm is not held back
-            # until the camera returns.
-            ev = cascade.status_event(status, last_index[0]) if cascade else None
-            if ev:
+        def handle(ev, frame=None) -> None:
+            with lock:
                 _emit(log, ev)
                 if responder is not None:
-                    responder.on_event(ev)
+                    responder.on_event(ev, frame)
+
+        def on_status(status: dict) -> None:
+            # Called from inside the source while it is still down, so the alarm is not held back
+            # until the camera returns. With the watchdog running it has already said so, sooner.
+            if watchdog is not None:
+                return
+            ev = cascade.status_event(status, last_index[0]) if cascade else None
+            if ev:
+                handle(ev)
 
         with FrameSource(args.source, process_width=s.process_width, backoff_initial_s=s.backoff_initial_s,
                          backoff_max_s=s.backoff_max_s, offline_after_s=s.offline_after_s,
@@ -72,15 +92,23 @@ def run(args) -> int:
             atm = _atm_state(cfg, cascade)
             hw = build_hardware(args.hardware, cfg)
             print(hw.describe(), file=sys.stderr)
+            stop = threading.Event()
             try:
                 responder = Responder(cfg, hw, src.fps)
                 if hasattr(signal, "SIGHUP"):
                     signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args))
+                if src.kind != "file" and cfg.tamper.enabled:
+                    # A live camera that stops delivering may block inside read(); only a separate
+                    # thread can notice within tamper.offline_s. A file has no real-time gaps.
+                    watchdog = OfflineWatchdog(cfg.tamper.offline_s)
+                    threading.Thread(target=_watch, args=(watchdog, stop, cascade, last_index, handle),
+                                     name="offline-watchdog", daemon=True).start()
                 for frame in src:
+                    if watchdog is not None:
+                        watchdog.feed()
                     responder.on_frame(frame)
                     for ev in cascade.process(frame):
-                        _emit(log, ev)
-                        responder.on_event(ev, frame)
+                        handle(ev, frame)
                     last_index[0] = frame.index
                     n += 1
                     if args.max_frames and n >= args.max_frames:
@@ -90,6 +118,7 @@ def run(args) -> int:
                     # left stays in the outbox and goes out on the next start.
                     responder.drain(timeout_s=5.0)
             finally:
+                stop.set()
                 if responder is not None:
                     responder.close()
                 hw.close()

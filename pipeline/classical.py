@@ -17,6 +17,7 @@ from detectors.crowding import CrowdingDetector, union_bbox
 from detectors.fight import FightDetector
 from detectors.motion import MotionDetector, MotionResult
 from detectors.motion_stats import BlobTracker, frame_motion_stats
+from detectors.tamper import TamperDetector
 from features.flow import NO_MOTION, FlowFeatures
 from features.preprocess import shrink, to_grey
 from pipeline.config import Config
@@ -104,6 +105,7 @@ class ClassicalStage:
         self.crowding = CrowdingDetector(cfg.crowding, fps)
         self.fight_model = fight_model if fight_model is not None else BuiltinFightRule()
         self.fight = FightDetector(cfg.fight, fps, len(FRAME_FEATURES), self.fight_model)
+        self.tamper = TamperDetector(cfg.tamper, fps) if cfg.tamper.enabled else None
 
     def is_calibrating(self) -> bool:
         return self.features.motion.is_calibrating()
@@ -112,6 +114,10 @@ class ClassicalStage:
         result, row = self.features(image)
         scale = image.shape[1] / result.mask.shape[1]
         out = ClassicalResult(result, row, motion_scale=scale)
+        if self.tamper is not None:
+            # Before the early returns: a covered lens usually trips the lighting guard, and a
+            # camera must be watched while the motion detector relearns.
+            out.flags.extend(self.tamper.detect(self.features.last_small, result))
         if result.global_change:
             self.crowding.reset()
             self.fight.reset()

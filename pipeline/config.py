@@ -126,7 +126,7 @@ class TamperConfig(_Section):
     enabled: bool = Field(True, description="watch for a covered, defocused, moved or silent camera")
     persist_s: float = Field(0.4, ge=0, description="a tamper condition must hold this long before it is an event")
     offline_s: float = Field(0.75, gt=0, description="no frame for this long raises camera_offline")
-    check_hz: float = Field(15.0, gt=0, le=120,
+    check_hz: float = Field(12.0, gt=0, le=120,
                             description="tamper checks per second (every k-th frame); flags hold in between")
     calibrate_s: float = Field(0.3, gt=0, description="footage averaged into the reference view and sharpness baseline")
     adapt_s: float = Field(30.0, gt=0, description="time constant with which the baselines follow the scene "
