@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
     e.add_argument("--cv", type=int, metavar="K",
                    help="instead of saved models: K-fold cross-validation grouped by source video")
+    e.add_argument("--seed", type=int, default=0, help="with --cv: the seed that shuffles groups into folds")
     _common(e)
 
     x = sub.add_parser("export", help="write LiteRT .tflite files for the deep models")

@@ -53,7 +53,7 @@ def evaluate(args) -> int:
     if args.cv is not None:
         if args.cv < 2:
             raise UserError("--cv needs at least 2 folds")
-        metrics = fight_task.cross_validate(args.dataset, args.out, cfg, folds=args.cv)
+        metrics = fight_task.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed)
     else:
         metrics = fight_task.evaluate(args.dataset, args.model_dir, args.out, cfg)
     print(json.dumps({k: metrics[k] for k in ("task", "n", "auc", "accuracy", "precision", "recall", "f1",
