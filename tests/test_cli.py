@@ -101,11 +101,16 @@ def test_run_max_frames(small_video, tmp_path):
     assert "processed 10 frames" in res.stderr
 
 
-def test_demo_prints_truth_and_events():
-    res = cli("demo", "--model-dir", "/nonexistent-models")
+def test_demo_prints_truth_events_sms_and_buzzer(tmp_path):
+    res = cli("demo", "--model-dir", "/nonexistent-models", "--storage", str(tmp_path))
     assert res.returncode == 0, res.stderr
     assert "ground truth vs detected" in res.stdout
     assert "crowding" in res.stdout and "fight" in res.stdout
+    # Mock hardware by default: what the fake modem received and the buzzer pin's history.
+    sms = [line for line in res.stdout.splitlines() if line.strip().startswith("to +15550100:")]
+    assert any("camera_covered" in line for line in sms) and any("fight" in line for line in sms)
+    assert "buzzer pin GPIO17 history" in res.stdout and " on" in res.stdout
+    assert (tmp_path / "events.sqlite").is_file() and any((tmp_path / "evidence").glob("*.jpg"))
 
 
 def test_export_without_deep_models(tmp_path):
