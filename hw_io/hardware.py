@@ -94,9 +94,42 @@ def _mock(cfg: Config, codes: list | None) -> Hardware:
                     LockedSender(sender), fake_modem=fake, pin_factory=factory)
 
 
+def _gpio_factory_problem() -> str | None:
+    """Why gpiozero has no pin factory here (None when it has one); its fallback warnings stay quiet."""
+    import warnings
+
+    from gpiozero import Device
+
+    if Device.pin_factory is not None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            Device.pin_factory = Device._default_pin_factory()
+        except Exception as exc:  # BadPinFactory on a machine with no GPIO at all
+            return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def _auto(cfg: Config) -> Hardware:
     h = cfg.hardware
     notes: list[str] = []
+    problem = _gpio_factory_problem()
+    if problem:
+        notes.append(f"no GPIO here ({problem}); buzzer, door and keypad only log")
+        buzzer, door, keypad = NullBuzzer(), NullDoorLock(), ScriptedKeypad([])
+    else:
+        buzzer, door, keypad = _gpio_devices(h, notes)
+    port = cfg.modem.port
+    if port and os.path.exists(port):
+        sender: Any = ModemSender(port, cfg.modem.baud)
+    else:
+        notes.append(f"modem port {port or '(not set)'} not present; SMS are printed instead")
+        sender = LogSender(sys.stderr)
+    return Hardware("auto", buzzer, door, keypad, LockedSender(sender), notes=notes)
+
+
+def _gpio_devices(h, notes: list[str]):
 
     def attempt(what: str, make, fallback):
         try:
@@ -109,13 +142,7 @@ def _auto(cfg: Config) -> Hardware:
     door = attempt("door relay", lambda: DoorLock(h.door_relay_pin), NullDoorLock)
     keypad = attempt("keypad", lambda: GpioKeypad(h.keypad_digit_pins, h.keypad_enter_pin),
                      lambda: ScriptedKeypad([]))
-    port = cfg.modem.port
-    if port and os.path.exists(port):
-        sender: Any = ModemSender(port, cfg.modem.baud)
-    else:
-        notes.append(f"modem port {port or '(not set)'} not present; SMS are printed instead")
-        sender = LogSender(sys.stderr)
-    return Hardware("auto", buzzer, door, keypad, LockedSender(sender), notes=notes)
+    return buzzer, door, keypad
 
 
 def build_hardware(mode: str, cfg: Config, keypad_codes: list | None = None) -> Hardware:
