@@ -31,8 +31,8 @@ def _size(path: str) -> tuple[int, int]:
         cap.release()
 
 
-def sweep(dataset: str, size: tuple[int, int], repeat: int = 3) -> dict:
-    cfg = load_config(None)
+def sweep(dataset: str, size: tuple[int, int], repeat: int = 3, overrides: list[str] | None = None) -> dict:
+    cfg = load_config(None, overrides or [])
     paths = [it.path for it in read_labels(dataset, "fight") if _size(it.path) == size]
     if not paths:
         raise UserError(f"no {size[0]}x{size[1]} clips in {dataset}")
@@ -43,6 +43,7 @@ def sweep(dataset: str, size: tuple[int, int], repeat: int = 3) -> dict:
                                        "classical_over_decode")})
     ratios = np.array([r["classical_over_decode"] for r in rows])
     return {"dataset": os.path.abspath(dataset), "size": list(size), "clips": len(rows),
+            "overrides": list(overrides or []),
             "classical_over_decode": {"median": float(np.median(ratios)), "q25": float(np.percentile(ratios, 25)),
                                       "q75": float(np.percentile(ratios, 75))},
             "classical_ms_median": float(np.median([r["classical_ms"] for r in rows])),
@@ -57,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--out", required=True)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args(argv)
     try:
         w, h = (int(v) for v in a.size.lower().split("x"))
-        report = sweep(a.dataset, (w, h), a.repeat)
+        report = sweep(a.dataset, (w, h), a.repeat, a.overrides)
     except ValueError:
         print(f"error: --size must look like 640x360, got {a.size}", file=sys.stderr)
         return 2
