@@ -13,7 +13,7 @@ from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
 from pipeline.config import load_config
-from pipeline.events import Event, EventLog
+from pipeline.events import EventLog
 from pipeline.errors import UserError
 from pipeline.responder import Responder
 from sources.frame_source import FrameSource
@@ -54,8 +54,8 @@ def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, l
     while not stop.wait(0.1):
         flag = watchdog.check()
         if flag is not None:
-            handle(Event("camera_offline", last_index[0], time.monotonic() - t0, None, flag.score, "classical",
-                         cascade.state, dict(flag.extra)))
+            handle(cascade.status_event({"type": flag.type, "time_s": time.monotonic() - t0, **flag.extra},
+                                        last_index[0]))
 
 
 def run(args) -> int:
@@ -91,10 +91,10 @@ def run(args) -> int:
             cascade = Cascade(cfg, src.fps, models)
             atm = _atm_state(cfg, cascade)
             hw = build_hardware(args.hardware, cfg)
-            print(hw.describe(), file=sys.stderr)
             stop = threading.Event()
             try:
                 responder = Responder(cfg, hw, src.fps)
+                print(hw.describe(), file=sys.stderr)  # after the checks: a user error stays one line
                 if hasattr(signal, "SIGHUP"):
                     signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args))
                 if src.kind != "file" and cfg.tamper.enabled:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -45,8 +46,8 @@ class Responder:
             self.store = EventStore(os.path.join(root, "events.sqlite"))
             self.outbox = Outbox(os.path.join(root, "outbox.sqlite"), backoff_initial_s=cfg.alerts.retry_initial_s,
                                  backoff_max_s=cfg.alerts.retry_max_s)
-        except OSError as exc:
-            raise UserError(f"storage_dir {root} is not usable: {exc.strerror or exc}") from None
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(f"storage_dir {root} is not usable: {getattr(exc, 'strerror', None) or exc}") from None
         self.root = root
         try:
             self.policy = AlertPolicy(cfg.site_id, recipients if recipients is not None else cfg.alerts.recipients,

@@ -192,3 +192,11 @@ def test_bench_contract(tmp_path):
     for k in ("decode_ms", "classical_ms", "cascade_ms", "peak_rss_mb"):
         assert data[k] > 0
     assert 0.0 <= data["escalated_fraction"] <= 1.0
+
+
+def test_unusable_storage_dir_is_one_line_exit_2(tmp_path):
+    clip = shared("fight_surv", "noFight", "nofi022.mp4")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    res = cli("run", "--source", clip, "--set", f"storage_dir={blocker}")
+    assert_user_error(res, "storage_dir", str(blocker))
