@@ -20,12 +20,12 @@ import statistics
 import zlib
 from multiprocessing import Pool
 
+from datasets.labelled import read_labels
 from datasets.tamper import EXPECTED_EVENT, TAMPER_KINDS, TamperParams, Tamperer
 from detectors.tamper import OfflineWatchdog, TAMPER_TYPES
 from pipeline.classical import ClassicalStage
 from pipeline.config import Config
 from pipeline.decision import Decision
-from pipeline.errors import UserError
 from sources.frame_source import FrameSource
 
 WINDOW_S = 1.0
@@ -34,29 +34,7 @@ UNTAMPERED = "untampered"
 
 def clip_paths(folder: str) -> list[tuple[str, str]]:
     """(relative, absolute) path of every clip in `folder/labels.csv` (first column), checked."""
-    if not os.path.isdir(folder):
-        raise UserError(f"dataset folder not found: {folder}")
-    path = os.path.join(folder, "labels.csv")
-    if not os.path.isfile(path):
-        raise UserError(f"dataset has no labels.csv: {path}")
-    clips = []
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            if not next(reader, None):
-                raise UserError(f"{path}: empty, expected a header line")
-            for lineno, row in enumerate(reader, start=2):
-                if not row or not row[0].strip():
-                    continue
-                full = os.path.join(folder, row[0].strip())
-                if not os.path.isfile(full):
-                    raise UserError(f"{path}:{lineno}: file not found: {full}")
-                clips.append((row[0].strip(), full))
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text") from None
-    if not clips:
-        raise UserError(f"{path}: no clips listed")
-    return clips
+    return [(it.rel, it.path) for it in read_labels(folder, None)]
 
 
 def _read(path: str, process_width: int) -> tuple[list, float]:

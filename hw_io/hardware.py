@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,30 +24,13 @@ from pipeline.config import Config
 MODES = ("auto", "mock", "none")
 
 
-class LockedSender:
-    """One serial line, two users (the outbox worker and the door flow): one conversation at a time."""
-
-    def __init__(self, sender: Any):
-        self.sender = sender
-        self._lock = threading.Lock()
-
-    def send(self, number: str, text: str) -> str:
-        with self._lock:
-            return self.sender.send(number, text)
-
-    def close(self) -> None:
-        close = getattr(self.sender, "close", None)
-        if close is not None:
-            close()
-
-
 @dataclass
 class Hardware:
     mode: str
     buzzer: Any
     door: Any
     keypad: Any
-    sender: LockedSender
+    sender: Any                   # ModemSender (one conversation at a time, its own lock) or LogSender
     fake_modem: Any = None        # mock: the FakeModem, whose `received` lists the SMS it accepted
     pin_factory: Any = None       # mock: gpiozero's MockFactory, whose pins keep their state history
     notes: list[str] = field(default_factory=list)
@@ -61,13 +43,13 @@ class Hardware:
 
     def describe(self) -> str:
         parts = [f"hardware {self.mode}: buzzer {type(self.buzzer).__name__}, door {type(self.door).__name__}, "
-                 f"keypad {type(self.keypad).__name__}, SMS {type(self.sender.sender).__name__}"]
+                 f"keypad {type(self.keypad).__name__}, SMS {type(self.sender).__name__}"]
         return "; ".join(parts + self.notes)
 
     def close(self) -> None:
         for dev in (self.buzzer, self.door, self.keypad, self.sender):
             try:
-                dev.close()
+                getattr(dev, "close", lambda: None)()
             except Exception:  # closing must not mask the reason we are shutting down
                 pass
         if self.fake_modem is not None:
@@ -75,7 +57,7 @@ class Hardware:
 
 
 def _none(cfg: Config) -> Hardware:
-    return Hardware("none", NullBuzzer(), NullDoorLock(), ScriptedKeypad([]), LockedSender(LogSender(sys.stderr)))
+    return Hardware("none", NullBuzzer(), NullDoorLock(), ScriptedKeypad([]), LogSender(sys.stderr))
 
 
 def _mock(cfg: Config, codes: list | None) -> Hardware:
@@ -91,7 +73,7 @@ def _mock(cfg: Config, codes: list | None) -> Hardware:
     sender = ModemSender(lambda: fake.port, cfg.modem.baud)
     return Hardware("mock", AlarmBuzzer(h.buzzer_pin, pin_factory=factory, attack_s=h.attack_buzz_s),
                     DoorLock(h.door_relay_pin, pin_factory=factory), ScriptedKeypad(codes or []),
-                    LockedSender(sender), fake_modem=fake, pin_factory=factory)
+                    sender, fake_modem=fake, pin_factory=factory)
 
 
 def _gpio_factory_problem() -> str | None:
@@ -126,7 +108,7 @@ def _auto(cfg: Config) -> Hardware:
     else:
         notes.append(f"modem port {port or '(not set)'} not present; SMS are printed instead")
         sender = LogSender(sys.stderr)
-    return Hardware("auto", buzzer, door, keypad, LockedSender(sender), notes=notes)
+    return Hardware("auto", buzzer, door, keypad, sender, notes=notes)
 
 
 def _gpio_devices(h, notes: list[str]):

@@ -57,6 +57,7 @@ class FrameFeatures:
         # reference that the next flow is measured against.
         self._since_flow = self.flow_every - 1
         self._flow_row = NO_MOTION
+        self._still_ref: np.ndarray | None = None
         self._size: tuple[int, int] | None = None
         self._for: tuple[int, ...] | None = None
         self.flow_calls = 0
@@ -68,6 +69,7 @@ class FrameFeatures:
         self.flow.reset()
         self._since_flow = self.flow_every - 1
         self._flow_row = NO_MOTION
+        self._still_ref = None
 
     def __call__(self, image: np.ndarray) -> tuple[MotionResult, np.ndarray]:
         """`image`: BGR or grey at any size (the source's own frame: shrinking grey is cheaper than colour)."""
@@ -80,22 +82,34 @@ class FrameFeatures:
         result = self.motion.detect(small)
         if result.global_change:
             self.tracker.reset()
-            flow_row = self._flow_row = self.flow.skip(shrink(small, self._flow_size))
-            self._since_flow = self.flow_every - 1
+            flow_row = self._still(small)
         elif result.calibrating or result.blobs:
             # Flow is spent only where something moves; while calibrating we cannot yet tell.
             self._since_flow += 1
             if self._since_flow >= self.flow_every:
                 self._since_flow = 0
                 self.flow_calls += 1
+                if self._still_ref is not None:
+                    self.flow.skip(shrink(self._still_ref, self._flow_size))
+                    self._still_ref = None
                 self._flow_row = self.flow.update(shrink(small, self._flow_size))
             flow_row = self._flow_row
         else:
-            flow_row = self._flow_row = self.flow.skip(shrink(small, self._flow_size))
-            self._since_flow = self.flow_every - 1  # the next moving frame gets flow at once
+            flow_row = self._still(small)
         matches = self.tracker.match(result.blobs, small.shape[1])
         row = np.concatenate([frame_motion_stats(result, matches, self.fps), flow_row])
         return result, row
+
+
+    def _still(self, small: np.ndarray) -> np.ndarray:
+        """Nothing to measure: this frame becomes the next flow's reference, shrunk only if that flow comes.
+
+        The next moving frame gets flow at once, so a still scene costs no flow-size resize per frame.
+        """
+        self._still_ref = small
+        self._since_flow = self.flow_every - 1
+        self._flow_row = NO_MOTION
+        return NO_MOTION
 
 
 class ClassicalStage:

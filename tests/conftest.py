@@ -4,10 +4,14 @@ import os
 import sys
 
 import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from hw_io.event_store import EventStore  # noqa: E402  (needs ROOT on sys.path)
 
 SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
 
@@ -18,3 +22,21 @@ def shared(*parts: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"real data not available: {path} (see ../shared/data/README.md)")
     return path
+
+
+@pytest.fixture
+def pins():
+    """gpiozero's mock pins for one test; the previous factory is put back afterwards."""
+    old = Device.pin_factory
+    Device.pin_factory = MockFactory()
+    yield Device.pin_factory
+    Device.pin_factory.reset()
+    Device.pin_factory = old
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh SQLite event store in the test's own folder."""
+    s = EventStore(str(tmp_path / "events.db"))
+    yield s
+    s.close()

@@ -3,21 +3,11 @@
 import time
 
 import pytest
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from hw_io.buzzer import AlarmBuzzer, NullBuzzer, Pattern, default_patterns
 
 FAST = {"warning": Pattern(0.02, 0.02, 3), "door_warning": Pattern(0.03, 0.03, 2)}
-
-
-@pytest.fixture
-def pins():
-    old = Device.pin_factory
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = old
 
 
 @pytest.fixture

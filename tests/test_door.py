@@ -6,33 +6,14 @@ import re
 import threading
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 import hw_io.door as door
 from hw_io.buzzer import AlarmBuzzer, NullBuzzer
 from hw_io.door import DoorLock, NullDoorLock, OtpDoorFlow, new_code
-from hw_io.event_store import EventStore
 from hw_io.keypad import GpioKeypad, ScriptedKeypad, StdinKeypad
 
 DIGIT_PINS = {str(d): 5 + d for d in range(10)}
 ENTER_PIN = 16
-
-
-@pytest.fixture
-def pins():
-    old = Device.pin_factory
-    Device.pin_factory = MockFactory()
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = old
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = EventStore(str(tmp_path / "events.db"))
-    yield s
-    s.close()
 
 
 class FakeClock:

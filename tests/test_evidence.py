@@ -6,17 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from hw_io.event_store import EventStore
 from hw_io.evidence import EvidenceRecorder, FrameRing
 
 W, H, FPS = 160, 120, 10
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = EventStore(str(tmp_path / "events.db"))
-    yield s
-    s.close()
 
 
 def frame(i):

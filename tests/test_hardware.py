@@ -25,7 +25,7 @@ def _fresh_pin_factory():
 def test_none_only_logs():
     hw = build_hardware("none", load_config(None))
     try:
-        assert isinstance(hw.buzzer, NullBuzzer) and isinstance(hw.sender.sender, LogSender)
+        assert isinstance(hw.buzzer, NullBuzzer) and isinstance(hw.sender, LogSender)
         assert hw.pin_history(17) == [] and hw.fake_modem is None
     finally:
         hw.close()
@@ -35,7 +35,7 @@ def test_mock_uses_mock_pins_and_a_fake_modem_through_the_real_driver():
     cfg = load_config(None, ["hardware.attack_buzz_s=0.5"])
     hw = build_hardware("mock", cfg)
     try:
-        assert isinstance(hw.buzzer, AlarmBuzzer) and isinstance(hw.sender.sender, ModemSender)
+        assert isinstance(hw.buzzer, AlarmBuzzer) and isinstance(hw.sender, ModemSender)
         hw.buzzer.sound("attack")
         assert hw.pin_history(cfg.hardware.buzzer_pin)[-1][1] is True
         hw.sender.send("+15550100", "test alert")
@@ -51,7 +51,7 @@ def test_auto_with_mock_pin_factory_and_present_modem(monkeypatch):
         hw = build_hardware("auto", cfg)
         try:
             assert isinstance(hw.buzzer, AlarmBuzzer)
-            assert isinstance(hw.sender.sender, ModemSender)
+            assert isinstance(hw.sender, ModemSender)
             hw.sender.send("+15550100", "via auto")
             assert fake.received == [("+15550100", "via auto")]
         finally:
@@ -62,7 +62,7 @@ def test_auto_without_gpio_or_modem_falls_back_to_logging_with_notes(monkeypatch
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
     hw = build_hardware("auto", load_config(None, ["modem.port=/dev/no-such-modem"]))
     try:
-        assert isinstance(hw.buzzer, NullBuzzer) and isinstance(hw.sender.sender, LogSender)
+        assert isinstance(hw.buzzer, NullBuzzer) and isinstance(hw.sender, LogSender)
         text = hw.describe()
         assert "no GPIO here" in text and "/dev/no-such-modem not present" in text
     finally:

@@ -7,10 +7,12 @@ import time
 
 from cli.run_cmd import _watch
 from detectors.tamper import OfflineWatchdog
+from pipeline.cascade import Cascade
 
 
 class _Cascade:
     state = "idle"
+    status_event = Cascade.status_event  # the real conversion, without building a whole cascade
 
 
 def test_watchdog_thread_reports_a_silent_camera_once():
