@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import deque
 
-import numpy as np
-
 from detectors.base import Flag
 from detectors.motion import Blob
 from pipeline.config import CrowdingConfig
@@ -47,7 +45,9 @@ class CrowdingDetector:
         self._counts.append(len(people))
         if self.is_calibrating():
             return None
-        median = float(np.median(self._counts))
+        counts = sorted(self._counts)  # a few dozen small ints: cheaper than np.median's conversion
+        mid = len(counts) // 2
+        median = float(counts[mid]) if len(counts) % 2 else (counts[mid - 1] + counts[mid]) / 2.0
         if median <= self.cfg.max_people:
             return None
         return Flag("crowding", score=min(1.0, median / (self.cfg.max_people + 1)), bbox=union_bbox(people),

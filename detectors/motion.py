@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from features.preprocess import GlobalThreshold, median3_zero
+from features.preprocess import GlobalThreshold, ZeroPaddedMedian
 from pipeline.config import MotionConfig
 
 
@@ -34,7 +34,7 @@ class Blob:
 
 @dataclass
 class MotionResult:
-    grey: np.ndarray          # the motion-size grey frame after preprocessing
+    grey: np.ndarray          # the motion-size grey frame after preprocessing (reused: valid until the next frame)
     mask: np.ndarray          # closed foreground mask, 0/255
     blobs: list[Blob]
     fg_ratio: float
@@ -52,6 +52,7 @@ class MotionDetector:
         self.thresholder = GlobalThreshold(method=t.method, value=t.value, floor=t.floor, ceiling=t.ceiling)
         r = self.cfg.close_radius
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) if r > 0 else None
+        self._median = ZeroPaddedMedian()
         self._bg: np.ndarray | None = None
         self._f32: np.ndarray | None = None
         self._diff: np.ndarray | None = None
@@ -79,7 +80,7 @@ class MotionDetector:
         self._calibrate_left = self.cfg.calibrate_frames
 
     def detect(self, grey: np.ndarray) -> MotionResult:
-        img = median3_zero(grey) if self.cfg.median else grey
+        img = self._median(grey) if self.cfg.median else grey
         if self._f32 is None or self._f32.shape != img.shape:
             self._f32 = np.empty(img.shape, np.float32)
             self._diff = np.empty(img.shape, np.float32)
@@ -117,8 +118,11 @@ class MotionDetector:
             return MotionResult(img, mask, [], fg_ratio, t, False, True)
 
         n, _, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
-        # Filter in numpy first: a noisy frame has dozens of specks, each not worth a Python object.
-        keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= self.cfg.min_blob_frac * mask.size) + 1
-        blobs = [Blob(int(s[0]), int(s[1]), int(s[2]), int(s[3]), int(s[4]), float(c[0]), float(c[1]))
-                 for s, c in zip(stats[keep].tolist(), cents[keep].tolist())]
+        # Plain Python over the rows: a handful of components, where numpy's per-call cost would dominate.
+        min_area = self.cfg.min_blob_frac * mask.size
+        blobs = []
+        if n > 1:
+            for s, c in zip(stats.tolist()[1:], cents.tolist()[1:]):
+                if s[4] >= min_area:
+                    blobs.append(Blob(s[0], s[1], s[2], s[3], s[4], c[0], c[1]))
         return MotionResult(img, mask, blobs, fg_ratio, t, False, False)

@@ -33,12 +33,17 @@ class BlobTracker:
         if not prev or not blobs:
             return []
         limit = (self.max_jump * width) ** 2
-        pairs = sorted(((b.cx - p.cx) ** 2 + (b.cy - p.cy) ** 2, i, j)
-                       for i, b in enumerate(blobs) for j, p in enumerate(prev))
+        pairs = []
+        for i, b in enumerate(blobs):
+            bx, by = b.cx, b.cy
+            for j, p in enumerate(prev):
+                dx, dy = bx - p.cx, by - p.cy
+                d2 = dx * dx + dy * dy
+                if d2 <= limit:
+                    pairs.append((d2, i, j))
+        pairs.sort()
         used_b, used_p, out = set(), set(), []
         for d2, i, j in pairs:
-            if d2 > limit:
-                break
             if i in used_b or j in used_p:
                 continue
             used_b.add(i)

@@ -1,7 +1,7 @@
 """Camera tampering: a covered, defocused or moved view (TamperDetector) and a silent one (OfflineWatchdog).
 
-The detector works on the motion-size grey frame (160 px wide) and a half-size copy of it (80 px,
-cut into ~8x8-px cells), every k-th frame (about `check_hz` times a second). Every cell measure is
+The detector works on a 160-px-wide grey frame (pipeline.classical.TAMPER_WIDTH) and a half-size
+copy of it (80 px, cut into ~8x8-px cells), every k-th frame (about `check_hz` times a second). Every cell measure is
 a variance, a ratio or a normalised correlation, so a light switched on or off (a gain and an
 offset on the picture) leaves them alone:
 

@@ -8,6 +8,8 @@ directions, and how often the flow turns around between frames.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -32,28 +34,42 @@ NO_MOTION = _no_motion()
 NO_MOTION.setflags(write=False)
 
 
-def _cell_coherence(cells: np.ndarray) -> tuple[float, float]:
-    """cells[..., 0:4] = mean active fx, fy, |flow| and active share per cell -> (coherence, share of cells in motion)."""
-    ok = cells[..., 3] > 0.3
-    n = int(np.count_nonzero(ok))
-    if n == 0:
-        return 1.0, 0.0
-    c = cells[ok]
-    weights = c[:, 2]
-    coh = np.hypot(c[:, 0], c[:, 1]) / (weights + 1e-6)
-    return float((coh * weights).sum() / (weights.sum() + 1e-6)), n / ok.size
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of the elementwise product of two same-shape contiguous arrays."""
+    return float(np.dot(a.ravel(), b.ravel()))
+
+
+def _cell_coherence(levels: list[np.ndarray]) -> list[float]:
+    """Cells of several sizes, each (n, 4) = mean active fx, fy, |flow| and active share per cell ->
+    (coherence, share of cells in motion) per size, flattened.
+
+    Coherence is |mean vector| / mean |flow| per cell, averaged over the cells in motion (share
+    > 0.3) weighted by their |flow|, which makes it sum(|vector|) / sum(|flow|) over those cells.
+    All sizes go through numpy together: per call its overhead outweighs these few hundred cells.
+    """
+    fx, fy, mag, share = np.concatenate(levels).T.copy()  # one row per quantity: contiguous from here
+    ok = (share > 0.3).astype(np.float32)
+    parts = np.stack((cv2.magnitude(fx, fy).ravel() * ok, mag * ok, ok))
+    starts, sizes = [0], []
+    for level in levels:
+        sizes.append(len(level))
+        starts.append(starts[-1] + len(level))
+    out: list[float] = []
+    for (vec, m, n), size in zip(np.add.reduceat(parts, starts[:-1], axis=1).T.tolist(), sizes):
+        out.extend((1.0, 0.0) if n == 0 else (vec / (m + 1e-6), n / size))
+    return out
 
 
 class FlowFeatures:
     """`update(grey)` with consecutive frames of one size -> a vector in FLOW_FEATURES order.
 
-    The caller passes half the 160-px motion frame (80 px) and DIS works at that full resolution
-    (`finest_scale` 0). In grouped cross-validation that resolution of flow separated fights from
-    other motion far better than DIS's default (finest scale 2 of a 160-px frame, i.e. 40 px), and
-    measuring it on the 80-px frame directly costs less than asking DIS to upsample it. Cells are
-    given in pixels of a 160-px-wide frame whatever the flow's own width. Every statistic is an
-    OpenCV reduction over the whole field (masked means, a histogram, area-averaged cells), because
-    a dozen numpy reductions cost more than the flow itself.
+    The caller passes an 80-px-wide frame and DIS works at that full resolution (`finest_scale` 0).
+    In grouped cross-validation that resolution of flow separated fights from other motion far better
+    than DIS's default (finest scale 2 of a 160-px frame, i.e. 40 px), and measuring it on the 80-px
+    frame directly costs less than asking DIS to upsample it. Cells are given in pixels of a
+    160-px-wide frame whatever the flow's own width. Every statistic is one OpenCV or numpy call over
+    the whole field (moving pixels zeroed, not masked; the cells of all sizes together), because at
+    this size each call's overhead, not its arithmetic, is the cost.
     """
 
     def __init__(self, active_px: float = 0.4, finest_scale: int = 0, patch_stride: int = 6):
@@ -62,91 +78,85 @@ class FlowFeatures:
         self._dis.setFinestScale(finest_scale)
         self._dis.setPatchStride(patch_stride)
         self._prev: np.ndarray | None = None
-        self._prev_flow: np.ndarray | None = None
-        self._prev_mag: np.ndarray | None = None
-        self._prev_active: np.ndarray | None = None
-        self._q: np.ndarray | None = None
+        self._last: tuple[np.ndarray, ...] | None = None  # the last call's moving flow, |flow|, moving |flow|, share
 
     def reset(self) -> None:
-        self._prev = self._prev_flow = self._prev_mag = self._prev_active = None
+        self._prev = self._last = None
 
     def skip(self, grey: np.ndarray) -> np.ndarray:
         """A frame on which nothing moves: keep it as the reference, spend no flow on it."""
         self._prev = grey
-        self._prev_flow = self._prev_mag = self._prev_active = None
+        self._last = None
         return NO_MOTION
 
     def update(self, grey: np.ndarray) -> np.ndarray:
         grey = np.ascontiguousarray(grey)  # DIS needs contiguous memory; a no-op for whole frames
         prev, self._prev = self._prev, grey
         if prev is None or prev.shape != grey.shape:
-            self._prev_flow = self._prev_mag = self._prev_active = None
+            self._last = None
             return NO_MOTION
         flow = self._dis.calc(prev, grey, None)
         flow *= _REF_WIDTH / grey.shape[1]
         mag, ang = cv2.cartToPolar(flow[..., 0], flow[..., 1])
-        active = cv2.compare(mag, self.active_px, cv2.CMP_GT)
-        n_active = cv2.countNonZero(active)
-        pflow, pmag, pactive = self._prev_flow, self._prev_mag, self._prev_active
-        self._prev_flow, self._prev_mag, self._prev_active = flow, mag, active
+        # "Moving" is |flow| > active_px. Thresholds give |flow| on moving pixels (0 elsewhere) and
+        # their 0/1 share in one call each. With the flow zeroed off them too, every masked sum
+        # below is a plain sum or dot product over the whole field.
+        ma = cv2.threshold(mag, self.active_px, 0.0, cv2.THRESH_TOZERO)[1]
+        act = cv2.threshold(mag, self.active_px, 1.0, cv2.THRESH_BINARY)[1]
+        n_active = cv2.countNonZero(act)
+        fa = cv2.multiply(flow, cv2.merge((act, act)))
+        last, self._last = self._last, (fa, mag, ma, act)
         mag_mean = cv2.mean(mag)[0]
         if n_active <= 10:
             v = NO_MOTION.copy()
             v[0] = mag_mean
             return v
 
-        m, sd = cv2.meanStdDev(mag, mask=active)
-        ma_mean, ma_std = float(m[0, 0]), float(sd[0, 0])
-        mfx, mfy = cv2.mean(flow, mask=active)[:2]
-        coherence = float(np.hypot(mfx, mfy) / (ma_mean + 1e-6))
+        field = cv2.merge((fa, ma, act))
+        sfx, sfy, sma, _ = cv2.sumElems(field)
+        ma_mean = sma / n_active
+        ma_std = math.sqrt(max(cv2.norm(ma, cv2.NORM_L2SQR) / n_active - ma_mean * ma_mean, 0.0))
+        coherence = math.hypot(sfx / n_active, sfy / n_active) / (ma_mean + 1e-6)
+        cells, h4, w4 = self._cells(field)
         # Bins centred on the axes and diagonals, so a straight move falls in one bin, not on an edge;
-        # rounding puts angles near 2*pi in bin 8, which is bin 0 again.
-        cells = self._cells(flow, mag, active)
-        bins = cv2.convertScaleAbs(ang[:self._q.shape[0], :self._q.shape[1]], alpha=8.0 / (2.0 * np.pi))
-        # Weighted by magnitude (q[..., 2] is |flow| on moving pixels, 0 elsewhere): a few fast limbs
-        # say more about a scuffle than many slowly drifting pixels.
-        hist = np.bincount(bins.ravel(), weights=self._q[..., 2].ravel(), minlength=9)
+        # rounding puts angles near 2*pi in bin 8, which is bin 0 again. Weighted by |flow| on moving
+        # pixels: a few fast limbs say more about a scuffle than many slowly drifting pixels.
+        bins = cv2.convertScaleAbs(ang[:h4, :w4], alpha=8.0 / (2.0 * np.pi))
+        hist = np.bincount(bins.ravel(), weights=ma[:h4, :w4].ravel(), minlength=9).tolist()
         hist[0] += hist[8]
-        p = hist[:8] / (hist[:8].sum() + 1e-9)
-        entropy = float(-(p * np.log(p + 1e-9)).sum())
+        total = sum(hist[:8]) + 1e-9
+        entropy = -sum(p * math.log(p + 1e-9) for p in (h / total for h in hist[:8]))
 
         turn, reverse, mag_change = 1.0, 0.0, 0.0
-        if pflow is not None:
-            both = cv2.bitwise_and(active, pactive)
+        if last is not None:
+            # Over the pixels moving in both flows; off them the zeroed flows contribute nothing.
+            pfa, pmag, pma, pact = last
+            both = cv2.multiply(act, pact)
             n_both = cv2.countNonZero(both)
             if n_both > 10:
-                prod = cv2.multiply(flow, pflow)
-                dot = cv2.add(prod[..., 0], prod[..., 1])
-                turn = float(cv2.mean(dot, mask=both)[0] / (cv2.mean(cv2.multiply(mag, pmag), mask=both)[0] + 1e-6))
-                neg = cv2.compare(dot, 0.0, cv2.CMP_LT)
-                reverse = cv2.countNonZero(cv2.bitwise_and(neg, both)) / n_both
-                mag_change = float(cv2.mean(cv2.absdiff(mag, pmag), mask=both)[0]
-                                   / (cv2.mean(mag, mask=both)[0] + 1e-6))
+                turn = (_dot(fa, pfa) / n_both) / (_dot(ma, pma) / n_both + 1e-6)
+                prod = cv2.multiply(fa, pfa)
+                reverse = np.count_nonzero(prod[..., 0] + prod[..., 1] < 0) / n_both
+                mag_change = ((_dot(cv2.absdiff(mag, pmag), both) / n_both)
+                              / (_dot(mag, both) / n_both + 1e-6))
 
         return np.array([mag_mean, n_active / mag.size, ma_mean, ma_std / (ma_mean + 1e-6), coherence,
                          entropy, *cells, turn, reverse, mag_change], np.float32)
 
-    def _cells(self, flow: np.ndarray, mag: np.ndarray, active: np.ndarray) -> list[float]:
-        """Coherence and motion share in 4-, 8- and 16-pixel cells, by repeated 2x area averaging."""
-        h, w = mag.shape
+    def _cells(self, field: np.ndarray) -> tuple[list[float], int, int]:
+        """Coherence and motion share in 4-, 8- and 16-pixel cells, by repeated 2x area averaging of
+        `field` (active fx, fy, |flow|, share); also the whole-cell crop (h4, w4) it used."""
+        h, w = field.shape[:2]
         first = max(1, int(round(_CELLS[0] * w / _REF_WIDTH)))  # the smallest cell, in flow pixels
         h4, w4 = h // first * first, w // first * first
-        if self._q is None or self._q.shape[:2] != (h4, w4):
-            self._q = np.empty((h4, w4, 4), np.float32)
-        q = self._q
-        act = active[:h4, :w4] * np.float32(1.0 / 255.0)
-        q[..., 0] = flow[:h4, :w4, 0] * act
-        q[..., 1] = flow[:h4, :w4, 1] * act
-        q[..., 2] = mag[:h4, :w4] * act
-        q[..., 3] = act
-        out: list[float] = []
-        cells = q
+        cells = field[:h4, :w4]
+        levels: list[np.ndarray] = []
         for c in _CELLS:
             step = first if c == _CELLS[0] else 2
             ch, cw = cells.shape[0] // step, cells.shape[1] // step
             if ch == 0 or cw == 0:
-                out.extend((1.0, 0.0))
-                continue
+                break  # a frame too small for cells this large
             cells = cv2.resize(cells[:ch * step, :cw * step], (cw, ch), interpolation=cv2.INTER_AREA)
-            out.extend(_cell_coherence(cells))
-        return out
+            levels.append(cells.reshape(-1, 4))
+        out = _cell_coherence(levels) if levels else []
+        return out + [1.0, 0.0] * (len(_CELLS) - len(levels)), h4, w4

@@ -17,6 +17,7 @@ __all__ = [
     "to_grey",
     "shrink",
     "median3_zero",
+    "ZeroPaddedMedian",
     "otsu_threshold",
     "iterative_threshold",
     "binarize",
@@ -102,6 +103,26 @@ def median3_zero(img: np.ndarray) -> np.ndarray:
     # `padded`, so its whole 3x3 window is made of real pixels and the explicit zeros.
     # medianBlur's own (replicated) border is only ever read for the padded ring, which we crop.
     return cv2.medianBlur(padded, 3)[1:-1, 1:-1].copy()
+
+
+class ZeroPaddedMedian:
+    """median3_zero for a stream of same-size frames, reusing its buffers (the per-frame path).
+
+    The result is a view into a buffer the next call overwrites: copy it to keep it.
+    """
+
+    def __init__(self):
+        self._pad: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        if self._pad is None or self._pad.shape != (img.shape[0] + 2, img.shape[1] + 2):
+            _check_grey(img)
+            self._pad = np.zeros((img.shape[0] + 2, img.shape[1] + 2), np.uint8)  # the ring stays 0
+            self._out = np.empty_like(self._pad)
+        self._pad[1:-1, 1:-1] = img
+        cv2.medianBlur(self._pad, 3, dst=self._out)
+        return self._out[1:-1, 1:-1]
 
 
 def otsu_threshold(img: np.ndarray) -> float:
@@ -243,6 +264,16 @@ class GlobalThreshold:
 
     def apply(self, img: np.ndarray) -> tuple[np.ndarray, float]:
         """Return (mask, t): the uint8 foreground mask (255 where img > t) and the threshold used."""
+        if self.method == "otsu":
+            # The per-frame path: Otsu's own call also gives the mask, kept unless the clamp moved T.
+            _check_grey(img)
+            lo, hi, _, _ = cv2.minMaxLoc(img)
+            if lo != hi:
+                t_otsu, mask = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+                t = float(min(max(t_otsu, self.floor), self.ceiling))
+                if t == t_otsu:
+                    return mask, t
+                return cv2.threshold(img, t, 255, cv2.THRESH_BINARY)[1], t
         t = self.threshold(img)
         return binarize(img, t), t
 

@@ -85,8 +85,9 @@ class ThresholdConfig(_Section):
 
 
 class MotionConfig(_Section):
-    width: int = Field(160, ge=32, le=640, description="motion and flow analysis run at this width (cheap stage)")
-    flow_every: int = Field(2, ge=1, le=10,
+    width: int = Field(80, ge=32, le=640,
+                       description="background subtraction and blobs run at this width (flow at 80 px, tamper at 160)")
+    flow_every: int = Field(3, ge=1, le=10,
                             description="optical flow runs on every k-th moving frame, measured across those k frames")
     median: bool = Field(True, description="3x3 zero-padded median before background subtraction")
     bg_alpha: float = Field(0.05, gt=0, lt=1, description="rolling-average learning rate of the background")

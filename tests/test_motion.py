@@ -9,13 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
+from classifiers.fight_classifier import FRAME_FEATURES
 from detectors.base import Flag
 from detectors.crowding import CrowdingDetector, union_bbox
 from detectors.motion import Blob, MotionDetector
 from detectors.motion_stats import MOTION_FEATURES, BlobTracker, frame_motion_stats
 from features.flow import FLOW_FEATURES, NO_MOTION, FlowFeatures
 from features.window import FeatureWindow, summarise, summary_names
-from pipeline.config import CrowdingConfig, EventsConfig, MotionConfig, ThresholdConfig
+from pipeline.classical import FrameFeatures, shrink_size
+from pipeline.config import Config, CrowdingConfig, EventsConfig, MotionConfig, ThresholdConfig
 from pipeline.decision import Decision
 
 W, H = 160, 120
@@ -422,6 +424,100 @@ def test_flow_back_and_forth_halves_reverse():
         assert _f(v, "flow_turn") < 0
     # Two halves going opposite ways are less coherent overall than a single translation.
     assert max(_f(v, "flow_coherence") for v in out[2:]) < 0.9
+
+
+class _GivenFlow:
+    """Stands in for DIS: returns prepared flow fields, so the statistics can be checked exactly."""
+
+    def __init__(self, flows):
+        self.flows = list(flows)
+
+    def calc(self, prev, cur, out):
+        return self.flows.pop(0).copy()
+
+
+def _reference_row(flow: np.ndarray, pflow: np.ndarray | None, active_px: float = 0.4) -> np.ndarray:
+    """FLOW_FEATURES from their definitions, with explicit masks (slow, plain numpy)."""
+    mag = np.hypot(flow[..., 0], flow[..., 1])
+    act = mag > active_px
+    n = act.sum()
+    coh = np.hypot(flow[act, 0].mean(), flow[act, 1].mean()) / (mag[act].mean() + 1e-6)
+    cells = []
+    h4, w4 = flow.shape[0] // 2 * 2, flow.shape[1] // 2 * 2  # 80-px flow: the 4-px cell is 2 flow pixels
+    for k in (2, 4, 8):
+        ch, cw = h4 // k, w4 // k
+        f = flow[:ch * k, :cw * k] * act[:ch * k, :cw * k, None]
+        m = (mag * act)[:ch * k, :cw * k]
+        block = lambda a: a.reshape(ch, k, cw, k).mean(axis=(1, 3))  # noqa: E731
+        fx, fy, mm, share = block(f[..., 0]), block(f[..., 1]), block(m), block(act[:ch * k, :cw * k].astype(float))
+        ok = share > 0.3
+        cells += [np.hypot(fx[ok], fy[ok]).sum() / (mm[ok].sum() + 1e-6), ok.mean()] if ok.any() else [1.0, 0.0]
+    ang = np.arctan2(flow[..., 1], flow[..., 0]) % (2 * np.pi)
+    bins = np.rint(ang[:h4, :w4] * 8 / (2 * np.pi)).astype(int) % 8
+    hist = np.bincount(bins.ravel(), weights=(mag * act)[:h4, :w4].ravel(), minlength=8)
+    p = hist / (hist.sum() + 1e-9)
+    entropy = -(p * np.log(p + 1e-9)).sum()
+    turn, reverse, change = 1.0, 0.0, 0.0
+    if pflow is not None:
+        pmag = np.hypot(pflow[..., 0], pflow[..., 1])
+        both = act & (pmag > active_px)
+        dot = (flow * pflow).sum(-1)[both]
+        turn = dot.mean() / ((mag * pmag)[both].mean() + 1e-6)
+        reverse = (dot < 0).mean()
+        change = np.abs(mag - pmag)[both].mean() / (mag[both].mean() + 1e-6)
+    ma = mag[act]
+    return np.array([mag.mean(), n / mag.size, ma.mean(), ma.std() / (ma.mean() + 1e-6), coh, entropy,
+                     *cells, turn, reverse, change], np.float32)
+
+
+def test_flow_statistics_match_their_definitions():
+    """The fast path (moving pixels zeroed instead of masked, all cell sizes in one pass) computes
+    the same statistics as the plain definitions, on fields with fights' mixed directions."""
+    rng = np.random.default_rng(5)
+    h, w = 45, 80
+    yy, xx = np.mgrid[0:h, 0:w]
+    swirl = np.dstack([-(yy - 22) / 6.0, (xx - 40) / 6.0]).astype(np.float32)  # a rotating blob
+    swirl[np.hypot(yy - 22, xx - 40) > 15] = 0
+    noise = rng.normal(0, 1.0, (h, w, 2)).astype(np.float32) * (rng.random((h, w, 1)) < 0.3)
+    flows = [swirl + noise, -swirl + 0.5 * noise, np.roll(swirl, 9, axis=1) + noise]
+    ff = FlowFeatures()
+    ff._dis = _GivenFlow(flows)  # magnitudes are scaled to the 160-px reference: 2x at 80 px
+    frame = np.zeros((h, w), np.uint8)
+    ff.update(frame)
+    prev = None
+    for f in flows:
+        got = ff.update(frame)
+        want = _reference_row(f * 2.0, None if prev is None else prev * 2.0)
+        # Angles: cv2.cartToPolar is accurate to ~0.3 degrees, enough to move a pixel across a bin edge.
+        entropy = FLOW_FEATURES.index("flow_dir_entropy")
+        np.testing.assert_allclose(np.delete(got, entropy), np.delete(want, entropy), rtol=1e-4, atol=1e-5)
+        assert abs(got[entropy] - want[entropy]) < 0.02
+        prev = f
+
+
+@pytest.mark.parametrize("size, target, want", [
+    ((640, 360), 160, (160, 90)), ((640, 360), 80, (80, 45)), ((1920, 1080), 160, (160, 90)),
+    ((352, 288), 160, (160, 131)), ((100, 60), 160, (100, 60)), ((320, 240), 80, (80, 60)),
+])
+def test_shrink_size_halves_first(size, target, want):
+    assert shrink_size(*size, target) == want
+
+
+@pytest.mark.parametrize("width, motion_shape", [(80, (45, 80)), (160, (90, 160)), (40, (22, 40))])
+def test_flow_at_80_and_tamper_at_160_whatever_the_motion_width(width, motion_shape):
+    cfg = Config()
+    cfg.motion.width = width
+    cfg.motion.flow_every = 1
+    ff = FrameFeatures(cfg, 30.0)
+    seen = []
+    update = ff.flow.update
+    ff.flow.update = lambda grey: seen.append(grey.shape) or update(grey)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        result, row = ff(rng.integers(0, 256, (360, 640, 3), dtype=np.uint8))
+        assert result.mask.shape == motion_shape and row.shape == (len(FRAME_FEATURES),)
+        assert ff.last_small.shape == (90, 160)
+    assert seen and set(seen) == {(45, 80)}  # calibrating frames get flow: nothing is known yet
 
 
 # ---------------------------------------------------------------- Decision

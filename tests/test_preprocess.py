@@ -6,6 +6,7 @@ import pytest
 
 from features.preprocess import (
     GlobalThreshold,
+    ZeroPaddedMedian,
     binarize,
     highpass_sharpen,
     iterative_threshold,
@@ -110,6 +111,23 @@ def test_median3_zero_matches_numpy_reference_on_random_image():
     win = np.lib.stride_tricks.sliding_window_view(np.pad(img, 1), (3, 3))
     ref = np.median(win.reshape(*img.shape, 9), axis=-1).astype(U8)  # median of 9 ints is an int
     np.testing.assert_array_equal(median3_zero(img), ref)
+
+
+def test_zero_padded_median_reuses_buffers_and_matches_median3_zero():
+    rng = np.random.default_rng(1)
+    med = ZeroPaddedMedian()
+    a, b = (rng.integers(0, 256, size=(9, 16), dtype=U8) for _ in range(2))
+    out_a = med(a)
+    np.testing.assert_array_equal(out_a, median3_zero(a))
+    kept = out_a.copy()
+    out_b = med(b)
+    np.testing.assert_array_equal(out_b, median3_zero(b))
+    assert np.shares_memory(out_a, out_b)  # the stream's buffer: the earlier result is overwritten
+    assert not np.array_equal(out_a, kept)
+    c = rng.integers(0, 256, size=(5, 7), dtype=U8)  # a new size gets new buffers, zero ring included
+    np.testing.assert_array_equal(med(c), median3_zero(c))
+    with pytest.raises(ValueError):
+        ZeroPaddedMedian()(np.zeros((4, 4), np.float32))
 
 
 # ---------------------------------------------------------------- Otsu
@@ -248,6 +266,20 @@ def test_global_threshold_ceiling():
     with pytest.raises(ValueError):
         GlobalThreshold("otsu", floor=90, ceiling=80)
     assert GlobalThreshold("iterative", floor=250).threshold(ITER) == 250.0
+
+
+@pytest.mark.parametrize("floor, ceiling", [(0, 255), (15, 255), (0, 40), (120, 130)])
+def test_global_threshold_apply_is_threshold_then_binarize(floor, ceiling):
+    """apply() takes Otsu's own mask when the clamp leaves T alone: it must equal the two-step path."""
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 256, size=(12, 20), dtype=U8), np.full((4, 4), 7, U8),
+              np.array([[10, 10, 200, 200]], U8), cv2.GaussianBlur(rng.integers(0, 60, (30, 40), dtype=U8), (5, 5), 0)]
+    for method in ("otsu", "iterative"):
+        gt = GlobalThreshold(method, floor=floor, ceiling=ceiling)
+        for img in images:
+            mask, t = gt.apply(img)
+            assert t == gt.threshold(img)
+            np.testing.assert_array_equal(mask, binarize(img, t))
 
 
 @pytest.mark.parametrize(
