@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from classifiers.fight_classifier import FightClassifier
+from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier
 from classifiers.model_io import load_model
 from pipeline.config import Config
+from pipeline.errors import UserError
 
 NAME = "fight"
 # The parts of the configuration that change what a feature means; saved with the model and used
@@ -26,4 +27,9 @@ def apply_feature_config(cfg: Config, meta: dict) -> Config:
 
 
 def load(model_dir: str) -> tuple[FightClassifier, dict]:
-    return load_model(model_dir, NAME)
+    model, meta = load_model(model_dir, NAME)
+    if meta.get("features") != list(WINDOW_FEATURES):
+        # A model from another version reads columns by position: it would score the wrong features.
+        raise UserError(f"fight model in {model_dir} was trained on other features than this version computes; "
+                        f"retrain it: python run.py train --task fight --dataset FOLDER --model-dir {model_dir}")
+    return model, meta

@@ -2,8 +2,13 @@
 
 What separates a fight from people walking is not how much moves but how orderly it moves: a
 walking person's pixels share one direction, flailing limbs do not. So besides magnitudes we
-measure coherence (|mean flow vector| / mean |flow|) in cells of several sizes, the spread of
-directions, and how often the flow turns around between frames.
+measure coherence (|mean flow vector| / mean |flow|) over the moving pixels and in cells of
+several sizes, and how much of the frame moves at each scale.
+
+Measured and left out (grouped cross-validation on fight_surv, flow every 3rd frame): the entropy
+of flow directions and how often the flow turns around between two flows. With them the AUC was
+0.865 averaged over five fold shuffles, without them 0.884; at a 2-frame gap they made no
+difference either way. They cost a third of these statistics' time.
 """
 
 from __future__ import annotations
@@ -14,9 +19,8 @@ import cv2
 import numpy as np
 
 FLOW_FEATURES = (
-    "flow_mag", "flow_active", "flow_active_mag", "flow_mag_cv", "flow_coherence", "flow_dir_entropy",
+    "flow_mag", "flow_active", "flow_active_mag", "flow_mag_cv", "flow_coherence",
     "coh_c4", "act_c4", "coh_c8", "act_c8", "coh_c16", "act_c16",
-    "flow_turn", "flow_reverse", "flow_mag_change",
 )
 _CELLS = (4, 8, 16)
 _REF_WIDTH = 160.0  # magnitudes are expressed in pixels of a 160-wide frame, whatever the flow width
@@ -25,18 +29,13 @@ _REF_WIDTH = 160.0  # magnitudes are expressed in pixels of a 160-wide frame, wh
 def _no_motion() -> np.ndarray:
     v = np.zeros(len(FLOW_FEATURES), np.float32)
     # Still frames count as perfectly orderly: a scene at rest is the opposite of a scuffle.
-    for name in ("flow_coherence", "coh_c4", "coh_c8", "coh_c16", "flow_turn"):
+    for name in ("flow_coherence", "coh_c4", "coh_c8", "coh_c16"):
         v[FLOW_FEATURES.index(name)] = 1.0
     return v
 
 
 NO_MOTION = _no_motion()
 NO_MOTION.setflags(write=False)
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Sum of the elementwise product of two same-shape contiguous arrays."""
-    return float(np.dot(a.ravel(), b.ravel()))
 
 
 def _cell_coherence(levels: list[np.ndarray]) -> list[float]:
@@ -78,74 +77,46 @@ class FlowFeatures:
         self._dis.setFinestScale(finest_scale)
         self._dis.setPatchStride(patch_stride)
         self._prev: np.ndarray | None = None
-        self._last: tuple[np.ndarray, ...] | None = None  # the last call's moving flow, |flow|, moving |flow|, share
 
     def reset(self) -> None:
-        self._prev = self._last = None
+        self._prev = None
 
     def skip(self, grey: np.ndarray) -> np.ndarray:
         """A frame on which nothing moves: keep it as the reference, spend no flow on it."""
         self._prev = grey
-        self._last = None
         return NO_MOTION
 
     def update(self, grey: np.ndarray) -> np.ndarray:
         grey = np.ascontiguousarray(grey)  # DIS needs contiguous memory; a no-op for whole frames
         prev, self._prev = self._prev, grey
         if prev is None or prev.shape != grey.shape:
-            self._last = None
             return NO_MOTION
         flow = self._dis.calc(prev, grey, None)
         flow *= _REF_WIDTH / grey.shape[1]
-        mag, ang = cv2.cartToPolar(flow[..., 0], flow[..., 1])
+        mag = cv2.magnitude(flow[..., 0], flow[..., 1])
         # "Moving" is |flow| > active_px. Thresholds give |flow| on moving pixels (0 elsewhere) and
         # their 0/1 share in one call each. With the flow zeroed off them too, every masked sum
-        # below is a plain sum or dot product over the whole field.
-        ma = cv2.threshold(mag, self.active_px, 0.0, cv2.THRESH_TOZERO)[1]
+        # below is a plain sum over the whole field.
         act = cv2.threshold(mag, self.active_px, 1.0, cv2.THRESH_BINARY)[1]
         n_active = cv2.countNonZero(act)
-        fa = cv2.multiply(flow, cv2.merge((act, act)))
-        last, self._last = self._last, (fa, mag, ma, act)
         mag_mean = cv2.mean(mag)[0]
         if n_active <= 10:
             v = NO_MOTION.copy()
             v[0] = mag_mean
             return v
 
-        field = cv2.merge((fa, ma, act))
+        ma = cv2.threshold(mag, self.active_px, 0.0, cv2.THRESH_TOZERO)[1]
+        field = cv2.merge((cv2.multiply(flow, cv2.merge((act, act))), ma, act))
         sfx, sfy, sma, _ = cv2.sumElems(field)
         ma_mean = sma / n_active
         ma_std = math.sqrt(max(cv2.norm(ma, cv2.NORM_L2SQR) / n_active - ma_mean * ma_mean, 0.0))
         coherence = math.hypot(sfx / n_active, sfy / n_active) / (ma_mean + 1e-6)
-        cells, h4, w4 = self._cells(field)
-        # Bins centred on the axes and diagonals, so a straight move falls in one bin, not on an edge;
-        # rounding puts angles near 2*pi in bin 8, which is bin 0 again. Weighted by |flow| on moving
-        # pixels: a few fast limbs say more about a scuffle than many slowly drifting pixels.
-        bins = cv2.convertScaleAbs(ang[:h4, :w4], alpha=8.0 / (2.0 * np.pi))
-        hist = np.bincount(bins.ravel(), weights=ma[:h4, :w4].ravel(), minlength=9).tolist()
-        hist[0] += hist[8]
-        total = sum(hist[:8]) + 1e-9
-        entropy = -sum(p * math.log(p + 1e-9) for p in (h / total for h in hist[:8]))
-
-        turn, reverse, mag_change = 1.0, 0.0, 0.0
-        if last is not None:
-            # Over the pixels moving in both flows; off them the zeroed flows contribute nothing.
-            pfa, pmag, pma, pact = last
-            both = cv2.multiply(act, pact)
-            n_both = cv2.countNonZero(both)
-            if n_both > 10:
-                turn = (_dot(fa, pfa) / n_both) / (_dot(ma, pma) / n_both + 1e-6)
-                prod = cv2.multiply(fa, pfa)
-                reverse = np.count_nonzero(prod[..., 0] + prod[..., 1] < 0) / n_both
-                mag_change = ((_dot(cv2.absdiff(mag, pmag), both) / n_both)
-                              / (_dot(mag, both) / n_both + 1e-6))
-
         return np.array([mag_mean, n_active / mag.size, ma_mean, ma_std / (ma_mean + 1e-6), coherence,
-                         entropy, *cells, turn, reverse, mag_change], np.float32)
+                         *self._cells(field)], np.float32)
 
-    def _cells(self, field: np.ndarray) -> tuple[list[float], int, int]:
+    def _cells(self, field: np.ndarray) -> list[float]:
         """Coherence and motion share in 4-, 8- and 16-pixel cells, by repeated 2x area averaging of
-        `field` (active fx, fy, |flow|, share); also the whole-cell crop (h4, w4) it used."""
+        `field` (active fx, fy, |flow|, share)."""
         h, w = field.shape[:2]
         first = max(1, int(round(_CELLS[0] * w / _REF_WIDTH)))  # the smallest cell, in flow pixels
         h4, w4 = h // first * first, w // first * first
@@ -159,4 +130,4 @@ class FlowFeatures:
             cells = cv2.resize(cells[:ch * step, :cw * step], (cw, ch), interpolation=cv2.INTER_AREA)
             levels.append(cells.reshape(-1, 4))
         out = _cell_coherence(levels) if levels else []
-        return out + [1.0, 0.0] * (len(_CELLS) - len(levels)), h4, w4
+        return out + [1.0, 0.0] * (len(_CELLS) - len(levels))

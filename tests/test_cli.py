@@ -157,6 +157,14 @@ def test_train_evaluate_contract(tmp_path, small_fight_set):
     assert {p[3] for p in preds[1:]} <= {"fight", "normal"}
     assert (out / "roc.png").stat().st_size > 1000
 
+    # A model trained on another version's features is refused, not scored on the wrong columns.
+    meta_path = models / "fight.json"
+    kept = meta_path.read_text()
+    meta_path.write_text(json.dumps({**meta, "features": meta["features"] + ["flow_turn_mean"]}))
+    assert_user_error(cli("evaluate", "--task", "fight", "--dataset", small_fight_set, "--model-dir", str(models),
+                          "--out", str(out)), "retrain")
+    meta_path.write_text(kept)
+
     # A model file changed after training fails its checksum: exit 2, one line, nothing unpickled.
     blob = models / "fight.joblib"
     blob.write_bytes(blob.read_bytes() + b"\0")

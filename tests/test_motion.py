@@ -392,9 +392,6 @@ def test_flow_translation_is_coherent():
         assert _f(v, "flow_active") > 0.5
         assert 1.0 < _f(v, "flow_active_mag") < 3.0
         assert _f(v, "coh_c8") > 0.9
-    # Same direction every frame: it never turns around.
-    for v in out[1:]:
-        assert _f(v, "flow_turn") > 0.8 and _f(v, "flow_reverse") < 0.1
 
 
 def test_flow_still_pair_is_no_motion():
@@ -409,21 +406,19 @@ def test_flow_still_pair_is_no_motion():
     assert flow.skip(tex) is NO_MOTION
 
 
-def test_flow_back_and_forth_halves_reverse():
+def test_flow_two_halves_moving_apart_are_less_coherent():
     tex = _texture(H, W + 40)
     flow = FlowFeatures()
     out = []
-    for t in range(8):
-        o = 2 * (t % 2)  # 0, 2, 0, 2: each frame undoes the previous move
+    for t in range(6):
         img = np.empty((H, W), np.uint8)
-        img[:, : W // 2] = tex[:, 20 - o: 20 - o + W // 2]   # left half: right, left, right...
-        img[:, W // 2:] = tex[:, 20 + W // 2 + o: 20 + W + o]  # right half: the opposite way
+        img[:, : W // 2] = tex[:, 20 - t: 20 - t + W // 2]   # left half moves right
+        img[:, W // 2:] = tex[:, 20 + W // 2 + t: 20 + W + t]  # right half moves left
         out.append(flow.update(img))
-    for v in out[2:]:
-        assert _f(v, "flow_reverse") > 0.5
-        assert _f(v, "flow_turn") < 0
-    # Two halves going opposite ways are less coherent overall than a single translation.
-    assert max(_f(v, "flow_coherence") for v in out[2:]) < 0.9
+    # Two halves going opposite ways are less coherent overall than a single translation, while
+    # each half, cell by cell, still moves as one.
+    assert max(_f(v, "flow_coherence") for v in out[1:]) < 0.5
+    assert min(_f(v, "coh_c8") for v in out[1:]) > 0.8
 
 
 class _GivenFlow:
@@ -436,7 +431,7 @@ class _GivenFlow:
         return self.flows.pop(0).copy()
 
 
-def _reference_row(flow: np.ndarray, pflow: np.ndarray | None, active_px: float = 0.4) -> np.ndarray:
+def _reference_row(flow: np.ndarray, active_px: float = 0.4) -> np.ndarray:
     """FLOW_FEATURES from their definitions, with explicit masks (slow, plain numpy)."""
     mag = np.hypot(flow[..., 0], flow[..., 1])
     act = mag > active_px
@@ -452,27 +447,13 @@ def _reference_row(flow: np.ndarray, pflow: np.ndarray | None, active_px: float 
         fx, fy, mm, share = block(f[..., 0]), block(f[..., 1]), block(m), block(act[:ch * k, :cw * k].astype(float))
         ok = share > 0.3
         cells += [np.hypot(fx[ok], fy[ok]).sum() / (mm[ok].sum() + 1e-6), ok.mean()] if ok.any() else [1.0, 0.0]
-    ang = np.arctan2(flow[..., 1], flow[..., 0]) % (2 * np.pi)
-    bins = np.rint(ang[:h4, :w4] * 8 / (2 * np.pi)).astype(int) % 8
-    hist = np.bincount(bins.ravel(), weights=(mag * act)[:h4, :w4].ravel(), minlength=8)
-    p = hist / (hist.sum() + 1e-9)
-    entropy = -(p * np.log(p + 1e-9)).sum()
-    turn, reverse, change = 1.0, 0.0, 0.0
-    if pflow is not None:
-        pmag = np.hypot(pflow[..., 0], pflow[..., 1])
-        both = act & (pmag > active_px)
-        dot = (flow * pflow).sum(-1)[both]
-        turn = dot.mean() / ((mag * pmag)[both].mean() + 1e-6)
-        reverse = (dot < 0).mean()
-        change = np.abs(mag - pmag)[both].mean() / (mag[both].mean() + 1e-6)
     ma = mag[act]
-    return np.array([mag.mean(), n / mag.size, ma.mean(), ma.std() / (ma.mean() + 1e-6), coh, entropy,
-                     *cells, turn, reverse, change], np.float32)
+    return np.array([mag.mean(), n / mag.size, ma.mean(), ma.std() / (ma.mean() + 1e-6), coh, *cells], np.float32)
 
 
 def test_flow_statistics_match_their_definitions():
     """The fast path (moving pixels zeroed instead of masked, all cell sizes in one pass) computes
-    the same statistics as the plain definitions, on fields with fights' mixed directions."""
+    the same statistics as the plain definitions, on fields with a fight's mixed directions."""
     rng = np.random.default_rng(5)
     h, w = 45, 80
     yy, xx = np.mgrid[0:h, 0:w]
@@ -484,15 +465,8 @@ def test_flow_statistics_match_their_definitions():
     ff._dis = _GivenFlow(flows)  # magnitudes are scaled to the 160-px reference: 2x at 80 px
     frame = np.zeros((h, w), np.uint8)
     ff.update(frame)
-    prev = None
     for f in flows:
-        got = ff.update(frame)
-        want = _reference_row(f * 2.0, None if prev is None else prev * 2.0)
-        # Angles: cv2.cartToPolar is accurate to ~0.3 degrees, enough to move a pixel across a bin edge.
-        entropy = FLOW_FEATURES.index("flow_dir_entropy")
-        np.testing.assert_allclose(np.delete(got, entropy), np.delete(want, entropy), rtol=1e-4, atol=1e-5)
-        assert abs(got[entropy] - want[entropy]) < 0.02
-        prev = f
+        np.testing.assert_allclose(ff.update(frame), _reference_row(f * 2.0), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("size, target, want", [
