@@ -197,9 +197,11 @@ def test_bench_contract(tmp_path):
     data = json.loads(out.read_text())
     assert BENCH_KEYS <= set(data)
     assert data["frames"] == 60
-    for k in ("decode_ms", "classical_ms", "cascade_ms", "peak_rss_mb"):
+    for k in ("decode_ms", "classical_ms", "cascade_ms", "peak_rss_mb", "decode_cpu_ms", "classical_cpu_ms"):
         assert data[k] > 0
     assert 0.0 <= data["escalated_fraction"] <= 1.0
+    assert data["classical_over_decode_cpu"] == pytest.approx(data["classical_cpu_ms"] / data["decode_cpu_ms"], rel=0.01)
+    assert data["opencv_threads"] == 1  # what run.py runs with
 
 
 def test_unusable_storage_dir_is_one_line_exit_2(tmp_path):
