@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from bench.measure import measure
-from cli.main import single_opencv_thread
 from datasets.labelled import read_labels
 from pipeline.config import load_config
 from pipeline.errors import UserError
+from pipeline.runtime import use_opencv_threads
 
 
 def _size(path: str) -> tuple[int, int]:
@@ -34,6 +34,7 @@ def _size(path: str) -> tuple[int, int]:
 
 def sweep(dataset: str, size: tuple[int, int], repeat: int = 3, overrides: list[str] | None = None) -> dict:
     cfg = load_config(None, overrides or [])
+    use_opencv_threads(cfg)  # as run.py runs
     paths = [it.path for it in read_labels(dataset, "fight") if _size(it.path) == size]
     if not paths:
         raise UserError(f"no {size[0]}x{size[1]} clips in {dataset}")
@@ -67,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args(argv)
-    single_opencv_thread()  # as run.py runs
     try:
         w, h = (int(v) for v in a.size.lower().split("x"))
         report = sweep(a.dataset, (w, h), a.repeat, a.overrides)

@@ -8,12 +8,14 @@ import os
 from bench.measure import measure
 from pipeline.cascade import load_models
 from pipeline.config import load_config
+from pipeline.runtime import use_opencv_threads
 from sources.frame_source import parse_source
 from pipeline.errors import UserError
 
 
 def bench(args) -> int:
     cfg = load_config(args.config, args.overrides)
+    use_opencv_threads(cfg)
     kind, _ = parse_source(args.source)
     if kind != "file":
         raise UserError(f"bench needs a video file, not a {kind}: {args.source}")

@@ -9,6 +9,7 @@ from datasets.synthetic_booth import booth_scenario
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
 from pipeline.config import load_config
+from pipeline.runtime import use_opencv_threads
 from pipeline.events import Event, EventLog
 from pipeline.responder import Responder
 from sources.frame_source import Frame
@@ -34,6 +35,7 @@ def match_truth(truth, events: list[Event], fps: float, slack_s: float = 2.0):
 
 def demo(args) -> int:
     cfg = load_config(args.config, args.overrides)
+    use_opencv_threads(cfg)
     cfg, models, metas = load_models(args.model_dir, cfg)
     sc = booth_scenario()
     if args.save_video:

@@ -72,18 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def single_opencv_thread() -> None:
-    """OpenCV on one thread. On the per-frame path its thread pool spent twice the CPU time for about
-    5 % less wall time (bench: classical_cpu_ms against classical_ms), and on a kiosk that CPU is
-    what decoding and the deep stage need."""
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
 def dispatch(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    single_opencv_thread()
     if getattr(args, "max_frames", None) is not None and args.max_frames < 1:
         raise UserError("--max-frames must be at least 1")
     if args.command == "run":

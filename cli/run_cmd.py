@@ -13,6 +13,7 @@ from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
 from pipeline.config import load_config
+from pipeline.runtime import use_opencv_threads
 from pipeline.events import EventLog
 from pipeline.errors import UserError
 from pipeline.responder import Responder
@@ -60,6 +61,7 @@ def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, l
 
 def run(args) -> int:
     cfg = load_config(args.config, args.overrides)
+    use_opencv_threads(cfg)
     cfg, models, _ = load_models(args.model_dir, cfg)
     s = cfg.source
     n = 0

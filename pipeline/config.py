@@ -144,6 +144,13 @@ class TamperConfig(_Section):
                              description="moved: still displaced by this fraction of the width persist_s later")
 
 
+class RuntimeConfig(_Section):
+    opencv_threads: int = Field(
+        1, ge=-1, le=64,
+        description="OpenCV threads on the per-frame path (-1: its default, one per core). On 2 cores its "
+                    "pool spent about twice the CPU time for a few percent less wall time (see bench *_cpu_ms)")
+
+
 class Config(_Section):
     site_id: str = Field("ATM-0001", min_length=1, description="appears in every alert")
     storage_dir: str = Field("var/", min_length=1, description="outbox, event store, evidence; created if missing")
@@ -157,6 +164,7 @@ class Config(_Section):
     hardware: HardwareConfig = Field(default_factory=HardwareConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
 
 
 def _describe(err: ValidationError, where: str) -> str:

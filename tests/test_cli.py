@@ -202,6 +202,12 @@ def test_bench_contract(tmp_path):
     assert 0.0 <= data["escalated_fraction"] <= 1.0
     assert data["classical_over_decode_cpu"] == pytest.approx(data["classical_cpu_ms"] / data["decode_cpu_ms"], rel=0.01)
     assert data["opencv_threads"] == 1  # what run.py runs with
+    res = cli("bench", "--source", clip, "--out", str(out), "--repeat", "1", "--model-dir", str(tmp_path),
+              "--set", "runtime.opencv_threads=2")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(out.read_text())["opencv_threads"] == 2
+    assert_user_error(cli("bench", "--source", clip, "--out", str(out), "--set", "runtime.opencv_threads=-2"),
+                      "runtime.opencv_threads")
 
 
 def test_unusable_storage_dir_is_one_line_exit_2(tmp_path):
