@@ -147,8 +147,8 @@ class TamperConfig(_Section):
 class RuntimeConfig(_Section):
     opencv_threads: int = Field(
         1, ge=-1, le=64,
-        description="OpenCV threads on the per-frame path (-1: its default, one per core). On 2 cores its "
-                    "pool spent about twice the CPU time for a few percent less wall time (see bench *_cpu_ms)")
+        description="OpenCV threads on the per-frame path (-1: its default, one per core); its pool "
+                    "shortens the wall time a little for far more CPU time (see bench *_cpu_ms)")
 
 
 class Config(_Section):
