@@ -80,10 +80,10 @@ _MAX_SCALE_CHANGE = 0.05 # a zoom is the camera's own doing, not a hand turning 
 
 @dataclass
 class _View:
-    """One checked frame: the motion-size grey (for corner tracking), the working-size crop with its
+    """One checked frame: the 160-px grey (for corner tracking), the working-size crop with its
     cell means and variances, and its sharpness."""
 
-    grey: np.ndarray       # motion size, a copy
+    grey: np.ndarray       # 160 px wide, a copy
     small: np.ndarray      # working size (half), whole
     f32: np.ndarray        # working size, cropped to whole cells
     mean: np.ndarray
@@ -132,7 +132,7 @@ class TamperDetector:
         self._frame = -1
         self._shape: tuple[int, int] | None = None
         self._ref: np.ndarray | None = None        # reference view, working crop, float
-        self._ref_grey: np.ndarray | None = None   # the same at motion size, for corner tracking
+        self._ref_grey: np.ndarray | None = None   # the same at 160 px, for corner tracking
         self._ref_mean = self._ref_var = None
         self._ref_corners: tuple | None = None    # (reference grey u8, corners local, corners in grey px)
         self._sharp_samples: list[float] = []
@@ -157,7 +157,7 @@ class TamperDetector:
 
     # -- per frame -------------------------------------------------------------------------------
     def detect(self, grey_small: np.ndarray, motion: MotionResult | None = None) -> list[Flag]:
-        """`grey_small`: the motion-size grey frame before any filtering; `motion`: that frame's
+        """`grey_small`: the 160-px grey frame before any filtering; `motion`: that frame's
         MotionResult (only its lighting guard is used). Flags hold between checks."""
         self._frame += 1
         if motion is not None and motion.global_change:
@@ -216,12 +216,12 @@ class TamperDetector:
 
     @staticmethod
     def _corners(small: np.ndarray) -> np.ndarray | None:
-        """Corners found at working size: 8x cheaper than at motion size, and as good to track."""
+        """Corners found at working size: 8x cheaper than at 160 px, and as good to track."""
         return cv2.goodFeaturesToTrack(small, _CORNERS, 0.01, 3)
 
     @staticmethod
     def _to_grey(pts: np.ndarray | None, origin: tuple[int, int] = (0, 0)) -> np.ndarray | None:
-        """Working-size points (relative to `origin`) in motion-size pixels."""
+        """Working-size points (relative to `origin`) in 160-px pixels."""
         return None if pts is None else (pts + np.float32(origin)) * 2.0 + 0.5
 
     def _rigid(self, a8: np.ndarray, b8: np.ndarray, pts: np.ndarray | None,
