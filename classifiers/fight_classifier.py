@@ -96,9 +96,8 @@ class BuiltinFightRule:
     disorder = (share of 16-px cells in motion) x (1 - flow coherence within those cells): people
     walking move their cells as one, flailing limbs do not. Counted only while blobs actually travel
     (a covered or noisy lens makes incoherent flow noise too, but moves no blob). Mapped to 0..1 by
-    1 - exp(-disorder / scale), with `scale` putting 0.5 at disorder 0.02. On the whole-clip summaries
-    of fight_surv (flow every 3rd frame) 10 of the 100 normal clips and 50 of the 100 fights reach it:
-    conservative on purpose.
+    1 - exp(-disorder / scale), with `scale` putting 0.5 at disorder 0.02, set by hand in the upper
+    tail of this measure over the normal clips of fight_surv: conservative on purpose.
     `python run.py train --task fight` replaces it with a fitted model.
     """
 

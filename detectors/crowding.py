@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 
 from detectors.base import Flag
@@ -45,9 +46,7 @@ class CrowdingDetector:
         self._counts.append(len(people))
         if self.is_calibrating():
             return None
-        counts = sorted(self._counts)  # a few dozen small ints: cheaper than np.median's conversion
-        mid = len(counts) // 2
-        median = float(counts[mid]) if len(counts) % 2 else (counts[mid - 1] + counts[mid]) / 2.0
+        median = float(statistics.median(self._counts))  # a few dozen small ints: no numpy conversion
         if median <= self.cfg.max_people:
             return None
         return Flag("crowding", score=min(1.0, median / (self.cfg.max_people + 1)), bbox=union_bbox(people),

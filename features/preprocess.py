@@ -125,6 +125,16 @@ class ZeroPaddedMedian:
         return self._out[1:-1, 1:-1]
 
 
+def _otsu(img: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """Otsu's T and OpenCV's mask for it (None for a constant image, where T is the constant)."""
+    _check_grey(img)
+    lo, hi, _, _ = cv2.minMaxLoc(img)
+    if lo == hi:
+        return float(lo), None
+    t, mask = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return float(t), mask
+
+
 def otsu_threshold(img: np.ndarray) -> float:
     """Otsu's threshold T of a grey uint8 image (foreground: value > T).
 
@@ -133,12 +143,7 @@ def otsu_threshold(img: np.ndarray) -> float:
     undefined and OpenCV would return 0, making every non-zero pixel foreground; we return
     the constant itself instead so that nothing is foreground, as iterative_threshold does.
     """
-    _check_grey(img)
-    lo, hi, _, _ = cv2.minMaxLoc(img)
-    if lo == hi:
-        return float(lo)
-    t, _ = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    return float(t)
+    return _otsu(img)[0]
 
 
 def iterative_threshold(img: np.ndarray, tol: float = 0.5, max_iter: int = 100, t0: float | None = None) -> float:
@@ -253,29 +258,25 @@ class GlobalThreshold:
 
         The clamp does not apply to a fixed value: an operator who fixes the threshold gets it.
         """
+        return self._threshold(img)[0]
+
+    def _threshold(self, img: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """(T, the mask for T if computing T gave it already)."""
         _check_grey(img)
         if self.method == "fixed":
-            return float(self.value)
+            return float(self.value), None
         if self.method == "otsu":
-            t = otsu_threshold(img)
+            t, mask = _otsu(img)
         else:
-            t = iterative_threshold(img, tol=self.tol)
-        return float(min(max(t, self.floor), self.ceiling))
+            t, mask = iterative_threshold(img, tol=self.tol), None
+        clamped = float(min(max(t, self.floor), self.ceiling))
+        return clamped, (mask if clamped == t else None)
 
     def apply(self, img: np.ndarray) -> tuple[np.ndarray, float]:
         """Return (mask, t): the uint8 foreground mask (255 where img > t) and the threshold used."""
-        if self.method == "otsu":
-            # The per-frame path: Otsu's own call also gives the mask, kept unless the clamp moved T.
-            _check_grey(img)
-            lo, hi, _, _ = cv2.minMaxLoc(img)
-            if lo != hi:
-                t_otsu, mask = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-                t = float(min(max(t_otsu, self.floor), self.ceiling))
-                if t == t_otsu:
-                    return mask, t
-                return cv2.threshold(img, t, 255, cv2.THRESH_BINARY)[1], t
-        t = self.threshold(img)
-        return binarize(img, t), t
+        # Otsu's own call gives its mask; it is kept unless the clamp moved T (the per-frame path).
+        t, mask = self._threshold(img)
+        return (binarize(img, t) if mask is None else mask), t
 
     def __repr__(self) -> str:
         return f"GlobalThreshold(method={self.method!r}, value={self.value!r}, floor={self.floor!r}, tol={self.tol!r})"

@@ -70,12 +70,11 @@ class FrameFeatures:
         # reference that the next flow is measured against.
         self._since_flow = self.flow_every - 1
         self._flow_row = NO_MOTION
-        self._still_ref: np.ndarray | None = None
         self._for: tuple[int, ...] | None = None
         self._plan: list[tuple[int, tuple[int, int]]] = []
         self._grey: list[np.ndarray | None] = [None, None, None]
         self.flow_calls = 0
-        self.last_small: np.ndarray | None = None  # the TAMPER_WIDTH grey before the median, for other detectors
+        self.tamper_grey: np.ndarray | None = None  # the TAMPER_WIDTH grey of this frame, unfiltered
 
     def reset(self) -> None:
         self.motion.reset()
@@ -83,7 +82,6 @@ class FrameFeatures:
         self.flow.reset()
         self._since_flow = self.flow_every - 1
         self._flow_row = NO_MOTION
-        self._still_ref = None
 
     def _sizes(self, shape: tuple[int, ...]) -> None:
         h, w = shape[:2]
@@ -102,7 +100,7 @@ class FrameFeatures:
         for i, size in self._plan:
             img = grey[i] = shrink(img, size)  # the same array when a size repeats: no copy
         small, flow_in = grey[0], grey[1]
-        self.last_small = grey[2]
+        self.tamper_grey = grey[2]
         result = self.motion.detect(small)
         if result.global_change:
             self.tracker.reset()
@@ -113,9 +111,6 @@ class FrameFeatures:
             if self._since_flow >= self.flow_every:
                 self._since_flow = 0
                 self.flow_calls += 1
-                if self._still_ref is not None:
-                    self.flow.skip(self._still_ref)
-                    self._still_ref = None
                 self._flow_row = self.flow.update(flow_in)
             flow_row = self._flow_row
         else:
@@ -127,7 +122,7 @@ class FrameFeatures:
     def _still(self, flow_in: np.ndarray) -> np.ndarray:
         """Nothing to measure: this frame becomes the next flow's reference, and the next moving frame
         gets flow at once."""
-        self._still_ref = flow_in
+        self.flow.skip(flow_in)
         self._since_flow = self.flow_every - 1
         self._flow_row = NO_MOTION
         return NO_MOTION
@@ -152,7 +147,7 @@ class ClassicalStage:
         if self.tamper is not None:
             # Before the early returns: a covered lens usually trips the lighting guard, and a
             # camera must be watched while the motion detector relearns.
-            out.flags.extend(self.tamper.detect(self.features.last_small, result))
+            out.flags.extend(self.tamper.detect(self.features.tamper_grey, result))
         if result.global_change:
             self.crowding.reset()
             self.fight.reset()

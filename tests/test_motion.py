@@ -490,7 +490,7 @@ def test_flow_at_80_and_tamper_at_160_whatever_the_motion_width(width, motion_sh
     for _ in range(3):
         result, row = ff(rng.integers(0, 256, (360, 640, 3), dtype=np.uint8))
         assert result.mask.shape == motion_shape and row.shape == (len(FRAME_FEATURES),)
-        assert ff.last_small.shape == (90, 160)
+        assert ff.tamper_grey.shape == (90, 160)
     assert seen and set(seen) == {(45, 80)}  # calibrating frames get flow: nothing is known yet
 
 
