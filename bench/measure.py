@@ -5,6 +5,11 @@ and the whole cascade on those same frames; the fastest pass is kept, because a 
 the machine's other work, not ours. Each is timed twice: wall clock (the contract's *_ms fields)
 and CPU time of the whole process, all threads (*_cpu_ms): FFmpeg decodes on several threads, so
 its wall clock understates what it costs the kiosk. Peak RSS comes from the kernel's own accounting.
+
+`classical_parts_ms` says where the stage's time goes, from separate passes in which each part's
+calls are timed (the timers add a little, so these passes are not the headline figure): greyscale
+and shrinking, motion, optical flow, tamper, crowding and fight, and the rest (tracking, feature
+rows, result objects), which is the pass's total less the parts, so the parts add up to it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from collections import defaultdict
 
 import cv2
 
@@ -47,6 +53,52 @@ def _timed(stage_process, frames) -> tuple[float, float]:
     for f in frames:
         stage_process(f)
     return time.perf_counter() - t0, time.process_time() - c0
+
+
+class _PartClock:
+    """Wall time of calls to named parts, summed: each part is swapped for a timed wrapper on its instance."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def wrap(self, obj, attr: str, part: str) -> None:
+        fn, seconds, clock = getattr(obj, attr), self.seconds, time.perf_counter
+
+        def timed(*args, **kwargs):
+            t0 = clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                seconds[part] += clock() - t0
+
+        setattr(obj, attr, timed)
+
+
+def _parts(cfg: Config, fps: float, fight_model, frames, repeat: int) -> dict:
+    """Per-frame ms of each part of the classical stage, from the fastest of `repeat` timed passes."""
+    best: dict | None = None
+    for _ in range(max(1, repeat)):
+        stage = ClassicalStage(cfg, fps, fight_model)
+        clock = _PartClock()
+        feats = stage.features
+        clock.wrap(feats, "prepare", "grey_shrink")
+        clock.wrap(feats.motion, "detect", "motion")
+        clock.wrap(feats.flow, "update", "flow")
+        if stage.tamper is not None:
+            clock.wrap(stage.tamper, "detect", "tamper")
+        clock.wrap(stage.crowding, "detect", "crowding_fight")
+        clock.wrap(stage.fight, "detect", "crowding_fight")
+        total, _ = _timed(stage.process, frames)
+        if best is None or total < best["total"]:
+            best = {"total": total, "seconds": dict(clock.seconds), "flow_calls": feats.flow_calls}
+    n = len(frames)
+    seconds = best["seconds"]
+    parts = {k: seconds.get(k, 0.0) for k in ("grey_shrink", "motion", "flow", "tamper", "crowding_fight")}
+    parts["rest"] = max(best["total"] - sum(parts.values()), 0.0)
+    calls = best["flow_calls"]
+    return {"classical_parts_ms": {k: round(1000.0 * v / n, 4) for k, v in parts.items()},
+            "flow_calls_per_frame": round(calls / n, 4),
+            "flow_ms_per_call": round(1000.0 * parts["flow"] / calls, 4) if calls else None}
 
 
 def measure(path: str, cfg: Config, models: dict, repeat: int = 3) -> dict:
@@ -98,6 +150,7 @@ def measure(path: str, cfg: Config, models: dict, repeat: int = 3) -> dict:
         "classical_cpu_ms": ms(classical_cpu),
         "classical_over_decode_cpu": round(classical_cpu / best_decode_cpu, 4) if best_decode_cpu > 0 else None,
         "tamper_ms": ms(max(classical_best - untampered_best, 0.0)),
+        **_parts(cfg, fps, models.get("fight"), raw, repeat),
         "source": path,
         "source_size": [w, h],
         "process_size": list(process_size),

@@ -4,7 +4,7 @@
 
 Each clip is measured by bench.measure exactly as `run.py bench` measures it (decode, classical stage
 and cascade timed in one run on the same frames); the report keeps every clip's figures and their
-median and quartiles.
+median and quartiles, and the median of each part of the classical stage.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def sweep(dataset: str, size: tuple[int, int], repeat: int = 3, overrides: list[
         r = measure(p, cfg, {}, repeat=repeat)
         rows.append({k: r[k] for k in ("source", "frames", "decode_ms", "classical_ms", "tamper_ms",
                                        "classical_over_decode", "decode_cpu_ms", "classical_cpu_ms",
-                                       "classical_over_decode_cpu")})
+                                       "classical_over_decode_cpu", "classical_parts_ms", "flow_calls_per_frame")})
     ratios = np.array([r["classical_over_decode"] for r in rows])
     cpu = np.array([r["classical_over_decode_cpu"] for r in rows], float)
     return {"dataset": os.path.abspath(dataset), "size": list(size), "clips": len(rows),
@@ -57,6 +57,8 @@ def sweep(dataset: str, size: tuple[int, int], repeat: int = 3, overrides: list[
             "classical_ms_median": float(np.median([r["classical_ms"] for r in rows])),
             "decode_ms_median": float(np.median([r["decode_ms"] for r in rows])),
             "tamper_ms_median": float(np.median([r["tamper_ms"] for r in rows])),
+            "classical_parts_ms_median": {k: float(np.median([r["classical_parts_ms"][k] for r in rows]))
+                                          for k in rows[0]["classical_parts_ms"]},
             "per_clip": rows}
 
 
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
           f"<= 0.5 on {report['clips_at_most_half']}; CPU time median {c['median']:.3f} (q25 {c['q25']:.3f}, "
           f"q75 {c['q75']:.3f}), <= 0.5 on {report['clips_at_most_half_cpu']}; classical {report['classical_ms_median']:.3f} ms, "
           f"decode {report['decode_ms_median']:.3f} ms, tamper {report['tamper_ms_median']:.3f} ms per frame")
+    parts = ", ".join(f"{k} {v:.3f}" for k, v in report["classical_parts_ms_median"].items())
+    print(f"classical stage by part, median ms per frame: {parts}")
     return 0
 
 

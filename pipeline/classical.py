@@ -91,16 +91,23 @@ class FrameFeatures:
         self._plan = sorted(enumerate(sizes), key=lambda item: -item[1][0])
         self._for = shape
 
-    def __call__(self, image: np.ndarray) -> tuple[MotionResult, np.ndarray]:
-        """`image`: BGR or grey at any size (the source's own frame: shrinking grey is cheaper than colour)."""
+    def prepare(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`image` (BGR or grey, any size) -> (motion-size grey, flow-size grey); also sets tamper_grey.
+
+        Grey first, then shrunk: shrinking grey is cheaper than shrinking colour.
+        """
         img = to_grey(image)
         if self._for != img.shape:
             self._sizes(img.shape)
         grey = self._grey
         for i, size in self._plan:
             img = grey[i] = shrink(img, size)  # the same array when a size repeats: no copy
-        small, flow_in = grey[0], grey[1]
         self.tamper_grey = grey[2]
+        return grey[0], grey[1]
+
+    def __call__(self, image: np.ndarray) -> tuple[MotionResult, np.ndarray]:
+        """`image`: BGR or grey at any size (the source's own frame)."""
+        small, flow_in = self.prepare(image)
         result = self.motion.detect(small)
         if result.global_change:
             self.tracker.reset()

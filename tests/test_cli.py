@@ -202,10 +202,20 @@ def test_bench_contract(tmp_path):
     assert 0.0 <= data["escalated_fraction"] <= 1.0
     assert data["classical_over_decode_cpu"] == pytest.approx(data["classical_cpu_ms"] / data["decode_cpu_ms"], rel=0.01)
     assert data["opencv_threads"] == 1  # what run.py runs with
+    parts = data["classical_parts_ms"]
+    assert set(parts) == {"grey_shrink", "motion", "flow", "tamper", "crowding_fight", "rest"}
+    assert all(v >= 0 for v in parts.values())
+    assert parts["grey_shrink"] > 0 and parts["motion"] > 0 and parts["tamper"] > 0
+    # Flow runs at most on every 3rd frame (motion.flow_every), plus the first moving one.
+    assert 0 < data["flow_calls_per_frame"] <= 1 / 3 + 1 / data["frames"]
+    assert data["flow_ms_per_call"] == pytest.approx(parts["flow"] / data["flow_calls_per_frame"], rel=0.01)
     res = cli("bench", "--source", clip, "--out", str(out), "--repeat", "1", "--model-dir", str(tmp_path),
-              "--set", "runtime.opencv_threads=2")
+              "--set", "runtime.opencv_threads=2", "--set", "tamper.enabled=false", "--set", "motion.flow_every=6")
     assert res.returncode == 0, res.stderr
-    assert json.loads(out.read_text())["opencv_threads"] == 2
+    data = json.loads(out.read_text())
+    assert data["opencv_threads"] == 2
+    assert data["classical_parts_ms"]["tamper"] == 0
+    assert data["flow_calls_per_frame"] <= 1 / 6 + 1 / data["frames"]
     assert_user_error(cli("bench", "--source", clip, "--out", str(out), "--set", "runtime.opencv_threads=-2"),
                       "runtime.opencv_threads")
 
