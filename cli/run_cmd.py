@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+from classifiers import fight_store
 from detectors.tamper import OfflineWatchdog
 from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
@@ -20,10 +21,15 @@ from pipeline.responder import Responder
 from sources.frame_source import FrameSource
 
 
-def _reload_threshold(cascade: Cascade, args) -> None:
+def _reload_threshold(cascade: Cascade, args, fight_meta: dict | None) -> None:
     """SIGHUP: re-read the config's motion threshold, so a site can tune it without a restart."""
     try:
         cfg = load_config(args.config, args.overrides)
+        if fight_meta is not None:
+            # As at start: a threshold the site leaves at default stays the one the model was trained with.
+            cfg, conflicts = fight_store.apply_feature_config(cfg, fight_meta)
+            if conflicts:
+                print(fight_store.describe_conflicts(args.model_dir, conflicts), file=sys.stderr)
     except Exception as exc:  # a bad edit must not stop the watch
         print(f"config reload ignored: {exc}", file=sys.stderr)
         return
@@ -62,7 +68,7 @@ def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, l
 def run(args) -> int:
     cfg = load_config(args.config, args.overrides)
     use_opencv_threads(cfg)
-    cfg, models, _ = load_models(args.model_dir, cfg)
+    cfg, models, metas = load_models(args.model_dir, cfg)
     s = cfg.source
     n = 0
     last_index = [0]
@@ -98,7 +104,7 @@ def run(args) -> int:
                 responder = Responder(cfg, hw, src.fps)
                 print(hw.describe(), file=sys.stderr)  # after the checks: a user error stays one line
                 if hasattr(signal, "SIGHUP"):
-                    signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args))
+                    signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args, metas.get("fight")))
                 if src.kind != "file" and cfg.tamper.enabled:
                     # A live camera that stops delivering may block inside read(); only a separate
                     # thread can notice within tamper.offline_s. A file has no real-time gaps.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import sys
+from typing import Any, Callable
 
 from classifiers import fight_store
 from classifiers.model_io import has_model
@@ -15,14 +16,22 @@ from pipeline.gate import Gate
 from sources.frame_source import Frame
 
 
-def load_models(model_dir: str | None, cfg: Config) -> tuple[Config, dict[str, Any], dict[str, dict]]:
-    """Models present in `model_dir` (checksums verified); the config adopts their feature settings."""
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def load_models(model_dir: str | None, cfg: Config, warn: Callable[[str], None] = _stderr
+                ) -> tuple[Config, dict[str, Any], dict[str, dict]]:
+    """Models present in `model_dir` (checksums verified). The config adopts their feature settings
+    where it leaves them at default; where the site set one itself, `warn` gets one line saying so."""
     models: dict[str, Any] = {}
     metas: dict[str, dict] = {}
     if model_dir and os.path.isdir(model_dir) and has_model(model_dir, fight_store.NAME):
         model, meta = fight_store.load(model_dir)
         models["fight"], metas["fight"] = model, meta
-        cfg = fight_store.apply_feature_config(cfg, meta)
+        cfg, conflicts = fight_store.apply_feature_config(cfg, meta)
+        if conflicts:
+            warn(fight_store.describe_conflicts(model_dir, conflicts))
     return cfg, models, metas
 
 

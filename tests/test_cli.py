@@ -157,6 +157,15 @@ def test_train_evaluate_contract(tmp_path, small_fight_set):
     assert {p[3] for p in preds[1:]} <= {"fight", "normal"}
     assert (out / "roc.png").stat().st_size > 1000
 
+    # A setting the site chose that differs from the model's training is used, and said in one line.
+    res = cli("run", "--source", os.path.join(small_fight_set, preds[1][0]), "--model-dir", str(models),
+              "--max-frames", "3", "--events", str(tmp_path / "ev.jsonl"), "--hardware", "none",
+              "--set", "motion.flow_every=4", "--set", "source.offline_after_s=2")
+    assert res.returncode == 0, res.stderr
+    warned = [x for x in res.stderr.splitlines() if x.startswith("warning:")]
+    assert len(warned) == 1 and "motion.flow_every=4 (trained with 3)" in warned[0]
+    assert "offline_after_s" not in warned[0]
+
     # A model trained on another version's features is refused, not scored on the wrong columns.
     meta_path = models / "fight.json"
     kept = meta_path.read_text()
