@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -10,6 +11,7 @@ import time
 
 from classifiers import fight_store
 from detectors.tamper import OfflineWatchdog
+from features.preprocess import GlobalThreshold
 from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
@@ -22,7 +24,7 @@ from sources.frame_source import FrameSource
 
 
 def _reload_threshold(cascade: Cascade, args, fight_meta: dict | None) -> None:
-    """SIGHUP: re-read the config's motion threshold, so a site can tune it without a restart."""
+    """SIGHUP: re-read the config's motion threshold section, so a site can tune it without a restart."""
     try:
         cfg = load_config(args.config, args.overrides)
         if fight_meta is not None:
@@ -30,18 +32,47 @@ def _reload_threshold(cascade: Cascade, args, fight_meta: dict | None) -> None:
             cfg, conflicts = fight_store.apply_feature_config(cfg, fight_meta)
             if conflicts:
                 print(fight_store.describe_conflicts(args.model_dir, conflicts), file=sys.stderr)
+        t = cfg.motion.threshold
+        motion = cascade.classical.features.motion
+        # A new thresholder, not its setters: they know no floor or ceiling, and those are half the section.
+        thresholder = GlobalThreshold(t.method, t.value, floor=t.floor, ceiling=t.ceiling,
+                                      tol=motion.thresholder.tol)
     except Exception as exc:  # a bad edit must not stop the watch
         print(f"config reload ignored: {exc}", file=sys.stderr)
         return
-    t = cfg.motion.threshold
-    cascade.classical.features.motion.set_threshold(t.value if t.method == "fixed" else None,
-                                                     None if t.method == "fixed" else t.method)
-    print(f"motion threshold now {t.method} {t.value if t.value is not None else ''}".strip(), file=sys.stderr)
+    motion.thresholder = thresholder
+    value = "none" if t.value is None else f"{t.value:g}"
+    print(f"motion threshold now: method {t.method}, value {value}, floor {t.floor:g}, ceiling {t.ceiling:g}",
+          file=sys.stderr)
 
 
 def _emit(log: EventLog, ev) -> None:
-    log.write(ev)
     print(json.dumps(ev.to_dict()), flush=True)
+    try:
+        log.write(ev)
+    except OSError as exc:
+        # The responder already has the alarm (stored, SMS queued); a full disk here must not stop the watch.
+        print(f"warning: could not append event to {log.path}: {exc.strerror or exc}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _event_log(path: str | None):
+    log = EventLog(path)
+    try:
+        yield log
+    finally:
+        try:
+            log.close()  # flushes what a full disk refused before: it may refuse again
+        except OSError as exc:
+            print(f"warning: could not append event to {path}: {exc.strerror or exc}", file=sys.stderr)
+
+
+def _describe_models(model_dir: str | None, metas: dict[str, dict]) -> str:
+    if not metas:
+        return f"models: none trained in {model_dir}, built-in defaults" if model_dir else \
+            "models: none trained, built-in defaults"
+    names = ", ".join(f"{k} (sha256 {m['sha256'][:12]})" for k, m in metas.items())
+    return f"models: {names} from {model_dir}"
 
 
 def _atm_state(cfg, cascade: Cascade) -> AtmStateReader | None:
@@ -61,8 +92,13 @@ def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, l
     while not stop.wait(0.1):
         flag = watchdog.check()
         if flag is not None:
-            handle(cascade.status_event({"type": flag.type, "time_s": time.monotonic() - t0, **flag.extra},
-                                        last_index[0]))
+            try:
+                handle(cascade.status_event({"type": flag.type, "time_s": time.monotonic() - t0, **flag.extra},
+                                            last_index[0]))
+            except Exception as exc:
+                # This thread is the only one that notices a hung camera: one failed alarm must not end it.
+                print(f"error: camera_offline alarm not fully handled: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)
 
 
 def run(args) -> int:
@@ -77,12 +113,16 @@ def run(args) -> int:
     watchdog: OfflineWatchdog | None = None
     lock = threading.Lock()  # events come from the frame loop and from the offline watchdog's thread
 
-    with EventLog(args.events) as log:
+    with _event_log(args.events) as log:
         def handle(ev, frame=None) -> None:
             with lock:
-                _emit(log, ev)
-                if responder is not None:
-                    responder.on_event(ev, frame)
+                # The alarm first (store, buzzer, SMS); the JSON line only records it, and is still
+                # written when the responder fails.
+                try:
+                    if responder is not None:
+                        responder.on_event(ev, frame)
+                finally:
+                    _emit(log, ev)
 
         def on_status(status: dict) -> None:
             # Called from inside the source while it is still down, so the alarm is not held back
@@ -102,7 +142,9 @@ def run(args) -> int:
             stop = threading.Event()
             try:
                 responder = Responder(cfg, hw, src.fps)
-                print(hw.describe(), file=sys.stderr)  # after the checks: a user error stays one line
+                # After the checks: a user error stays one line.
+                print(_describe_models(args.model_dir, metas), file=sys.stderr)
+                print(hw.describe(), file=sys.stderr)
                 if hasattr(signal, "SIGHUP"):
                     signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args, metas.get("fight")))
                 if src.kind != "file" and cfg.tamper.enabled:

@@ -68,28 +68,26 @@ def new_code(digits: int = 6) -> str:
     return str(secrets.randbelow(10 ** digits)).zfill(digits)
 
 
-def _as_sender(send_sms, recipients: list[str] | None) -> Callable[[str], None]:
+def _as_senders(send_sms, recipients: list[str] | None) -> list[tuple[str | None, Callable[[str], Any]]]:
+    """(number, send(text)) per guard, so that each send succeeds or fails on its own."""
     if callable(send_sms):
-        return send_sms
+        return [(None, send_sms)]
     if hasattr(send_sms, "send"):
         if not recipients:
             raise ValueError("send_sms has .send(number, text): give the guard's number(s) in recipients")
-
-        def send(text: str) -> None:
-            for number in recipients:
-                send_sms.send(number, text)
-        return send
+        return [(number, lambda text, number=number: send_sms.send(number, text)) for number in recipients]
     raise TypeError("send_sms must be a callable send_sms(text) or an object with .send(number, text)")
 
 
 class OtpDoorFlow:
-    """Face-covered response: warn, lock the door, text the guard a one-time code, unlock on that code.
+    """Face-covered response: warn, text the guards a one-time code, lock the door, unlock on that code.
 
     `run(event_id)` blocks until the door is unlocked, the code expires, or too many wrong codes are
     typed (up to `warn_s + ttl_s`), so run it off the frame loop. Each step is written to the store.
     The code exists only in memory and in the guard's SMS; the store and the log never see it.
     Outcomes: "unlocked"; "lockout" (door stays locked, attack alarm, guard alerted); "expired" (door
-    stays locked, guard told; calling `run` again issues a fresh code).
+    stays locked, guard told; calling `run` again issues a fresh code); "not_locked" (no guard could be
+    sent the code, so the door was never locked).
     """
 
     WARNING_MESSAGE = "Security check: the door will lock. Please stay calm; help is on the way."
@@ -103,7 +101,7 @@ class OtpDoorFlow:
         self.lock = lock
         self.buzzer = buzzer
         self.keypad = keypad
-        self._send = _as_sender(send_sms, recipients)
+        self._senders = _as_senders(send_sms, recipients)
         self.store = store
         self.clock = clock
         self.ttl_s = ttl_s
@@ -116,15 +114,29 @@ class OtpDoorFlow:
 
     def run(self, event_id: str) -> str:
         self._warn(event_id)
-        self.lock.lock()
-        self._step(event_id, "door_locked")
-
         code = new_code(self.digits)
         issued = self.clock()
-        self._sms(event_id, "otp_sent",
-                  f"{self.site_id} door locked, code {code}, valid {self.ttl_s:.0f} s, ev:{event_id}",
-                  {"ttl_s": self.ttl_s, "digits": self.digits}, secret=code)
+        # The code goes out before the relay closes, and the door locks only if at least one guard's
+        # send was accepted. Locking first and unlocking after failed sends would hold the customer
+        # with no code out for as long as the sends take, and a hung modem can take a minute each.
+        sent = self._sms(event_id, "otp_sent",
+                         f"{self.site_id} door locked, code {code}, valid {self.ttl_s:.0f} s, ev:{event_id}",
+                         {"ttl_s": self.ttl_s, "digits": self.digits}, secret=code)
+        if not sent:
+            self._step(event_id, "door_not_locked", {"reason": "the code reached no guard"})
+            return "not_locked"
+        try:
+            self.lock.lock()
+            self._step(event_id, "door_locked")
+            return self._await_code(event_id, code, issued)
+        except BaseException:
+            # Fail safe, like the relay itself: once the flow is broken the keypad can no longer open
+            # the door, so it must not hold anyone.
+            self.lock.unlock()
+            self._step(event_id, "door_released_on_error")
+            raise
 
+    def _await_code(self, event_id: str, code: str, issued: float) -> str:
         wrong = 0
         while True:
             remaining = self.ttl_s - (self.clock() - issued)
@@ -168,17 +180,23 @@ class OtpDoorFlow:
                   f"{self.site_id} door code expired, door stays locked, ev:{event_id}", {"reason": "expired"})
         return "expired"
 
-    def _sms(self, event_id: str, step: str, text: str, detail: dict, secret: str | None = None) -> None:
-        try:
-            self._send(text)
-        except Exception as exc:  # a dead modem must not abort the flow with the door half-handled
-            msg = f"{type(exc).__name__}: {exc}"
-            if secret:
-                msg = msg.replace(secret, "*" * len(secret))  # an error may echo the text back
-            log.error("SMS for event %s failed: %s", event_id, msg)
-            self._step(event_id, step.replace("_sent", "_send_failed"), {**detail, "error": msg})
-            return
-        self._step(event_id, step, detail)
+    def _sms(self, event_id: str, step: str, text: str, detail: dict, secret: str | None = None) -> int:
+        """Send `text` to every guard, each on its own; return how many sends were accepted."""
+        sent = 0
+        for number, send in self._senders:
+            to = {} if number is None else {"to": number}
+            try:
+                send(text)
+            except Exception as exc:  # a bad number or a dead modem must not keep the code from the others
+                msg = f"{type(exc).__name__}: {exc}"
+                if secret:
+                    msg = msg.replace(secret, "*" * len(secret))  # an error may echo the text back
+                log.error("SMS for event %s to %s failed: %s", event_id, number or "guard", msg)
+                self._step(event_id, step.replace("_sent", "_send_failed"), {**detail, **to, "error": msg})
+                continue
+            sent += 1
+            self._step(event_id, step, {**detail, **to})
+        return sent
 
     def _step(self, event_id: str, step: str, detail: dict | None = None) -> None:
         log.info("door flow %s: %s %s", event_id, step, detail or "")

@@ -7,10 +7,11 @@ import sys
 from typing import Any, Callable
 
 from classifiers import fight_store
-from classifiers.model_io import has_model
+from classifiers.model_io import has_model, model_paths
 from pipeline.classical import ClassicalStage
 from pipeline.config import Config
 from pipeline.decision import Decision
+from pipeline.errors import UserError
 from pipeline.events import Event
 from pipeline.gate import Gate
 from sources.frame_source import Frame
@@ -23,15 +24,28 @@ def _stderr(line: str) -> None:
 def load_models(model_dir: str | None, cfg: Config, warn: Callable[[str], None] = _stderr
                 ) -> tuple[Config, dict[str, Any], dict[str, dict]]:
     """Models present in `model_dir` (checksums verified). The config adopts their feature settings
-    where it leaves them at default; where the site set one itself, `warn` gets one line saying so."""
+    where it leaves them at default; where the site set one itself, `warn` gets one line saying so.
+
+    A folder that does not exist means no model (a fresh install has none); one that exists but holds
+    half a model, or is no folder at all, is a mistake the site must hear about, not a silent fallback."""
     models: dict[str, Any] = {}
     metas: dict[str, dict] = {}
-    if model_dir and os.path.isdir(model_dir) and has_model(model_dir, fight_store.NAME):
+    if not model_dir or not os.path.exists(model_dir):
+        return cfg, models, metas
+    if not os.path.isdir(model_dir):
+        raise UserError(f"--model-dir {model_dir} is not a folder")
+    blob, meta_path = model_paths(model_dir, fight_store.NAME)
+    if has_model(model_dir, fight_store.NAME):
         model, meta = fight_store.load(model_dir)
         models["fight"], metas["fight"] = model, meta
         cfg, conflicts = fight_store.apply_feature_config(cfg, meta)
         if conflicts:
             warn(fight_store.describe_conflicts(model_dir, conflicts))
+    elif os.path.exists(blob) or os.path.exists(meta_path):
+        # Half a model (a copy cut short, a file deleted): falling back to the built-in rule would hide it.
+        gone = " and ".join(p for p in (blob, meta_path) if not os.path.isfile(p))
+        raise UserError(f"incomplete fight model in {model_dir}: {gone} missing or not a file; retrain: "
+                        f"python run.py train --task fight --dataset FOLDER --model-dir {model_dir}")
     return cfg, models, metas
 
 

@@ -7,9 +7,10 @@ decision -> responder -> hw_io. Order matters and is chosen so that nothing is l
 4. each SMS is committed to the outbox *before* any attempt to send it; a worker thread sends it and
    marks it sent only once the modem confirmed, retrying with backoff for as long as it takes, also
    after a restart (see hw_io/outbox.py: delivery is at-least-once).
-A covered face starts the door flow (warn, lock, one-time code to the guard) on its own thread. Its
-code SMS goes straight to the modem, never through the outbox: the code must not touch the disk,
-and a code that arrives after its 120 s is useless anyway.
+A covered face starts the door flow on its own thread: warn, text a one-time code to each guard (one
+bad number does not stop the others), and lock only once a guard has it. Its code SMS goes straight
+to the modem, never through the outbox: the code must not touch the disk, and a code that arrives
+after its 120 s is useless anyway.
 """
 
 from __future__ import annotations

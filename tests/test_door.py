@@ -131,7 +131,7 @@ def test_right_code_unlocks(pins, store):
     finally:
         lock.close()
         buzzer.close()
-    assert step_names(store, "ev1") == ["door_warning", "door_locked", "otp_sent", "door_unlocked"]
+    assert step_names(store, "ev1") == ["door_warning", "otp_sent", "door_locked", "door_unlocked"]
     assert len(sms) == 1 and sms[0].startswith("ATM-0001 door locked, code ")
     assert "valid 120 s" in sms[0] and sms[0].endswith("ev:ev1")
 
@@ -166,7 +166,7 @@ def test_three_wrong_codes_keep_the_door_locked_and_alert(store):
     assert lock.locked and lock.history == ["lock"]
     assert pad.reads == 3, "no code may be read after the lockout"
     steps = store.steps("ev1")
-    assert [s["step"] for s in steps] == ["door_warning", "door_locked", "otp_sent", "otp_wrong", "otp_wrong",
+    assert [s["step"] for s in steps] == ["door_warning", "otp_sent", "door_locked", "otp_wrong", "otp_wrong",
                                           "otp_wrong", "otp_lockout", "alert_sent"]
     assert [s["detail"]["attempt"] for s in steps if s["step"] == "otp_wrong"] == [1, 2, 3]
     assert buzzer.severities()[-1] == "attack"
@@ -227,11 +227,68 @@ def test_failed_sms_is_recorded_without_the_code(store):
         seen.append(text)
         raise RuntimeError(f"modem refused {text!r}")
 
-    result = make_flow(store, ScriptedKeypad([]), broken).run("ev1")
-    assert result == "expired"
+    lock = NullDoorLock()
+    result = make_flow(store, ScriptedKeypad([]), broken, lock=lock).run("ev1")
+    assert result == "not_locked"
     code = re.search(r"code (\d+)", seen[0]).group(1)
     failed = [s for s in store.steps("ev1") if s["step"] == "otp_send_failed"]
     assert failed and code not in failed[0]["detail"]["error"] and "******" in failed[0]["detail"]["error"]
+
+
+class GuardModem:
+    """A modem double with .send(number, text) that refuses the numbers in `bad`, as a real one would."""
+
+    def __init__(self, bad=()):
+        self.bad = set(bad)
+        self.sent = []
+
+    def send(self, number, text):
+        if number in self.bad:
+            raise ValueError(f"not a phone number: {number!r}")
+        self.sent.append((number, text))
+
+    def code(self):
+        return re.search(r"code (\d+)", self.sent[0][1]).group(1)
+
+
+def test_one_bad_guard_number_does_not_stop_the_others(store):
+    modem = GuardModem(bad={"12ab"})
+    flow = make_flow(store, ScriptedKeypad([modem.code]), modem, recipients=["12ab", "+15550101", "+15550102"])
+    assert flow.run("ev1") == "unlocked"
+    assert [n for n, _ in modem.sent] == ["+15550101", "+15550102"]
+    steps = store.steps("ev1")
+    assert [(s["step"], s["detail"]["to"]) for s in steps if s["step"].startswith("otp_se")] == [
+        ("otp_send_failed", "12ab"), ("otp_sent", "+15550101"), ("otp_sent", "+15550102")]
+
+
+def test_door_is_not_locked_when_no_guard_got_the_code(store):
+    modem = GuardModem(bad={"12ab", "+15550101"})
+    lock = NullDoorLock()
+    pad = ScriptedKeypad([])
+    assert make_flow(store, pad, modem, lock=lock, recipients=["12ab", "+15550101"]).run("ev1") == "not_locked"
+    assert lock.history == [] and not lock.locked
+    assert pad.reads == 0
+    assert step_names(store, "ev1") == ["door_warning", "otp_send_failed", "otp_send_failed", "door_not_locked"]
+
+
+def test_door_is_locked_only_after_a_code_went_out(store):
+    order = []
+    lock = NullDoorLock()
+    lock.lock = lambda: order.append("lock")
+    make_flow(store, ScriptedKeypad([]), lambda text: order.append("sms"), lock=lock).run("ev1")
+    assert order[:2] == ["sms", "lock"]
+
+
+def test_a_broken_keypad_releases_the_door(store):
+    class BrokenKeypad:
+        def read_code(self, timeout_s):
+            raise OSError("keypad gone")
+
+    lock = NullDoorLock()
+    with pytest.raises(OSError):
+        make_flow(store, BrokenKeypad(), Sms(), lock=lock).run("ev1")
+    assert lock.history == ["lock", "unlock"]
+    assert step_names(store, "ev1")[-1] == "door_released_on_error"
 
 
 def test_sender_object_with_send_method(store):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
@@ -88,6 +89,30 @@ def test_face_covered_without_guard_does_not_lock(tmp_path):
     try:
         event_id = responder.on_event(Event("face_covered", 0, 0.0, None, 0.9))
         assert [s["step"] for s in responder.store.steps(event_id)] == ["door_flow_skipped"]
+        assert not hw.door.locked
+    finally:
+        responder.close()
+        hw.close()
+
+
+def test_a_bad_guard_number_does_not_keep_the_code_from_the_next_guard(tmp_path):
+    cfg = load_config(None)
+    # model_copy skips validation: the number must reach the sender, as one the modem refuses would.
+    cfg = cfg.model_copy(update={"alerts": cfg.alerts.model_copy(update={"guard": ["12ab", "+15550101"]})})
+    hw = None
+
+    def guard_types() -> str:  # the guard reads the code off the SMS and keys it in
+        return next(m.group(1) for _, t in hw.fake_modem.received if (m := re.search(r"code (\d+)", t)))
+
+    hw = build_hardware("mock", cfg, keypad_codes=[guard_types])
+    responder = Responder(cfg, hw, fps=10.0, storage_dir=str(tmp_path), recipients=[NUMBER])
+    try:
+        event_id = responder.on_event(Event("face_covered", 0, 0.0, None, 0.9))
+        responder._door_thread.join(timeout=60)
+        assert responder.door_outcomes == ["unlocked"]
+        assert [n for n, t in hw.fake_modem.received if "code" in t] == ["+15550101"]
+        steps = [(s["step"], s["detail"] and s["detail"].get("to")) for s in responder.store.steps(event_id)]
+        assert ("otp_send_failed", "12ab") in steps and ("otp_sent", "+15550101") in steps
         assert not hw.door.locked
     finally:
         responder.close()
