@@ -56,9 +56,12 @@ class FightClassifier(BaseEstimator, ClassifierMixin):
     def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
         oof = np.zeros(len(y))
         n_splits = 5
+        splits = None
         if groups is not None and len(set(groups)) >= n_splits:
-            splits = GroupKFold(n_splits).split(X, y, groups)
-        else:
+            splits = list(GroupKFold(n_splits).split(X, y, groups))
+            if any(len(np.unique(y[tr])) < 2 for tr, _ in splits):
+                splits = None  # one class's clips all in a few groups: grouping would leave a fold one-sided
+        if splits is None:
             splits = StratifiedKFold(min(n_splits, int(np.bincount(y).min())), shuffle=True, random_state=0).split(X, y)
         for tr, te in splits:
             m = clone(self.estimator_).fit(X[tr], y[tr])
@@ -69,8 +72,9 @@ class FightClassifier(BaseEstimator, ClassifierMixin):
         self.columns_ = np.array([WINDOW_FEATURES.index(n) for n in self.inputs])
         X = self._select(X)
         y = np.asarray(y, int)
-        if len(np.unique(y)) != 2:
-            raise ValueError("training needs both fight and normal examples")
+        if len(np.unique(y)) != 2 or np.bincount(y, minlength=2).min() < 2:
+            # Fewer than two of a class leaves nothing to fit the threshold on out of fold.
+            raise ValueError("training needs at least 2 fight and 2 normal examples")
         self.estimator_ = clone(self.estimator) if self.estimator is not None else _default_estimator()
         self.classes_ = np.array([0, 1])
         if self.threshold is None:

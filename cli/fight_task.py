@@ -31,9 +31,14 @@ def _dataset(folder: str):
 
 def train(dataset: str, model_dir: str, cfg: Config) -> dict:
     items, y = _dataset(dataset)
+    if np.bincount(y, minlength=2).min() < 2:  # before minutes of feature extraction, not after
+        raise UserError(f"{dataset}: training needs at least 2 'fight' and 2 'normal' clips")
     X = clip_vectors([it.path for it in items], cfg, desc="fight: features")
     groups = np.array([it.group for it in items])
-    clf = FightClassifier().fit(X, y, groups=groups)
+    try:
+        clf = FightClassifier().fit(X, y, groups=groups)
+    except ValueError as exc:
+        raise UserError(f"{dataset}: {exc}") from None
     meta = {
         "task": NAME, "kind": "FightClassifier", "features": list(WINDOW_FEATURES),
         "threshold": clf.threshold_, "threshold_rule": "Youden J on out-of-fold training predictions",
@@ -63,12 +68,20 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     groups = np.array([it.group for it in items])
     if len(set(groups.tolist())) < folds:
         raise UserError(f"{dataset}: {len(set(groups.tolist()))} groups are too few for {folds}-fold grouped CV")
+    per_class = [len(set(groups[y == c].tolist())) for c in (1, 0)]
+    if min(per_class) < folds:
+        # Fewer source videos of a class than folds would leave some fold's training part one-sided.
+        raise UserError(f"{dataset}: {folds}-fold grouped CV needs fight and normal clips from at least {folds} "
+                        f"source videos each (has {per_class[0]} and {per_class[1]})")
     X = clip_vectors([it.path for it in items], cfg, desc="fight: features")
     scores = np.zeros(len(y))
     decided = np.zeros(len(y), bool)
     thresholds = []
     for tr, te in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups):
-        clf = FightClassifier().fit(X[tr], y[tr], groups=groups[tr])
+        try:
+            clf = FightClassifier().fit(X[tr], y[tr], groups=groups[tr])
+        except ValueError as exc:
+            raise UserError(f"{dataset}: a fold's training part cannot be fitted ({exc}); try fewer folds") from None
         scores[te] = clf.decision_scores(X[te])
         decided[te] = scores[te] >= clf.threshold_
         thresholds.append(float(clf.threshold_))

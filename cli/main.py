@@ -72,10 +72,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every path a command will write, checked before it starts working."""
+    from cli.outputs import writable_dir, writable_file
+
+    if getattr(args, "events", None):
+        writable_file(args.events, "--events")
+    if getattr(args, "save_video", None):
+        writable_file(args.save_video, "--save-video", (".avi", ".mp4"))
+    if args.command == "train" and args.task != "tamper":
+        writable_dir(args.model_dir, "--model-dir")
+    if args.command == "evaluate":
+        writable_dir(args.out, "--out")
+        if not 0 <= args.seed < 2 ** 32:
+            raise UserError(f"--seed must be between 0 and {2 ** 32 - 1}, got {args.seed}")
+    if args.command == "bench":
+        writable_file(args.out, "--out")
+        if args.repeat < 1:
+            raise UserError(f"--repeat must be at least 1, got {args.repeat}")
+
+
 def dispatch(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "max_frames", None) is not None and args.max_frames < 1:
         raise UserError("--max-frames must be at least 1")
+    _check_outputs(args)
     if args.command == "run":
         from cli.run_cmd import run
         return run(args)

@@ -12,13 +12,14 @@ import os
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import UserError
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # No inf or NaN anywhere: a time of .inf would overflow a buffer size or a deadline deep inside.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ModemConfig(_Section):
@@ -30,11 +31,35 @@ class AlertsConfig(_Section):
     recipients: list[str] = Field(default_factory=list, description="phone numbers for SMS; never commit real ones")
     guard: list[str] = Field(default_factory=list,
                              description="who gets the door's one-time code (empty: the recipients)")
-    cooldown_s: float = Field(60.0, ge=0, description="one SMS per event type within this time; the buzzer still sounds")
-    severity: dict[str, Literal["warning", "attack"]] = Field(
-        default_factory=dict, description="override an event type's severity, e.g. {crowding: attack}")
+    cooldown_s: float = Field(60.0, ge=0,
+                              description="one alert (SMS and buzzer) per event type within this time; every event "
+                                          "is still logged and stored")
+    severity: dict[str, Literal["warning", "attack", "off"]] = Field(
+        default_factory=dict,
+        description="override an event type's severity, e.g. {crowding: attack}; off: logged, no alert")
     retry_initial_s: float = Field(5.0, gt=0, description="first retry of an SMS the modem refused")
     retry_max_s: float = Field(300.0, gt=0, description="retries back off up to this interval, and never stop")
+
+    @field_validator("recipients", "guard")
+    @classmethod
+    def _numbers(cls, numbers: list[str]) -> list[str]:
+        # Refused at start, not found out when the first alarm's SMS fails.
+        from hw_io.modem import check_number
+
+        return [check_number(n) for n in numbers]
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _event_types(cls, severity: Any) -> Any:
+        from pipeline.events import EVENT_TYPES
+
+        if not isinstance(severity, dict):
+            return severity
+        unknown = sorted(str(k) for k in set(severity) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown event type(s) {', '.join(unknown)}; expected some of {', '.join(EVENT_TYPES)}")
+        # YAML reads an unquoted `off` as false.
+        return {k: "off" if v is False else v for k, v in severity.items()}
 
 
 class HardwareConfig(_Section):
@@ -53,17 +78,21 @@ class HardwareConfig(_Section):
 
 
 class EvidenceConfig(_Section):
-    pre_s: float = Field(3.0, ge=0, description="seconds of video kept before an event")
-    post_s: float = Field(3.0, ge=0, description="seconds of video kept after an event")
+    pre_s: float = Field(3.0, ge=0, le=120, description="seconds of video kept before an event (held in memory)")
+    post_s: float = Field(3.0, ge=0, le=120, description="seconds of video kept after an event")
     quota_mb: float = Field(500.0, gt=0, description="evidence beyond this is deleted, oldest first")
     codec: Literal["MJPG", "mp4v"] = Field("MJPG", description="clip codec: MJPG (.avi) or mp4v (.mp4)")
 
 
 class SourceConfig(_Section):
-    process_width: int = Field(320, ge=64, le=1920, description="frames are resized to this width once, on read")
+    process_width: int = Field(320, ge=64, le=1920,
+                               description="evidence clips (and later stages) get frames at most this wide; the "
+                                           "cheap stage reads the decoded frame itself")
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(8.0, gt=0)
-    offline_after_s: float = Field(5.0, gt=0, description="a camera down this long raises camera_offline")
+    offline_after_s: float = Field(5.0, gt=0,
+                                   description="a camera down this long raises camera_offline when tamper.enabled "
+                                               "is false; with tamper on, the tamper watchdog's offline_s decides")
 
 
 class ThresholdConfig(_Section):
@@ -79,6 +108,9 @@ class ThresholdConfig(_Section):
     def _fixed_needs_value(self) -> "ThresholdConfig":
         if self.method == "fixed" and self.value is None:
             raise ValueError("threshold.method 'fixed' needs threshold.value")
+        if self.method != "fixed" and self.value is not None:
+            # Otherwise the value would be ignored without a word while Otsu or the iterative method runs.
+            raise ValueError(f"threshold.value is used only with method 'fixed' (method is {self.method!r})")
         if self.ceiling < self.floor:
             raise ValueError("threshold.ceiling is below threshold.floor")
         return self
@@ -105,12 +137,12 @@ class MotionConfig(_Section):
 class CrowdingConfig(_Section):
     max_people: int = Field(1, ge=1, description="more person-sized moving blobs than this is crowding (1 in a booth)")
     person_min_frac: float = Field(0.02, gt=0, lt=1, description="smallest person-sized blob, fraction of the frame")
-    persist_s: float = Field(1.5, ge=0, description="crowding must hold for this long (median over the window)")
+    persist_s: float = Field(1.5, ge=0, le=600, description="crowding must hold for this long (median over the window)")
 
 
 class FightConfig(_Section):
-    window_s: float = Field(2.0, gt=0, description="the fight score looks at this many seconds of motion")
-    hop_s: float = Field(0.5, gt=0, description="the score is recomputed this often")
+    window_s: float = Field(2.0, gt=0, le=60, description="the fight score looks at this many seconds of motion")
+    hop_s: float = Field(0.5, gt=0, le=60, description="the score is recomputed this often")
     threshold: float | None = Field(None, ge=0, le=1,
                                     description="override the threshold saved with the model (None: use the model's)")
     min_motion_frac: float = Field(0.01, ge=0, lt=1, description="no fight is scored on a scene this still")
@@ -126,10 +158,12 @@ class TamperConfig(_Section):
 
     enabled: bool = Field(True, description="watch for a covered, defocused, moved or silent camera")
     persist_s: float = Field(0.4, ge=0, description="a tamper condition must hold this long before it is an event")
-    offline_s: float = Field(0.75, gt=0, description="no frame for this long raises camera_offline")
+    offline_s: float = Field(0.75, gt=0,
+                             description="no frame for this long from a live source raises camera_offline "
+                                         "(replaces source.offline_after_s while tamper is enabled)")
     check_hz: float = Field(12.0, gt=0, le=120,
                             description="tamper checks per second (every k-th frame); flags hold in between")
-    calibrate_s: float = Field(0.3, gt=0, description="footage averaged into the reference view and sharpness baseline")
+    calibrate_s: float = Field(0.3, gt=0, le=60, description="footage averaged into the reference view and sharpness baseline")
     adapt_s: float = Field(30.0, gt=0, description="time constant with which the baselines follow the scene "
                                                     "(only while nothing is suspected)")
     cover_frac: float = Field(0.6, gt=0, le=1,

@@ -7,6 +7,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipeline.errors import UserError
+
 EVENT_TYPES = ("crowding", "fight", "left_object", "face_covered", "loitering", "weapon", "camera_covered",
                "camera_defocused", "camera_moved", "camera_offline", "anomaly")
 
@@ -38,9 +40,11 @@ class EventLog:
         self.path = path
         self._fh = None
         if path:
-            parent = os.path.dirname(os.path.abspath(path))
-            os.makedirs(parent, exist_ok=True)
-            self._fh = open(path, "a", encoding="utf-8")
+            try:
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                self._fh = open(path, "a", encoding="utf-8")
+            except OSError as exc:
+                raise UserError(f"cannot append events to {path}: {exc.strerror or exc}") from None
 
     def write(self, event: Event) -> None:
         if self._fh is None:

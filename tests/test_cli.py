@@ -190,6 +190,24 @@ def test_evaluate_cross_validation(tmp_path, small_fight_set):
     assert METRIC_KEYS <= set(metrics) and metrics["cv_folds"] == 3 and len(metrics["fold_thresholds"]) == 3
 
 
+def test_output_paths_are_checked_before_any_work(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert_user_error(cli("run", "--source", "missing.mp4", "--events", str(folder)), "--events", "folder")
+    assert_user_error(cli("demo", "--save-video", str(tmp_path / "x.xyz")), ".avi or .mp4")
+    assert_user_error(cli("bench", "--source", "missing.mp4", "--out", str(folder)), "--out", "folder")
+    assert_user_error(cli("bench", "--source", "missing.mp4", "--out", str(tmp_path / "b.json"), "--repeat", "0"),
+                      "--repeat")
+    assert_user_error(cli("evaluate", "--task", "fight", "--dataset", str(tmp_path), "--out", str(a_file)),
+                      "--out", "not a folder")
+    assert_user_error(cli("evaluate", "--task", "fight", "--dataset", str(tmp_path), "--out", str(folder),
+                          "--cv", "2", "--seed", "-1"), "--seed")
+    assert_user_error(cli("train", "--task", "fight", "--dataset", str(tmp_path), "--model-dir", str(a_file)),
+                      "--model-dir")
+
+
 def test_bad_dataset(tmp_path):
     assert_user_error(cli("train", "--task", "fight", "--dataset", str(tmp_path), "--model-dir", str(tmp_path)),
                       "labels.csv")

@@ -171,6 +171,27 @@ def test_fixed_threshold_needs_a_value(tmp_path):
     assert "ceiling" in msg
 
 
+def test_a_value_that_would_be_ignored_is_refused(tmp_path):
+    # A threshold value with Otsu running would do nothing; so would a misspelt event type.
+    msg = user_error(write(tmp_path, "motion:\n  threshold:\n    value: 20\n"))
+    assert "motion.threshold" in msg and "fixed" in msg
+    assert "fihgt" in user_error(None, ["alerts.severity={fihgt: attack}"])
+    cfg = load_config(None, ["alerts.severity={fight: off, crowding: attack}"])  # unquoted off is YAML's false
+    assert cfg.alerts.severity == {"fight": "off", "crowding": "attack"}
+
+
+def test_phone_numbers_are_checked_at_start():
+    assert "alerts.guard" in user_error(None, ["alerts.guard=['12ab']"])
+    assert "alerts.recipients" in user_error(None, ["alerts.recipients=['+1555', 'guard']"])
+    assert load_config(None, ["alerts.guard=['+1 555 0101']"]).alerts.guard == ["+15550101"]
+
+
+def test_no_infinite_or_huge_times():
+    for bad in ("fight.window_s=.inf", "crowding.persist_s=.nan", "evidence.pre_s=1e9", "fight.window_s=1e9",
+                "tamper.calibrate_s=.inf", "evidence.quota_mb=.inf"):
+        assert bad.split("=")[0] in user_error(None, [bad])
+
+
 def test_malformed_overrides():
     for bad in ("motion.bg_alpha", "=3", "  =3"):
         with pytest.raises(UserError, match="KEY=VALUE"):

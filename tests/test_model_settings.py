@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import pytest
 
 from classifiers import fight_store
 from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier
@@ -101,3 +102,19 @@ def test_threshold_reload_keeps_the_models_threshold_unless_the_site_sets_one(tm
     _reload_threshold(cascade, args, meta)
     assert (motion.thresholder.method, motion.thresholder.value) == ("fixed", 40.0)
     assert "motion.threshold.method='fixed' (trained with 'iterative')" in capsys.readouterr().err
+
+
+def test_fight_classifier_copes_with_one_sided_groups():
+    # Every fight clip from one source video: grouped folds would train on normal clips only.
+    rng = np.random.default_rng(1)
+    y = np.array([1] * 6 + [0] * 10)
+    X = rng.normal(size=(16, len(WINDOW_FEATURES))) + y[:, None]
+    groups = np.array(["fights"] * 6 + [f"n{i}" for i in range(10)])
+    clf = FightClassifier().fit(X, y, groups=groups)
+    assert 0.0 <= clf.threshold_ <= 1.0
+
+
+def test_fight_classifier_needs_two_of_each_class():
+    X = np.zeros((3, len(WINDOW_FEATURES)))
+    with pytest.raises(ValueError, match="at least 2"):
+        FightClassifier().fit(X, np.array([1, 0, 0]))
