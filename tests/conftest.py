@@ -3,6 +3,7 @@
 import os
 import sys
 
+import cv2
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
@@ -40,3 +41,19 @@ def store(tmp_path):
     s = EventStore(str(tmp_path / "events.db"))
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory):
+    """The first 12 s of the synthetic booth (two people, then a scuffle), as an MJPG file."""
+    from datasets.synthetic_booth import booth_scenario
+
+    sc = booth_scenario()
+    path = str(tmp_path_factory.mktemp("video") / "booth.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), sc.fps, (sc.width, sc.height))
+    for i, frame in enumerate(sc.frames()):
+        if i >= 400:
+            break
+        writer.write(frame)
+    writer.release()
+    return path

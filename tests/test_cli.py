@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import pytest
 
@@ -60,22 +59,6 @@ def test_invalid_config_value(tmp_path, small_video):
 
 def test_missing_argument():
     assert_user_error(cli("run"), "--source")
-
-
-@pytest.fixture(scope="module")
-def small_video(tmp_path_factory):
-    """The first 12 s of the synthetic booth (two people, then a scuffle), as an MJPG file."""
-    from datasets.synthetic_booth import booth_scenario
-
-    sc = booth_scenario()
-    path = str(tmp_path_factory.mktemp("video") / "booth.avi")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), sc.fps, (sc.width, sc.height))
-    for i, frame in enumerate(sc.frames()):
-        if i >= 400:
-            break
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def test_run_writes_contract_events(tmp_path, small_video):

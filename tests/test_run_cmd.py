@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 
-import cv2
 import pytest
 
 from classifiers import fight_store
@@ -96,26 +95,10 @@ def _run(*args):
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def booth_video(tmp_path_factory):
-    """The synthetic booth's first 400 frames (two people come in: crowding)."""
-    from datasets.synthetic_booth import booth_scenario
-
-    sc = booth_scenario()
-    path = str(tmp_path_factory.mktemp("video") / "booth.avi")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), sc.fps, (sc.width, sc.height))
-    for i, frame in enumerate(sc.frames()):
-        if i >= 400:
-            break
-        writer.write(frame)
-    writer.release()
-    return path
-
-
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to fill the disk")
-def test_a_full_events_file_loses_no_alarm(tmp_path, booth_video):
+def test_a_full_events_file_loses_no_alarm(tmp_path, small_video):
     var = tmp_path / "var"
-    res = _run("--source", booth_video, "--events", "/dev/full", "--set", f"storage_dir={var}",
+    res = _run("--source", small_video, "--events", "/dev/full", "--set", f"storage_dir={var}",
                "--set", "alerts.recipients=['+15550100']", "--hardware", "mock",
                "--model-dir", str(tmp_path / "no-models"))
     assert res.returncode == 0, res.stderr
