@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
@@ -74,6 +74,23 @@ def apply_feature_config(cfg: Config, meta: dict) -> tuple[Config, dict[str, tup
     except ValidationError as err:
         raise UserError(f"fight model's saved feature settings are not valid here ({err.errors()[0]['msg']}); "
                         f"retrain it") from None
+
+
+def adopt_feature_config(cfg: Config, meta: dict, model_dir: str, warn: Callable[[str], None]) -> Config:
+    """apply_feature_config, with the site's conflicting choices reported to `warn` in one line."""
+    cfg, conflicts = apply_feature_config(cfg, meta)
+    if conflicts:
+        warn(describe_conflicts(model_dir, conflicts))
+    return cfg
+
+
+def describe_models(metas: dict[str, dict], model_dir: str | None = None) -> str:
+    """The "models: ..." line that run and demo print: which trained models are in use, or none."""
+    if not metas:
+        where = f" in {model_dir}" if model_dir else ""
+        return f"models: none trained{where}, built-in defaults"
+    names = ", ".join(f"{k} (sha256 {m['sha256'][:12]})" for k, m in metas.items())
+    return f"models: {names}" + (f" from {model_dir}" if model_dir else "")
 
 
 def describe_conflicts(model_dir: str, conflicts: dict[str, tuple[Any, Any]]) -> str:

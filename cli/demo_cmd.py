@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 
+from classifiers import fight_store
 from datasets.synthetic_booth import booth_scenario
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
@@ -41,8 +42,7 @@ def demo(args) -> int:
     if args.save_video:
         sc.write_video(args.save_video)
     print(f"ATM Sentinel demo: synthetic booth {sc.width}x{sc.height} at {sc.fps:g} fps, {sc.n_frames} frames")
-    print("models: " + (", ".join(f"{k} (sha256 {m['sha256'][:12]})" for k, m in metas.items()) or
-                        "none trained, built-in defaults"))
+    print(fight_store.describe_models(metas))
     cascade = Cascade(cfg, sc.fps, models)
     events: list[Event] = []
     storage = args.storage or tempfile.mkdtemp(prefix="atm-sentinel-demo-")

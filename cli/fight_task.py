@@ -13,7 +13,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier
 from classifiers.metrics import write_evaluation
-from classifiers.fight_store import NAME, apply_feature_config, describe_conflicts, feature_config, load
+from classifiers.fight_store import NAME, adopt_feature_config, feature_config, load
 from classifiers.model_io import save_model
 from datasets.labelled import read_labels
 from features.clips import clip_vectors
@@ -53,9 +53,7 @@ def train(dataset: str, model_dir: str, cfg: Config) -> dict:
 def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
     clf, meta = load(model_dir)
     items, y = _dataset(dataset)
-    cfg, conflicts = apply_feature_config(cfg, meta)
-    if conflicts:
-        print(describe_conflicts(model_dir, conflicts), file=sys.stderr)
+    cfg = adopt_feature_config(cfg, meta, model_dir, lambda line: print(line, file=sys.stderr))
     X = clip_vectors([it.path for it in items], cfg, desc="fight: features")
     scores = clf.decision_scores(X)
     return write_evaluation(out, NAME, [(it.rel, it.label) for it in items], y, scores, clf.threshold_,

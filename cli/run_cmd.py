@@ -11,7 +11,6 @@ import time
 
 from classifiers import fight_store
 from detectors.tamper import OfflineWatchdog
-from features.preprocess import GlobalThreshold
 from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
@@ -29,18 +28,14 @@ def _reload_threshold(cascade: Cascade, args, fight_meta: dict | None) -> None:
         cfg = load_config(args.config, args.overrides)
         if fight_meta is not None:
             # As at start: a threshold the site leaves at default stays the one the model was trained with.
-            cfg, conflicts = fight_store.apply_feature_config(cfg, fight_meta)
-            if conflicts:
-                print(fight_store.describe_conflicts(args.model_dir, conflicts), file=sys.stderr)
+            cfg = fight_store.adopt_feature_config(cfg, fight_meta, args.model_dir,
+                                                   lambda line: print(line, file=sys.stderr))
         t = cfg.motion.threshold
         motion = cascade.classical.features.motion
-        # A new thresholder, not its setters: they know no floor or ceiling, and those are half the section.
-        thresholder = GlobalThreshold(t.method, t.value, floor=t.floor, ceiling=t.ceiling,
-                                      tol=motion.thresholder.tol)
+        motion.use_threshold(t)
     except Exception as exc:  # a bad edit must not stop the watch
         print(f"config reload ignored: {exc}", file=sys.stderr)
         return
-    motion.thresholder = thresholder
     value = "none" if t.value is None else f"{t.value:g}"
     print(f"motion threshold now: method {t.method}, value {value}, floor {t.floor:g}, ceiling {t.ceiling:g}",
           file=sys.stderr)
@@ -65,14 +60,6 @@ def _event_log(path: str | None):
             log.close()  # flushes what a full disk refused before: it may refuse again
         except OSError as exc:
             print(f"warning: could not append event to {path}: {exc.strerror or exc}", file=sys.stderr)
-
-
-def _describe_models(model_dir: str | None, metas: dict[str, dict]) -> str:
-    if not metas:
-        return f"models: none trained in {model_dir}, built-in defaults" if model_dir else \
-            "models: none trained, built-in defaults"
-    names = ", ".join(f"{k} (sha256 {m['sha256'][:12]})" for k, m in metas.items())
-    return f"models: {names} from {model_dir}"
 
 
 def _atm_state(cfg, cascade: Cascade) -> AtmStateReader | None:
@@ -143,7 +130,7 @@ def run(args) -> int:
             try:
                 responder = Responder(cfg, hw, src.fps)
                 # After the checks: a user error stays one line.
-                print(_describe_models(args.model_dir, metas), file=sys.stderr)
+                print(fight_store.describe_models(metas, args.model_dir), file=sys.stderr)
                 print(hw.describe(), file=sys.stderr)
                 if hasattr(signal, "SIGHUP"):
                     signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args, metas.get("fight")))

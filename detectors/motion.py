@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from features.preprocess import GlobalThreshold, ZeroPaddedMedian
-from pipeline.config import MotionConfig
+from pipeline.config import MotionConfig, ThresholdConfig
 
 
 @dataclass
@@ -48,8 +48,7 @@ class MotionDetector:
 
     def __init__(self, cfg: MotionConfig | None = None):
         self.cfg = cfg or MotionConfig()
-        t = self.cfg.threshold
-        self.thresholder = GlobalThreshold(method=t.method, value=t.value, floor=t.floor, ceiling=t.ceiling)
+        self.use_threshold(self.cfg.threshold)
         r = self.cfg.close_radius
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) if r > 0 else None
         self._median = ZeroPaddedMedian()
@@ -62,6 +61,10 @@ class MotionDetector:
 
     def is_calibrating(self) -> bool:
         return self._calibrate_left > 0
+
+    def use_threshold(self, t: ThresholdConfig) -> None:
+        """The whole threshold section (method, value, floor, ceiling), at start or on a config reload."""
+        self.thresholder = GlobalThreshold(method=t.method, value=t.value, floor=t.floor, ceiling=t.ceiling)
 
     def set_threshold(self, value: float | None, method: str | None = None) -> None:
         """Change the threshold while running (an operator tuning a site): fixed value or a method."""

@@ -38,9 +38,7 @@ def load_models(model_dir: str | None, cfg: Config, warn: Callable[[str], None] 
     if has_model(model_dir, fight_store.NAME):
         model, meta = fight_store.load(model_dir)
         models["fight"], metas["fight"] = model, meta
-        cfg, conflicts = fight_store.apply_feature_config(cfg, meta)
-        if conflicts:
-            warn(fight_store.describe_conflicts(model_dir, conflicts))
+        cfg = fight_store.adopt_feature_config(cfg, meta, model_dir, warn)
     elif os.path.exists(blob) or os.path.exists(meta_path):
         # Half a model (a copy cut short, a file deleted): falling back to the built-in rule would hide it.
         gone = " and ".join(p for p in (blob, meta_path) if not os.path.isfile(p))

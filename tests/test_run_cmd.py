@@ -13,7 +13,7 @@ import time
 import pytest
 
 from classifiers import fight_store
-from cli.run_cmd import _describe_models, _reload_threshold, _watch
+from cli.run_cmd import _reload_threshold, _watch
 from conftest import ROOT
 from detectors.tamper import OfflineWatchdog
 from hw_io.event_store import EventStore
@@ -141,9 +141,9 @@ def test_threshold_reload_leaves_defaults_to_the_model(tmp_path, capsys):
 
 
 def test_run_names_its_models():
-    assert _describe_models("models/", {}) == "models: none trained in models/, built-in defaults"
+    assert fight_store.describe_models({}, "models/") == "models: none trained in models/, built-in defaults"
     meta = {"sha256": "0123456789abcdef" * 4}
-    assert _describe_models("m/", {"fight": meta}) == "models: fight (sha256 0123456789ab) from m/"
+    assert fight_store.describe_models({"fight": meta}, "m/") == "models: fight (sha256 0123456789ab) from m/"
 
 
 def test_model_dir_that_is_a_file_or_half_a_model_is_a_user_error(tmp_path):
