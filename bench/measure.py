@@ -25,6 +25,7 @@ from pipeline.cascade import Cascade
 from pipeline.classical import ClassicalStage
 from pipeline.config import Config
 from pipeline.errors import UserError
+from pipeline.loop import FrameLoop
 from sources.frame_source import Frame, FrameSource
 
 
@@ -125,8 +126,7 @@ def measure(path: str, cfg: Config, models: dict, repeat: int = 3) -> dict:
 
         cascade = Cascade(cfg, fps, models)
         t0 = time.perf_counter()
-        for i, img in enumerate(raw):
-            cascade.process(Frame(i, i / fps, img, process_size))
+        FrameLoop(cascade).run(Frame(i, i / fps, img, process_size) for i, img in enumerate(raw))
         cascade_best = min(cascade_best, time.perf_counter() - t0)
         escalated = cascade.gate.escalated
 

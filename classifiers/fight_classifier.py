@@ -42,7 +42,11 @@ def youden_threshold(y: np.ndarray, scores: np.ndarray) -> float:
 
 
 class FightClassifier(BaseEstimator, ClassifierMixin):
-    """X rows are full window summaries (WINDOW_FEATURES); `inputs` names the columns the model uses."""
+    """X rows are full window summaries (WINDOW_FEATURES); `inputs` names the columns the model uses.
+
+    `threshold` None fits one on out-of-fold predictions of the rows (Youden's J); the live trainer
+    (`fit_live`) passes the one it fitted on out-of-fold clip peaks instead.
+    """
 
     def __init__(self, estimator=None, threshold: float | None = None, inputs: tuple[str, ...] = FIGHT_INPUTS):
         self.estimator = estimator
@@ -52,21 +56,6 @@ class FightClassifier(BaseEstimator, ClassifierMixin):
     def _select(self, X) -> np.ndarray:
         X = np.atleast_2d(np.asarray(X, np.float64))
         return X[:, self.columns_]
-
-    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-        oof = np.zeros(len(y))
-        n_splits = 5
-        splits = None
-        if groups is not None and len(set(groups)) >= n_splits:
-            splits = list(GroupKFold(n_splits).split(X, y, groups))
-            if any(len(np.unique(y[tr])) < 2 for tr, _ in splits):
-                splits = None  # one class's clips all in a few groups: grouping would leave a fold one-sided
-        if splits is None:
-            splits = StratifiedKFold(min(n_splits, int(np.bincount(y).min())), shuffle=True, random_state=0).split(X, y)
-        for tr, te in splits:
-            m = clone(self.estimator_).fit(X[tr], y[tr])
-            oof[te] = m.predict_proba(X[te])[:, 1]
-        return oof
 
     def fit(self, X, y, groups=None):
         self.columns_ = np.array([WINDOW_FEATURES.index(n) for n in self.inputs])
@@ -78,7 +67,10 @@ class FightClassifier(BaseEstimator, ClassifierMixin):
         self.estimator_ = clone(self.estimator) if self.estimator is not None else _default_estimator()
         self.classes_ = np.array([0, 1])
         if self.threshold is None:
-            self.threshold_ = youden_threshold(y, self._out_of_fold(X, y, groups))
+            oof = np.zeros(len(y))
+            for tr, te in _splits(y, groups):
+                oof[te] = clone(self.estimator_).fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+            self.threshold_ = youden_threshold(y, oof)
         else:
             self.threshold_ = float(self.threshold)
         self.estimator_.fit(X, y)
@@ -92,6 +84,87 @@ class FightClassifier(BaseEstimator, ClassifierMixin):
 
     def predict(self, X):
         return (self.decision_scores(X) >= self.threshold_).astype(int)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted model as plain arrays (standardise, then logistic): what the model store saves."""
+        scaler, logistic = self.estimator_[0], self.estimator_[-1]
+        if not isinstance(scaler, StandardScaler) or not isinstance(logistic, LogisticRegression):
+            raise TypeError("only the default StandardScaler + LogisticRegression model can be saved as arrays")
+        return {"columns": self.columns_.astype(np.int64), "mean": scaler.mean_, "scale": scaler.scale_,
+                "coef": logistic.coef_[0], "intercept": np.asarray(logistic.intercept_[:1])}
+
+
+def _splits(y: np.ndarray, groups, n_splits: int = 5):
+    """Grouped folds when there are enough groups and no fold's training part is one-sided, else stratified."""
+    if groups is not None and len(set(np.asarray(groups).tolist())) >= n_splits:
+        splits = list(GroupKFold(n_splits).split(y, y, groups))
+        if all(len(np.unique(y[tr])) == 2 for tr, _ in splits):
+            return splits
+    return list(StratifiedKFold(min(n_splits, int(np.bincount(y).min())), shuffle=True,
+                                random_state=0).split(y, y))
+
+
+class LinearFightModel:
+    """The saved fight model, scored with numpy alone: sigmoid(((x - mean) / scale) . coef + intercept).
+
+    Built from the model store's plain arrays; `threshold_` is the card's.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], threshold: float):
+        n = len(WINDOW_FEATURES)
+        cols = np.asarray(arrays["columns"], np.int64)
+        k = len(cols)
+        if cols.ndim != 1 or k == 0 or cols.min() < 0 or cols.max() >= n or any(
+                np.asarray(arrays[a]).shape != (k,) for a in ("mean", "scale", "coef")) \
+                or np.asarray(arrays["intercept"]).size != 1:
+            raise ValueError("fight model arrays do not fit this version's features")
+        scale = np.asarray(arrays["scale"], np.float64)
+        if not np.all(np.isfinite(scale)) or np.any(scale == 0):
+            raise ValueError("fight model has a zero or non-finite scale")
+        self.columns = cols
+        self.mean = np.asarray(arrays["mean"], np.float64)
+        self.weights = np.asarray(arrays["coef"], np.float64) / scale   # folded: one dot product a call
+        self.bias = float(np.asarray(arrays["intercept"]).ravel()[0]) - float(self.mean @ self.weights)
+        self.threshold_ = float(threshold)
+
+    def decision_scores(self, X) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, np.float64))
+        z = X[:, self.columns] @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def clip_peaks(model, windows: list[np.ndarray]) -> np.ndarray:
+    """Per clip, the highest score over the windows the live detector scored (0 where it scored none)."""
+    return np.array([float(model.decision_scores(w).max()) if len(w) else 0.0 for w in windows])
+
+
+def fit_live(windows: list[np.ndarray], y: np.ndarray, groups: np.ndarray | None = None) -> FightClassifier:
+    """Fit on the windows the live detector scores, each labelled with its clip's label, and choose
+    the threshold on out-of-fold clip peaks (a clip raises an event when its peak reaches it), with
+    folds grouped by source video so a scene is never scored by a model that saw it."""
+    y = np.asarray(y, int)
+    if len(np.unique(y)) != 2 or np.bincount(y, minlength=2).min() < 2:
+        raise ValueError("training needs at least 2 fight and 2 normal clips")
+    scored = [i for i, w in enumerate(windows) if len(w)]
+    if len(np.unique(y[scored])) < 2 or np.bincount(y[scored], minlength=2).min() < 2:
+        raise ValueError("the live detector scored too few windows: at least 2 fight and 2 normal clips "
+                         "must show motion")
+
+    def stack(idx):
+        X = np.concatenate([windows[i] for i in idx if len(windows[i])])
+        return X, np.concatenate([[y[i]] * len(windows[i]) for i in idx])
+
+    oof = np.zeros(len(y))
+    for tr, te in _splits(y, groups):
+        Xtr, ytr = stack(tr)
+        if len(np.unique(ytr)) < 2:
+            continue  # this fold's training clips scored windows of one class only: its clips keep 0
+        m = FightClassifier(threshold=0.5).fit(Xtr, ytr)
+        oof[te] = clip_peaks(m, [windows[i] for i in te])
+    # Above 0: a clip whose windows were all too still scores 0 and must not raise an event.
+    threshold = max(youden_threshold(y, oof), 1e-6)
+    X, yw = stack(range(len(y)))
+    return FightClassifier(threshold=threshold).fit(X, yw)
 
 
 class BuiltinFightRule:

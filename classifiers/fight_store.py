@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier
-from classifiers.model_io import load_model
+from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier, LinearFightModel
+from classifiers.model_store import load_arrays, save_arrays
 from pipeline.config import Config
 from pipeline.errors import UserError
 
@@ -101,10 +101,30 @@ def describe_conflicts(model_dir: str, conflicts: dict[str, tuple[Any, Any]]) ->
             f"retrain with the same settings to match")
 
 
-def load(model_dir: str) -> tuple[FightClassifier, dict]:
-    model, meta = load_model(model_dir, NAME)
-    if meta.get("features") != list(WINDOW_FEATURES):
+def retrain_hint(model_dir: str) -> str:
+    return f"python run.py train --task fight --dataset FOLDER --model-dir {model_dir}"
+
+
+def save(clf: FightClassifier, model_dir: str, cfg: Config, training: dict) -> dict:
+    """The fitted classifier as plain arrays with its card; returns the card (as `load` gives it)."""
+    card = save_arrays(model_dir, NAME, clf.to_arrays(), task=NAME, classes=["normal", "fight"],
+                       threshold=float(clf.threshold_), features=list(WINDOW_FEATURES),
+                       feature_config=feature_config(cfg), training=training,
+                       threshold_rule="Youden J on out-of-fold clip peaks of the live detector's windows, "
+                                      "folds grouped by source video")
+    return dict(card.model_dump(), sha256=card.sha256)
+
+
+def load(model_dir: str) -> tuple[LinearFightModel, dict]:
+    """The fight model and its card (checksums verified first; no pickle involved)."""
+    arrays, card = load_arrays(model_dir, NAME, retrain_hint(model_dir))
+    if card.features != list(WINDOW_FEATURES):
         # A model from another version reads columns by position: it would score the wrong features.
         raise UserError(f"fight model in {model_dir} was trained on other features than this version computes; "
-                        f"retrain it: python run.py train --task fight --dataset FOLDER --model-dir {model_dir}")
-    return model, meta
+                        f"retrain it: {retrain_hint(model_dir)}")
+    try:
+        model = LinearFightModel(arrays, card.threshold)
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"fight model in {model_dir} is not usable ({exc}); retrain it: {retrain_hint(model_dir)}"
+                        ) from None
+    return model, dict(card.model_dump(), sha256=card.sha256)

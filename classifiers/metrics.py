@@ -27,8 +27,9 @@ def compute_metrics(task: str, y: np.ndarray, scores: np.ndarray, threshold: flo
 
 def write_evaluation(out_dir: str, task: str, rows: list[tuple[str, str]], y: np.ndarray, scores: np.ndarray,
                      threshold: float, positive: str, negative: str, extra: dict | None = None,
-                     pred: np.ndarray | None = None) -> dict:
-    """rows: (path, label) per item, in the order of y and scores."""
+                     pred: np.ndarray | None = None, columns: dict[str, list] | None = None) -> dict:
+    """rows: (path, label) per item, in the order of y and scores; `columns` adds named columns to
+    predictions.csv after the contract's four."""
     os.makedirs(out_dir, exist_ok=True)
     if pred is None:
         pred = (np.asarray(scores) >= threshold).astype(int)
@@ -39,9 +40,10 @@ def write_evaluation(out_dir: str, task: str, rows: list[tuple[str, str]], y: np
         json.dump(metrics, fh, indent=2)
     with open(os.path.join(out_dir, "predictions.csv"), "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["path", "label", "score", "predicted"])
-        for (path, label), s, p in zip(rows, scores, pred):
-            w.writerow([path, label, f"{float(s):.6f}", positive if p else negative])
+        columns = columns or {}
+        w.writerow(["path", "label", "score", "predicted", *columns])
+        for i, ((path, label), s, p) in enumerate(zip(rows, scores, pred)):
+            w.writerow([path, label, f"{float(s):.6f}", positive if p else negative, *(c[i] for c in columns.values())])
     _plot_roc(os.path.join(out_dir, "roc.png"), task, y, scores, metrics["auc"])
     return metrics
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from types import SimpleNamespace
 
 from classifiers import fight_store
 from datasets.synthetic_booth import booth_scenario
@@ -12,6 +13,7 @@ from pipeline.cascade import Cascade, load_models
 from pipeline.config import load_config
 from pipeline.runtime import use_opencv_threads
 from pipeline.events import Event, EventLog
+from pipeline.loop import EventRecorder, FrameLoop
 from pipeline.responder import Responder
 from sources.frame_source import Frame
 
@@ -44,7 +46,6 @@ def demo(args) -> int:
     print(f"ATM Sentinel demo: synthetic booth {sc.width}x{sc.height} at {sc.fps:g} fps, {sc.n_frames} frames")
     print(fight_store.describe_models(metas))
     cascade = Cascade(cfg, sc.fps, models)
-    events: list[Event] = []
     storage = args.storage or tempfile.mkdtemp(prefix="atm-sentinel-demo-")
     hw = build_hardware(args.hardware, cfg)
     print(hw.describe())
@@ -52,13 +53,11 @@ def demo(args) -> int:
                           recipients=cfg.alerts.recipients or [DEMO_RECIPIENT])
     try:
         with EventLog(args.events) as log:
-            for i, image in enumerate(sc.frames()):
-                frame = Frame(i, i / sc.fps, image)
-                responder.on_frame(frame)
-                for ev in cascade.process(frame):
-                    events.append(ev)
-                    log.write(ev)
-                    responder.on_event(ev, frame)
+            recorder = EventRecorder()
+            loop = FrameLoop(cascade, [recorder, SimpleNamespace(on_event=lambda ev, _frame: log.write(ev)),
+                                       responder])
+            loop.run(Frame(i, i / sc.fps, image) for i, image in enumerate(sc.frames()))
+            events = recorder.events
         unsent = responder.drain()
     finally:
         responder.close()

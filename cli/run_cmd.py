@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 from classifiers import fight_store
 from detectors.tamper import OfflineWatchdog
@@ -15,6 +16,7 @@ from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
 from pipeline.cascade import Cascade, load_models
 from pipeline.config import load_config
+from pipeline.loop import FrameLoop
 from pipeline.runtime import use_opencv_threads
 from pipeline.events import EventLog
 from pipeline.errors import UserError
@@ -74,14 +76,14 @@ def _atm_state(cfg, cascade: Cascade) -> AtmStateReader | None:
     return reader.start()
 
 
-def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, last_index: list, handle) -> None:
+def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, loop: FrameLoop, handle) -> None:
     t0 = time.monotonic()
     while not stop.wait(0.1):
         flag = watchdog.check()
         if flag is not None:
             try:
                 handle(cascade.status_event({"type": flag.type, "time_s": time.monotonic() - t0, **flag.extra},
-                                            last_index[0]))
+                                            max(loop.last_index, 0)))
             except Exception as exc:
                 # This thread is the only one that notices a hung camera: one failed alarm must not end it.
                 print(f"error: camera_offline alarm not fully handled: {type(exc).__name__}: {exc}",
@@ -94,8 +96,8 @@ def run(args) -> int:
     cfg, models, metas = load_models(args.model_dir, cfg)
     s = cfg.source
     n = 0
-    last_index = [0]
     cascade: Cascade | None = None
+    loop: FrameLoop | None = None
     responder: Responder | None = None
     watchdog: OfflineWatchdog | None = None
     lock = threading.Lock()  # events come from the frame loop and from the offline watchdog's thread
@@ -116,7 +118,7 @@ def run(args) -> int:
             # until the camera returns. With the watchdog running it has already said so, sooner.
             if watchdog is not None:
                 return
-            ev = cascade.status_event(status, last_index[0]) if cascade else None
+            ev = cascade.status_event(status, max(loop.last_index, 0)) if cascade and loop else None
             if ev:
                 handle(ev)
 
@@ -134,22 +136,17 @@ def run(args) -> int:
                 print(hw.describe(), file=sys.stderr)
                 if hasattr(signal, "SIGHUP"):
                     signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args, metas.get("fight")))
+                feeds = [SimpleNamespace(on_frame=responder.on_frame, on_event=handle)]
                 if src.kind != "file" and cfg.tamper.enabled:
                     # A live camera that stops delivering may block inside read(); only a separate
                     # thread can notice within tamper.offline_s. A file has no real-time gaps.
                     watchdog = OfflineWatchdog(cfg.tamper.offline_s)
-                    threading.Thread(target=_watch, args=(watchdog, stop, cascade, last_index, handle),
+                    feeds.insert(0, SimpleNamespace(on_frame=lambda _frame: watchdog.feed()))
+                loop = FrameLoop(cascade, feeds)
+                if watchdog is not None:
+                    threading.Thread(target=_watch, args=(watchdog, stop, cascade, loop, handle),
                                      name="offline-watchdog", daemon=True).start()
-                for frame in src:
-                    if watchdog is not None:
-                        watchdog.feed()
-                    responder.on_frame(frame)
-                    for ev in cascade.process(frame):
-                        handle(ev, frame)
-                    last_index[0] = frame.index
-                    n += 1
-                    if args.max_frames and n >= args.max_frames:
-                        break
+                n = loop.run(src, max_frames=args.max_frames)
                 if src.kind == "file":
                     # A file ends; a camera does not. Give queued SMS a moment before exiting; what is
                     # left stays in the outbox and goes out on the next start.

@@ -1,4 +1,4 @@
-"""`train` and `evaluate`: dispatch a task to its module; `--task all` trains what a data root holds."""
+"""`train` and `evaluate`: dispatch a task to its module in tasks/; `--task all` trains what a data root holds."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 import os
 import sys
 
-from cli import fight_task
 from pipeline.config import load_config
 from pipeline.errors import UserError
+from tasks import fight
 
 # Where `--task all` looks for each task's labelled folder inside a data root laid out like ../shared/data.
 ALL_LAYOUT = {"fight": "fight_surv"}
@@ -24,9 +24,9 @@ def train(args) -> int:
     if args.task in NOT_YET:
         raise _not_yet(args.task)
     if args.task == "fight":
-        meta = fight_task.train(args.dataset, args.model_dir, cfg)
+        meta = fight.train(args.dataset, args.model_dir, cfg)
         print(f"fight model saved in {args.model_dir}: threshold {meta['threshold']:.3f} "
-              f"(n={meta['n']}, sha256 {meta['sha256'][:12]})")
+              f"(n={meta['training']['n']}, sha256 {meta['sha256'][:12]})")
         return 0
     # all
     if not os.path.isdir(args.dataset):
@@ -37,9 +37,10 @@ def train(args) -> int:
         if not os.path.isfile(os.path.join(folder, "labels.csv")):
             print(f"{task}: no {sub}/labels.csv under {args.dataset}, skipped", file=sys.stderr)
             continue
-        meta = fight_task.train(folder, args.model_dir, cfg)
+        meta = fight.train(folder, args.model_dir, cfg)
         trained.append(task)
-        print(f"{task} model saved in {args.model_dir}: threshold {meta['threshold']:.3f} (n={meta['n']})")
+        print(f"{task} model saved in {args.model_dir}: threshold {meta['threshold']:.3f} "
+              f"(n={meta['training']['n']})")
     if not trained:
         raise UserError(f"no labelled set found under {args.dataset} (looked for: "
                         f"{', '.join(s + '/labels.csv' for s in ALL_LAYOUT.values())})")
@@ -53,9 +54,9 @@ def evaluate(args) -> int:
     if args.cv is not None:
         if args.cv < 2:
             raise UserError("--cv needs at least 2 folds")
-        metrics = fight_task.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed)
+        metrics = fight.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed)
     else:
-        metrics = fight_task.evaluate(args.dataset, args.model_dir, args.out, cfg)
+        metrics = fight.evaluate(args.dataset, args.model_dir, args.out, cfg)
     print(json.dumps({k: metrics[k] for k in ("task", "n", "auc", "accuracy", "precision", "recall", "f1",
                                               "threshold", "confusion")}))
     return 0

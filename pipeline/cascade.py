@@ -7,7 +7,7 @@ import sys
 from typing import Any, Callable
 
 from classifiers import fight_store
-from classifiers.model_io import has_model, model_paths
+from classifiers.model_store import has_model
 from pipeline.classical import ClassicalStage
 from pipeline.config import Config
 from pipeline.decision import Decision
@@ -27,11 +27,21 @@ def load_models(model_dir: str | None, cfg: Config, warn: Callable[[str], None] 
     where it leaves them at default; where the site set one itself, `warn` gets one line saying so.
 
     A folder that does not exist means no model (a fresh install has none); one that exists but holds
-    half a model, or is no folder at all, is a mistake the site must hear about, not a silent fallback."""
+    half a model, an old pickled one, or is no folder at all, is a mistake the site must hear about,
+    not a silent fallback."""
     models: dict[str, Any] = {}
     metas: dict[str, dict] = {}
     if not model_dir or not os.path.exists(model_dir):
         return cfg, models, metas
+    if not os.path.isdir(model_dir):
+        raise UserError(f"--model-dir {model_dir} is not a folder")
+    if has_model(model_dir, fight_store.NAME):
+        # Half a model or an old pickled one is refused inside load, with a line that says to
+        # retrain: falling back to the built-in rule would hide it.
+        model, meta = fight_store.load(model_dir)
+        models["fight"], metas["fight"] = model, meta
+        cfg = fight_store.adopt_feature_config(cfg, meta, model_dir, warn)
+    return cfg, models, metas
     if not os.path.isdir(model_dir):
         raise UserError(f"--model-dir {model_dir} is not a folder")
     blob, meta_path = model_paths(model_dir, fight_store.NAME)

@@ -159,20 +159,14 @@ class ClassicalStage:
             self.crowding.reset()
             self.fight.reset()
             return out
-        if result.calibrating:
-            return out
-        area = result.mask.size
-        crowd = self.crowding.detect(result.blobs, area)
-        if crowd:
-            out.flags.append(crowd)
+        # The fight score reads flow, which needs no background: it runs while the background is
+        # still being learnt (see detectors/fight.py); counting people needs the blobs.
+        if not result.calibrating:
+            crowd = self.crowding.detect(result.blobs, result.mask.size)
+            if crowd:
+                out.flags.append(crowd)
         fight = self.fight.detect(row, union_bbox(result.blobs))
         if fight:
             out.flags.append(fight)
         return out
 
-
-def clip_rows(frames, cfg: Config, fps: float) -> np.ndarray:
-    """FRAME_FEATURES rows of a whole clip, computed exactly as the live stage computes them."""
-    ff = FrameFeatures(cfg, fps)
-    rows = [ff(image)[1] for image in frames]
-    return np.array(rows[1:] if len(rows) > 1 else rows, np.float32)

@@ -143,6 +143,10 @@ class CrowdingConfig(_Section):
 class FightConfig(_Section):
     window_s: float = Field(2.0, gt=0, le=60, description="the fight score looks at this many seconds of motion")
     hop_s: float = Field(0.5, gt=0, le=60, description="the score is recomputed this often")
+    min_window_s: float = Field(1.0, gt=0, le=60,
+                                description="scoring starts once the window holds this much footage (after a start "
+                                            "or a lighting change), also while the background is still learning: "
+                                            "a fight can begin a second after someone walks in")
     threshold: float | None = Field(None, ge=0, le=1,
                                     description="override the threshold saved with the model (None: use the model's)")
     min_motion_frac: float = Field(0.01, ge=0, lt=1, description="no fight is scored on a scene this still")

@@ -1,6 +1,7 @@
 """Shared test set-up: the project root on sys.path, the real data folder, and a quiet TensorFlow."""
 
 import os
+import shutil
 import sys
 
 import cv2
@@ -23,6 +24,26 @@ def shared(*parts: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"real data not available: {path} (see ../shared/data/README.md)")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_tmp_root(request, tmp_path_factory):
+    """This session's tmp_path root, removed when the session ends (pytest.ini:
+    tmp_path_retention_policy = none).
+
+    With that policy pytest takes no lock on the root, and a session that ends removes every unlocked
+    pytest-N folder, a concurrent session's too (two engineers testing on one machine). The lock keeps
+    this session's folder from the others; the folder is removed here instead.
+    """
+    base = tmp_path_factory.getbasetemp()
+    ours = request.config.getini("tmp_path_retention_policy") == "none" and not request.config.option.basetemp
+    lock = base / ".lock"
+    if ours:
+        lock.touch()
+    yield base
+    if ours:
+        lock.unlink(missing_ok=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

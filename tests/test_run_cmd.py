@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_watchdog_thread_reports_a_silent_camera_once():
     wd = OfflineWatchdog(0.2)
     wd.feed()
     got, stop = [], threading.Event()
-    t = threading.Thread(target=_watch, args=(wd, stop, _Cascade(), [41], got.append), daemon=True)
+    t = threading.Thread(target=_watch, args=(wd, stop, _Cascade(), SimpleNamespace(last_index=41), got.append), daemon=True)
     t.start()
     deadline = time.monotonic() + 5
     while not got and time.monotonic() < deadline:
@@ -49,7 +50,7 @@ def test_watchdog_thread_reports_a_silent_camera_once():
 def test_watchdog_thread_is_quiet_while_frames_arrive():
     wd = OfflineWatchdog(0.3)
     got, stop = [], threading.Event()
-    t = threading.Thread(target=_watch, args=(wd, stop, _Cascade(), [0], got.append), daemon=True)
+    t = threading.Thread(target=_watch, args=(wd, stop, _Cascade(), SimpleNamespace(last_index=0), got.append), daemon=True)
     t.start()
     for _ in range(30):
         wd.feed()
@@ -76,7 +77,7 @@ def test_watchdog_thread_survives_a_failing_alarm(capsys):
         if len(calls) == 1:
             raise RuntimeError("event store locked")
 
-    t = threading.Thread(target=_watch, args=(wd, stop, _Cascade(), [0], handle), daemon=True)
+    t = threading.Thread(target=_watch, args=(wd, stop, _Cascade(), SimpleNamespace(last_index=0), handle), daemon=True)
     t.start()
     now[0] = 5.0                      # first outage: its handling fails
     _wait_for(lambda: len(calls) == 1)
@@ -154,11 +155,13 @@ def test_model_dir_that_is_a_file_or_half_a_model_is_a_user_error(tmp_path):
     a_file.write_text("")
     with pytest.raises(UserError, match=f"--model-dir {a_file} is not a folder"):
         load_models(str(a_file), cfg)
-    for present, missing in (("fight.joblib", "fight.json"), ("fight.json", "fight.joblib")):
+    # Half a model is refused, never replaced by the built-in rule without a word.
+    for present, says in (("fight.npz", "model not found"), ("fight.json", "card"),
+                          ("fight.joblib", "saved by an older version as a pickle")):
         half = tmp_path / present.replace(".", "-")
         half.mkdir()
         (half / present).write_text("")
-        with pytest.raises(UserError, match=f"incomplete fight model in {half}: {half / missing} missing"):
+        with pytest.raises(UserError, match=says):
             load_models(str(half), cfg)
 
 

@@ -1,0 +1,167 @@
+"""One model store: a validated model card beside the model's files, every file's sha256 checked
+before it is opened, and nothing loaded that can run code (after anomalib's export metadata).
+
+`<name>.json` is the card: schema version, task, backend, the files with their sha256, classes,
+threshold, the feature settings the model was trained with, what it was trained on, when, and by
+which project version. The card's threshold is the one used.
+
+Backends (one loader each):
+- `arrays`: a `.npz` of plain numeric arrays, read with `allow_pickle=False`: a linear model or
+  any model that is its parameters.
+A pickle (`.joblib`, `.pkl`) is never loaded: unpickling runs code, and a checksum the attacker can
+rewrite beside the file proves nothing. Models saved that way by older versions are refused with a
+line that says to retrain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import UserError
+
+SCHEMA_VERSION = 2          # 1 was the joblib era: a pickle and a loose metadata dict
+PROJECT_VERSION = "0.3.0"
+_LEGACY = (".joblib", ".pkl", ".pickle")
+
+
+class ModelCard(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    schema_version: Literal[2]
+    name: str = Field(min_length=1)
+    task: str = Field(min_length=1)
+    backend: Literal["arrays"]
+    files: dict[str, str] = Field(min_length=1, description="file name in the model folder -> sha256")
+    classes: list[str] = Field(min_length=2)
+    threshold: float = Field(ge=0, le=1)
+    features: list[str] = Field(default_factory=list)
+    feature_config: dict = Field(default_factory=dict)
+    training: dict = Field(default_factory=dict, description="what it was trained on (dataset, counts, clips)")
+    created_at: str
+    project_version: str
+
+    @field_validator("files")
+    @classmethod
+    def _plain_names(cls, files: dict[str, str]) -> dict[str, str]:
+        for name, digest in files.items():
+            # A card must not point the loader anywhere outside its own folder.
+            if os.path.basename(name) != name or name in ("", ".", ".."):
+                raise ValueError(f"file name {name!r} is not a plain name in the model folder")
+            if name.lower().endswith(_LEGACY):
+                raise ValueError(f"{name}: pickled models are not loaded")
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError(f"{name}: sha256 must be 64 lowercase hex digits")
+        return files
+
+    @property
+    def sha256(self) -> str:
+        """One digest naming the whole model (its files' digests together)."""
+        return hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(self.files.items())).encode()).hexdigest()
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def card_path(model_dir: str, name: str) -> str:
+    return os.path.join(model_dir, f"{name}.json")
+
+
+def legacy_files(model_dir: str, name: str) -> list[str]:
+    return [p for p in (os.path.join(model_dir, name + ext) for ext in _LEGACY) if os.path.exists(p)]
+
+
+def has_model(model_dir: str, name: str) -> bool:
+    """A card, or any file of the model's name (half a model is an error for the loader to report)."""
+    if os.path.isfile(card_path(model_dir, name)) or legacy_files(model_dir, name):
+        return True
+    return os.path.exists(os.path.join(model_dir, f"{name}.npz"))
+
+
+def _atomic_write(path: str, write) -> None:
+    tmp = path + ".tmp"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_arrays(model_dir: str, name: str, arrays: dict[str, np.ndarray], **card: Any) -> ModelCard:
+    """Write `<name>.npz` and its card (each atomically); return the card as saved."""
+    os.makedirs(model_dir, exist_ok=True)
+    for old in legacy_files(model_dir, name):
+        os.remove(old)  # a pickle left beside a new card would only confuse the next reader
+    blob = os.path.join(model_dir, f"{name}.npz")
+
+    def write_npz(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+
+    _atomic_write(blob, write_npz)
+    full = ModelCard(schema_version=SCHEMA_VERSION, name=name, backend="arrays",
+                     files={os.path.basename(blob): sha256_file(blob)},
+                     created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                     project_version=PROJECT_VERSION, **card)
+
+    def write_card(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(full.model_dump(), fh, indent=2, sort_keys=True)
+
+    _atomic_write(card_path(model_dir, name), write_card)
+    return full
+
+
+def read_card(model_dir: str, name: str, retrain: str) -> ModelCard:
+    """The validated card of model `name`; every failure is one UserError line (`retrain` says how)."""
+    path = card_path(model_dir, name)
+    if not os.path.isfile(path):
+        if legacy_files(model_dir, name):
+            raise UserError(f"{name} model in {model_dir} was saved by an older version as a pickle, which is "
+                            f"no longer loaded (it can run code); retrain it: {retrain}")
+        raise UserError(f"model not found: {path} (train it with: {retrain})")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"model card unreadable: {path}: {exc}") from None
+    if isinstance(data, dict) and data.get("schema_version", 1) == 1 and "sha256" in data:
+        raise UserError(f"{name} model in {model_dir} was saved by an older version as a pickle, which is no "
+                        f"longer loaded (it can run code); retrain it: {retrain}")
+    try:
+        return ModelCard.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(card)"
+        raise UserError(f"model card {path} is not valid: {loc}: {first['msg']}") from None
+
+
+def verify_files(model_dir: str, card: ModelCard) -> None:
+    """Every file of the card present and matching its sha256, before any of them is opened."""
+    for fname, expected in card.files.items():
+        path = os.path.join(model_dir, fname)
+        if not os.path.isfile(path):
+            raise UserError(f"model file missing: {path} (listed in {card_path(model_dir, card.name)})")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise UserError(f"model checksum mismatch: {path} (sha256 {actual[:12]}..., card says {expected[:12]}...)")
+
+
+def load_arrays(model_dir: str, name: str, retrain: str) -> tuple[dict[str, np.ndarray], ModelCard]:
+    card = read_card(model_dir, name, retrain)
+    verify_files(model_dir, card)
+    (fname,) = card.files
+    path = os.path.join(model_dir, fname)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}, card
+    except (OSError, ValueError) as exc:  # object arrays are refused here: allow_pickle=False
+        raise UserError(f"model unreadable: {path}: {exc}") from None

@@ -1,0 +1,162 @@
+"""Task `fight`: train and evaluate on what the live path computes.
+
+Training replays every clip through the same frame loop as `run` (source, cascade, decision) with a
+recording model in the fight detector's place: it keeps each window the live detector scores (the
+windows it would have scored with any model, since the gates before the model do not depend on it).
+The classifier is fitted on those windows, each labelled with its clip's label, and its threshold
+is chosen on out-of-fold clip peaks (`classifiers.fight_classifier.fit_live`).
+
+Evaluation replays each clip live with the saved model: a clip is predicted "fight" when the live
+path raised a `fight` event, and its score is the peak of the live fight score, so the two agree
+by construction (an event is raised when the score first reaches the threshold). `--cv K` fits on
+K-1 folds' live windows and replays the held-out fold live with that fold's model.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+from classifiers import fight_store
+from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier, fit_live
+from classifiers.metrics import write_evaluation
+from classifiers.model_store import sha256_file
+from datasets.labelled import Item, read_labels
+from pipeline.cascade import Cascade
+from pipeline.config import Config
+from pipeline.errors import UserError
+from pipeline.replay import ClipReplay, replay_clips
+
+NAME = fight_store.NAME
+EVENT = "fight"
+
+
+class WindowRecorder:
+    """Stands in for the fight model while harvesting: keeps every window summary the live detector
+    scores, and never flags (its threshold is out of reach)."""
+
+    threshold_ = 2.0
+
+    def __init__(self):
+        self.rows: list[np.ndarray] = []
+
+    def decision_scores(self, X) -> np.ndarray:
+        X = np.atleast_2d(X)
+        self.rows.extend(np.array(r, np.float32) for r in X)
+        return np.zeros(len(X))
+
+
+def _recorded_windows(cascade: Cascade) -> np.ndarray:
+    rows = cascade.classical.fight.model.rows
+    return np.array(rows, np.float32).reshape(-1, len(WINDOW_FEATURES))
+
+
+def _peak_score(cascade: Cascade) -> float:
+    return float(cascade.classical.fight.peak_score)
+
+
+def _dataset(folder: str) -> tuple[list[Item], np.ndarray]:
+    items = read_labels(folder, NAME)
+    y = np.array([it.y for it in items])
+    if len(set(y.tolist())) < 2:
+        raise UserError(f"{folder}: task fight needs both 'fight' and 'normal' clips")
+    return items, y
+
+
+def harvest(items: list[Item], cfg: Config, jobs: int | None = None) -> list[np.ndarray]:
+    """Per clip, the window summaries the live fight detector scores, (n_windows, WINDOW_FEATURES)."""
+    done = replay_clips([it.path for it in items], cfg, [{"fight": WindowRecorder()} for _ in items],
+                        probe=_recorded_windows, jobs=jobs, desc="fight: live windows")
+    return [r.probe for r in done]
+
+
+def _fit(windows: list[np.ndarray], y: np.ndarray, groups: np.ndarray, where: str) -> FightClassifier:
+    try:
+        return fit_live(windows, y, groups)
+    except ValueError as exc:
+        raise UserError(f"{where}: {exc}") from None
+
+
+def _clip_digests(items: list[Item]) -> dict[str, str]:
+    """sha256 of each clip -> its path as labelled: how `evaluate` recognises training footage anywhere."""
+    return {sha256_file(it.path): it.rel for it in items}
+
+
+def train(dataset: str, model_dir: str, cfg: Config) -> dict:
+    items, y = _dataset(dataset)
+    if np.bincount(y, minlength=2).min() < 2:  # before minutes of replay, not after
+        raise UserError(f"{dataset}: training needs at least 2 'fight' and 2 'normal' clips")
+    groups = np.array([it.group for it in items])
+    windows = harvest(items, cfg)
+    clf = _fit(windows, y, groups, dataset)
+    training = {"dataset": os.path.abspath(dataset), "n": int(len(y)), "n_positive": int(y.sum()),
+                "n_windows": int(sum(len(w) for w in windows)), "clips": _clip_digests(items)}
+    return fight_store.save(clf, model_dir, cfg, training)
+
+
+def _live_metrics(out: str, items: list[Item], y: np.ndarray, done: list[ClipReplay], threshold: float,
+                  extra: dict) -> dict:
+    scores = np.array([r.probe for r in done])
+    firsts = [next((e for e in r.events if e.type == EVENT), None) for r in done]
+    pred = np.array([f is not None for f in firsts])
+    columns = {"first_event_frame": ["" if f is None else f.frame for f in firsts],
+               "first_event_time_s": ["" if f is None else round(f.time_s, 3) for f in firsts]}
+    return write_evaluation(out, NAME, [(it.rel, it.label) for it in items], y, scores, threshold, "fight",
+                            "normal", pred=pred, columns=columns,
+                            extra={"scored_by": "live replay: source -> cascade -> decision, as run", **extra})
+
+
+def _warn_trained_on(items: list[Item], meta: dict, dataset: str, model_dir: str) -> None:
+    seen = set((meta.get("training") or {}).get("clips") or {})
+    if not seen:
+        return
+    overlap = sum(sha256_file(it.path) in seen for it in items)
+    if overlap:
+        print(f"warning: {overlap} of {len(items)} clips in {dataset} were used to train the fight model in "
+              f"{model_dir}: these figures describe footage it has seen, not new scenes", file=sys.stderr)
+
+
+def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+    model, meta = fight_store.load(model_dir)
+    items, y = _dataset(dataset)
+    cfg = fight_store.adopt_feature_config(cfg, meta, model_dir, lambda line: print(line, file=sys.stderr))
+    _warn_trained_on(items, meta, dataset, model_dir)
+    done = replay_clips([it.path for it in items], cfg, {"fight": model}, probe=_peak_score,
+                        desc="fight: live replay")
+    threshold = cfg.fight.threshold if cfg.fight.threshold is not None else model.threshold_
+    return _live_metrics(out, items, y, done, threshold, {"model_sha256": meta["sha256"]})
+
+
+def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0) -> dict:
+    """Grouped k-fold on live windows; each held-out clip is replayed live with its own fold's model."""
+    items, y = _dataset(dataset)
+    groups = np.array([it.group for it in items])
+    if len(set(groups.tolist())) < folds:
+        raise UserError(f"{dataset}: {len(set(groups.tolist()))} groups are too few for {folds}-fold grouped CV")
+    per_class = [len(set(groups[y == c].tolist())) for c in (1, 0)]
+    if min(per_class) < folds:
+        # Fewer source videos of a class than folds would leave some fold's training part one-sided.
+        raise UserError(f"{dataset}: {folds}-fold grouped CV needs fight and normal clips from at least {folds} "
+                        f"source videos each (has {per_class[0]} and {per_class[1]})")
+    if cfg.fight.threshold is not None:
+        raise UserError("--cv fits each fold's threshold: unset fight.threshold")
+    windows = harvest(items, cfg)
+    models: list[dict[str, Any]] = [{} for _ in items]
+    thresholds = []
+    for tr, te in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups):
+        clf = _fit([windows[i] for i in tr], y[tr], groups[tr], f"{dataset}: a fold's training part (try fewer folds)")
+        # The held-out clips meet the model as a kiosk would load it: the saved arrays, not the estimator.
+        live = fight_store.LinearFightModel(clf.to_arrays(), clf.threshold_)
+        thresholds.append(float(clf.threshold_))
+        for i in te:
+            models[i] = {"fight": live}
+    done = replay_clips([it.path for it in items], cfg, models, probe=_peak_score, desc="fight: live replay")
+    # Each fold has its own threshold: the confusion matrix counts each clip by its own fold's event,
+    # and "threshold" reports the mean of the fold thresholds.
+    return _live_metrics(out, items, y, done, float(np.mean(thresholds)),
+                         {"cv_folds": folds, "cv_grouped_by": "source_video", "cv_seed": seed,
+                          "fold_thresholds": thresholds})
