@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def main(argv: list[str] | None = None) -> int:
     from cli.main import dispatch
-    from pipeline.errors import UserError
+    from core.errors import UserError
 
     try:
         return dispatch(argv)

@@ -8,8 +8,9 @@ its wall clock understates what it costs the kiosk. Peak RSS comes from the kern
 
 `classical_parts_ms` says where the stage's time goes, from separate passes in which each part's
 calls are timed (the timers add a little, so these passes are not the headline figure): greyscale
-and shrinking, motion, optical flow, tamper, crowding and fight, and the rest (tracking, feature
-rows, result objects), which is the pass's total less the parts, so the parts add up to it.
+and shrinking, motion, optical flow, one part per enabled detector (its registered name), and the
+rest (tracking, feature rows, result objects), which is the pass's total less the parts, so the
+parts add up to it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from collections import defaultdict
 
 import cv2
 
+from core.errors import UserError
 from pipeline.cascade import Cascade
 from pipeline.classical import ClassicalStage
-from pipeline.config import Config
-from pipeline.errors import UserError
 from pipeline.loop import FrameLoop
 from sources.frame_source import Frame, FrameSource
 
@@ -75,26 +75,27 @@ class _PartClock:
         setattr(obj, attr, timed)
 
 
-def _parts(cfg: Config, fps: float, fight_model, frames, repeat: int) -> dict:
-    """Per-frame ms of each part of the classical stage, from the fastest of `repeat` timed passes."""
+def _parts(cfg, fps: float, models: dict, frames, repeat: int) -> dict:
+    """Per-frame ms of each part of the classical stage, from the fastest of `repeat` timed passes:
+    the features (greyscale and shrinking, motion, flow), one part per enabled detector (named as it
+    is registered), and the rest."""
     best: dict | None = None
     for _ in range(max(1, repeat)):
-        stage = ClassicalStage(cfg, fps, fight_model)
+        stage = ClassicalStage(cfg, fps, models)
         clock = _PartClock()
         feats = stage.features
         clock.wrap(feats, "prepare", "grey_shrink")
         clock.wrap(feats.motion, "detect", "motion")
         clock.wrap(feats.flow, "update", "flow")
-        if stage.tamper is not None:
-            clock.wrap(stage.tamper, "detect", "tamper")
-        clock.wrap(stage.crowding, "detect", "crowding_fight")
-        clock.wrap(stage.fight, "detect", "crowding_fight")
+        for det in stage.detectors:
+            clock.wrap(det, "detect", det.name)
         total, _ = _timed(stage.process, frames)
         if best is None or total < best["total"]:
-            best = {"total": total, "seconds": dict(clock.seconds), "flow_calls": feats.flow_calls}
+            best = {"total": total, "seconds": dict(clock.seconds), "flow_calls": feats.flow_calls,
+                    "names": ["grey_shrink", "motion", "flow", *(d.name for d in stage.detectors)]}
     n = len(frames)
     seconds = best["seconds"]
-    parts = {k: seconds.get(k, 0.0) for k in ("grey_shrink", "motion", "flow", "tamper", "crowding_fight")}
+    parts = {k: seconds.get(k, 0.0) for k in best["names"]}
     parts["rest"] = max(best["total"] - sum(parts.values()), 0.0)
     calls = best["flow_calls"]
     return {"classical_parts_ms": {k: round(1000.0 * v / n, 4) for k, v in parts.items()},
@@ -102,7 +103,7 @@ def _parts(cfg: Config, fps: float, fight_model, frames, repeat: int) -> dict:
             "flow_ms_per_call": round(1000.0 * parts["flow"] / calls, 4) if calls else None}
 
 
-def measure(path: str, cfg: Config, models: dict, repeat: int = 3) -> dict:
+def measure(path: str, cfg, models: dict, repeat: int = 3) -> dict:
     with FrameSource(path, process_width=cfg.source.process_width, reconnect=False) as src:
         process_size, fps = src.process_size, src.fps
     best_decode = best_decode_cpu = float("inf")
@@ -120,7 +121,7 @@ def measure(path: str, cfg: Config, models: dict, repeat: int = 3) -> dict:
     escalated = 0
     for _ in range(max(1, repeat)):
         # The stage shrinks the decoded frame itself: that cost is ours.
-        wall, cpu = _timed(ClassicalStage(cfg, fps, models.get("fight")).process, raw)
+        wall, cpu = _timed(ClassicalStage(cfg, fps, models).process, raw)
         if wall < classical_best:
             classical_best, classical_cpu = wall, cpu
 
@@ -131,7 +132,7 @@ def measure(path: str, cfg: Config, models: dict, repeat: int = 3) -> dict:
         escalated = cascade.gate.escalated
 
     ms = lambda s: round(1000.0 * s / n, 4)  # noqa: E731
-    parts = _parts(cfg, fps, models.get("fight"), raw, repeat)
+    parts = _parts(cfg, fps, models, raw, repeat)
     return {
         "frames": n,
         "decode_ms": ms(best_decode),
@@ -145,7 +146,8 @@ def measure(path: str, cfg: Config, models: dict, repeat: int = 3) -> dict:
         "decode_cpu_ms": ms(best_decode_cpu),
         "classical_cpu_ms": ms(classical_cpu),
         "classical_over_decode_cpu": round(classical_cpu / best_decode_cpu, 4) if best_decode_cpu > 0 else None,
-        "tamper_ms": parts["classical_parts_ms"]["tamper"],  # the detector's own cost, kept as a field of its own
+        # The tamper detector's own cost, kept as a field of its own (0 when it is disabled).
+        "tamper_ms": parts["classical_parts_ms"].get("tamper", 0.0),
         **parts,
         "source": path,
         "source_size": [w, h],

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from bench.measure import measure
+from core.errors import UserError
 from datasets.labelled import read_labels
 from pipeline.config import load_config
-from pipeline.errors import UserError
 from pipeline.runtime import use_opencv_threads
 
 

@@ -16,11 +16,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from features.flow import FLOW_FEATURES
-from detectors.motion_stats import MOTION_FEATURES
+from features.frame_features import WINDOW_FEATURES
 from features.window import summary_names
 
-FRAME_FEATURES = MOTION_FEATURES + FLOW_FEATURES
-WINDOW_FEATURES = summary_names(FRAME_FEATURES)
 # The classifier reads only the flow summaries: in grouped cross-validation on fight_surv the blob
 # statistics (sizes, counts, speeds) describe the scene and camera more than the fighting, and adding
 # them lowered the AUC on unseen source videos.
@@ -165,29 +163,3 @@ def fit_live(windows: list[np.ndarray], y: np.ndarray, groups: np.ndarray | None
     threshold = max(youden_threshold(y, oof), 1e-6)
     X, yw = stack(range(len(y)))
     return FightClassifier(threshold=threshold).fit(X, yw)
-
-
-class BuiltinFightRule:
-    """Used when no trained fight model exists: widespread motion that does not move together.
-
-    disorder = (share of 16-px cells in motion) x (1 - flow coherence within those cells): people
-    walking move their cells as one, flailing limbs do not. Counted only while blobs actually travel
-    (a covered or noisy lens makes incoherent flow noise too, but moves no blob). Mapped to 0..1 by
-    1 - exp(-disorder / scale), with `scale` putting 0.5 at disorder 0.02, set by hand in the upper
-    tail of this measure over the normal clips of fight_surv: conservative on purpose.
-    `python run.py train --task fight` replaces it with a fitted model.
-    """
-
-    threshold_ = 0.5
-    _at_half = 0.02
-    _min_speed = 0.05  # frame widths per second
-
-    def __init__(self):
-        self._act = WINDOW_FEATURES.index("act_c16_mean")
-        self._coh = WINDOW_FEATURES.index("coh_c16_mean")
-        self._speed = WINDOW_FEATURES.index("blob_speed_mean")
-
-    def decision_scores(self, X) -> np.ndarray:
-        X = np.atleast_2d(np.asarray(X, np.float64))
-        disorder = X[:, self._act] * (1.0 - X[:, self._coh]) * (X[:, self._speed] >= self._min_speed)
-        return 1.0 - np.exp(-np.maximum(disorder, 0.0) * np.log(2.0) / self._at_half)

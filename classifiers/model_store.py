@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.errors import UserError
+from core.errors import UserError
 
 SCHEMA_VERSION = 2          # 1 was the joblib era: a pickle and a loose metadata dict
 PROJECT_VERSION = "0.3.0"
@@ -46,6 +46,8 @@ class ModelCard(BaseModel):
     training: dict = Field(default_factory=dict, description="what it was trained on (dataset, counts, clips)")
     created_at: str
     project_version: str
+    card_sha256: str = Field("", description="sha256 of the card's other fields (canonical JSON): a changed "
+                                              "byte in the card is refused like one in a model file")
 
     @field_validator("files")
     @classmethod
@@ -59,6 +61,10 @@ class ModelCard(BaseModel):
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError(f"{name}: sha256 must be 64 lowercase hex digits")
         return files
+
+    def content_digest(self) -> str:
+        body = self.model_dump(exclude={"card_sha256"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
 
     @property
     def sha256(self) -> str:
@@ -111,6 +117,7 @@ def save_arrays(model_dir: str, name: str, arrays: dict[str, np.ndarray], **card
                      files={os.path.basename(blob): sha256_file(blob)},
                      created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                      project_version=PROJECT_VERSION, **card)
+    full.card_sha256 = full.content_digest()
 
     def write_card(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -137,11 +144,14 @@ def read_card(model_dir: str, name: str, retrain: str) -> ModelCard:
         raise UserError(f"{name} model in {model_dir} was saved by an older version as a pickle, which is no "
                         f"longer loaded (it can run code); retrain it: {retrain}")
     try:
-        return ModelCard.model_validate(data)
+        card = ModelCard.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "(card)"
         raise UserError(f"model card {path} is not valid: {loc}: {first['msg']}") from None
+    if card.card_sha256 != card.content_digest():
+        raise UserError(f"model card checksum mismatch: {path} (changed after training; retrain: {retrain})")
+    return card
 
 
 def verify_files(model_dir: str, card: ModelCard) -> None:
@@ -165,3 +175,61 @@ def load_arrays(model_dir: str, name: str, retrain: str) -> tuple[dict[str, np.n
             return {k: data[k] for k in data.files}, card
     except (OSError, ValueError) as exc:  # object arrays are refused here: allow_pickle=False
         raise UserError(f"model unreadable: {path}: {exc}") from None
+
+
+# -- signing -------------------------------------------------------------------------------------
+# A checksum beside a file proves nothing to someone who can write both. A folder signed with a key
+# kept elsewhere (HMAC-SHA256 over every file's name and sha256) can only be re-signed by whoever
+# holds that key; `models.signing_key` in the configuration names the key file, and then every load
+# verifies the folder before any card or model file is opened.
+SIGNATURE = "SIGNATURE"
+
+
+def _read_key(key_file: str, model_dir: str) -> bytes:
+    if os.path.commonpath([os.path.abspath(key_file), os.path.abspath(model_dir)]) == os.path.abspath(model_dir):
+        raise UserError(f"models.signing_key {key_file} lies inside the model folder it protects; keep it elsewhere")
+    try:
+        with open(key_file, "rb") as fh:
+            key = fh.read().strip()
+    except OSError as exc:
+        raise UserError(f"models.signing_key {key_file} cannot be read: {exc.strerror or exc}") from None
+    if len(key) < 16:
+        raise UserError(f"models.signing_key {key_file} holds fewer than 16 bytes: too short to be a key")
+    return key
+
+
+def _folder_digest(model_dir: str, key: bytes) -> str:
+    import hmac
+
+    names = sorted(n for n in os.listdir(model_dir) if n != SIGNATURE and os.path.isfile(os.path.join(model_dir, n)))
+    message = "".join(f"{n}\0{sha256_file(os.path.join(model_dir, n))}\n" for n in names)
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sign_folder(model_dir: str, key_file: str) -> str:
+    """Write the folder's SIGNATURE with the key in `key_file`; returns it."""
+    digest = _folder_digest(model_dir, _read_key(key_file, model_dir))
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(digest + "\n")
+
+    _atomic_write(os.path.join(model_dir, SIGNATURE), write)
+    return digest
+
+
+def verify_folder_signature(model_dir: str, key_file: str) -> None:
+    """The folder's SIGNATURE matches its files under the key, or one UserError line."""
+    import hmac
+
+    key = _read_key(key_file, model_dir)
+    path = os.path.join(model_dir, SIGNATURE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            stated = fh.read().strip()
+    except OSError:
+        raise UserError(f"model folder {model_dir} is not signed ({SIGNATURE} missing) but models.signing_key "
+                        f"is set; sign it: python run.py sign --model-dir {model_dir}") from None
+    if not hmac.compare_digest(stated, _folder_digest(model_dir, key)):
+        raise UserError(f"model folder {model_dir} does not match its signature: a file was changed, added or "
+                        f"removed since it was signed (or another key signed it)")

@@ -6,11 +6,11 @@ import json
 import os
 
 from bench.measure import measure
-from pipeline.cascade import load_models
+from core.errors import UserError
 from pipeline.config import load_config
+from pipeline.models import load_models
 from pipeline.runtime import use_opencv_threads
 from sources.frame_source import parse_source
-from pipeline.errors import UserError
 
 
 def bench(args) -> int:

@@ -6,15 +6,15 @@ import json
 import tempfile
 from types import SimpleNamespace
 
-from classifiers import fight_store
 from datasets.synthetic_booth import booth_scenario
 from hw_io.hardware import build_hardware
-from pipeline.cascade import Cascade, load_models
+from pipeline.cascade import Cascade
 from pipeline.config import load_config
-from pipeline.runtime import use_opencv_threads
 from pipeline.events import Event, EventLog
 from pipeline.loop import EventRecorder, FrameLoop
+from pipeline.models import describe_models, load_models
 from pipeline.responder import Responder
+from pipeline.runtime import use_opencv_threads
 from sources.frame_source import Frame
 
 # Fictitious (the 555-01xx range is reserved for fiction): the demo texts someone even when the
@@ -23,8 +23,10 @@ DEMO_RECIPIENT = "+15550100"
 
 
 def match_truth(truth, events: list[Event], fps: float, slack_s: float = 2.0):
-    """Per truth interval: the first event of its type inside it (allowing `slack_s` of delay past its end)."""
+    """Per truth interval: the first event of its type inside it (allowing `slack_s` of delay past its end).
+    Only starts count: an end record closes an episode already matched or already a false alarm."""
     slack = int(round(slack_s * fps))
+    events = [e for e in events if e.is_start]
     rows, used = [], set()
     for t in truth:
         hit = next((e for e in events if e.type == t.type and t.start_frame <= e.frame <= t.end_frame + slack), None)
@@ -44,10 +46,10 @@ def demo(args) -> int:
     if args.save_video:
         sc.write_video(args.save_video)
     print(f"ATM Sentinel demo: synthetic booth {sc.width}x{sc.height} at {sc.fps:g} fps, {sc.n_frames} frames")
-    print(fight_store.describe_models(metas))
+    print(describe_models(metas))
     cascade = Cascade(cfg, sc.fps, models)
     storage = args.storage or tempfile.mkdtemp(prefix="atm-sentinel-demo-")
-    hw = build_hardware(args.hardware, cfg)
+    hw = build_hardware(args.hardware, cfg.hardware, cfg.modem)
     print(hw.describe())
     responder = Responder(cfg, hw, sc.fps, storage_dir=storage,
                           recipients=cfg.alerts.recipients or [DEMO_RECIPIENT])

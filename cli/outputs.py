@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from pipeline.errors import UserError
+from core.errors import UserError
 
 
 def _folder(path: str, name: str) -> None:

@@ -10,17 +10,17 @@ import threading
 import time
 from types import SimpleNamespace
 
-from classifiers import fight_store
+from core.errors import UserError
 from detectors.tamper import OfflineWatchdog
 from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
-from pipeline.cascade import Cascade, load_models
+from pipeline.cascade import Cascade
 from pipeline.config import load_config
-from pipeline.loop import FrameLoop
-from pipeline.runtime import use_opencv_threads
 from pipeline.events import EventLog
-from pipeline.errors import UserError
+from pipeline.loop import FrameLoop
+from pipeline.models import adopt_feature_config, describe_models, load_models
 from pipeline.responder import Responder
+from pipeline.runtime import use_opencv_threads
 from sources.frame_source import FrameSource
 
 
@@ -30,7 +30,7 @@ def _reload_threshold(cascade: Cascade, args, fight_meta: dict | None) -> None:
         cfg = load_config(args.config, args.overrides)
         if fight_meta is not None:
             # As at start: a threshold the site leaves at default stays the one the model was trained with.
-            cfg = fight_store.adopt_feature_config(cfg, fight_meta, args.model_dir,
+            cfg = adopt_feature_config(cfg, fight_meta, args.model_dir,
                                                    lambda line: print(line, file=sys.stderr))
         t = cfg.motion.threshold
         motion = cascade.classical.features.motion
@@ -127,12 +127,12 @@ def run(args) -> int:
                          on_status=on_status) as src:
             cascade = Cascade(cfg, src.fps, models)
             atm = _atm_state(cfg, cascade)
-            hw = build_hardware(args.hardware, cfg)
+            hw = build_hardware(args.hardware, cfg.hardware, cfg.modem)
             stop = threading.Event()
             try:
                 responder = Responder(cfg, hw, src.fps)
                 # After the checks: a user error stays one line.
-                print(fight_store.describe_models(metas, args.model_dir), file=sys.stderr)
+                print(describe_models(metas, args.model_dir), file=sys.stderr)
                 print(hw.describe(), file=sys.stderr)
                 if hasattr(signal, "SIGHUP"):
                     signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args, metas.get("fight")))

@@ -1,4 +1,4 @@
-"""`train` and `evaluate`: dispatch a task to its module in tasks/; `--task all` trains what a data root holds."""
+"""`train`, `evaluate` and `sign`: parse, look the task up in tasks/registry.py, dispatch."""
 
 from __future__ import annotations
 
@@ -6,57 +6,94 @@ import json
 import os
 import sys
 
+from core.errors import UserError
 from pipeline.config import load_config
-from pipeline.errors import UserError
-from tasks import fight
-
-# Where `--task all` looks for each task's labelled folder inside a data root laid out like ../shared/data.
-ALL_LAYOUT = {"fight": "fight_surv"}
-NOT_YET = {"face", "weapon"}
+from tasks.registry import PLANNED, get, tasks
 
 
-def _not_yet(task: str) -> UserError:
-    return UserError(f"task {task} has no model in this version yet (available: fight)")
+def _task(name: str):
+    task = get(name)
+    if task is None:
+        built = ", ".join(t.name for t in tasks())
+        raise UserError(f"task {name} is not in this version yet (available: {built})")
+    return task
+
+
+def _sign_if_configured(cfg, model_dir: str) -> None:
+    if cfg.models.signing_key:
+        from classifiers.model_store import sign_folder
+
+        sign_folder(model_dir, cfg.models.signing_key)
+        print(f"{model_dir} signed with {cfg.models.signing_key}")
 
 
 def train(args) -> int:
     cfg = load_config(args.config, args.overrides)
-    if args.task in NOT_YET:
-        raise _not_yet(args.task)
-    if args.task == "fight":
-        meta = fight.train(args.dataset, args.model_dir, cfg)
-        print(f"fight model saved in {args.model_dir}: threshold {meta['threshold']:.3f} "
-              f"(n={meta['training']['n']}, sha256 {meta['sha256'][:12]})")
+    if args.task == "all":
+        return _train_all(args, cfg)
+    task = _task(args.task)
+    if task.train is None:
+        print(f"task {task.name} has nothing to train: {task.untrained}")
         return 0
-    # all
+    card = task.train(args.dataset, args.model_dir, cfg)
+    print(f"{task.name} model saved in {args.model_dir}: threshold {card['threshold']:.3f} "
+          f"(n={card['training']['n']}, sha256 {card['sha256'][:12]})")
+    _sign_if_configured(cfg, args.model_dir)
+    return 0
+
+
+def _train_all(args, cfg) -> int:
+    """Every task that trains, each from its folder under the data root; says what it trained and skipped."""
     if not os.path.isdir(args.dataset):
         raise UserError(f"data root not found: {args.dataset}")
-    trained = []
-    for task, sub in ALL_LAYOUT.items():
-        folder = os.path.join(args.dataset, sub)
-        if not os.path.isfile(os.path.join(folder, "labels.csv")):
-            print(f"{task}: no {sub}/labels.csv under {args.dataset}, skipped", file=sys.stderr)
+    trained, skipped = [], []
+    for task in tasks():
+        if task.train is None:
+            skipped.append(f"{task.name} (nothing to train: {task.untrained})")
             continue
-        meta = fight.train(folder, args.model_dir, cfg)
-        trained.append(task)
-        print(f"{task} model saved in {args.model_dir}: threshold {meta['threshold']:.3f} "
-              f"(n={meta['training']['n']})")
+        folder = os.path.join(args.dataset, task.layout or task.name)
+        if not os.path.isfile(os.path.join(folder, "labels.csv")):
+            skipped.append(f"{task.name} (no {os.path.relpath(folder, args.dataset)}/labels.csv)")
+            continue
+        card = task.train(folder, args.model_dir, cfg)
+        trained.append(task.name)
+        print(f"{task.name} model saved in {args.model_dir}: threshold {card['threshold']:.3f} "
+              f"(n={card['training']['n']})")
+    skipped += [f"{name} (not in this version yet)" for name in PLANNED]
+    print(f"trained: {', '.join(trained) or 'nothing'}; skipped: {'; '.join(skipped)}", file=sys.stderr)
     if not trained:
-        raise UserError(f"no labelled set found under {args.dataset} (looked for: "
-                        f"{', '.join(s + '/labels.csv' for s in ALL_LAYOUT.values())})")
+        raise UserError(f"no labelled set found under {args.dataset}")
+    _sign_if_configured(cfg, args.model_dir)
     return 0
 
 
 def evaluate(args) -> int:
     cfg = load_config(args.config, args.overrides)
-    if args.task in NOT_YET:
-        raise _not_yet(args.task)
+    task = _task(args.task)
     if args.cv is not None:
+        if task.cross_validate is None:
+            raise UserError(f"--cv does not apply to task {task.name} (nothing is trained)")
         if args.cv < 2:
             raise UserError("--cv needs at least 2 folds")
-        metrics = fight.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed)
+        metrics = task.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed)
     else:
-        metrics = fight.evaluate(args.dataset, args.model_dir, args.out, cfg)
-    print(json.dumps({k: metrics[k] for k in ("task", "n", "auc", "accuracy", "precision", "recall", "f1",
-                                              "threshold", "confusion")}))
+        metrics = task.evaluate(args.dataset, args.model_dir, args.out, cfg)
+    keys = ("task", "n", "auc", "accuracy", "precision", "recall", "f1", "threshold", "confusion")
+    if all(k in metrics for k in keys):
+        print(json.dumps({k: metrics[k] for k in keys}))
+    return 0
+
+
+def sign(args) -> int:
+    """Sign a model folder with the key the configuration names (or --key)."""
+    from classifiers.model_store import sign_folder
+
+    cfg = load_config(args.config, args.overrides)
+    key = args.key or cfg.models.signing_key
+    if not key:
+        raise UserError("no key: set models.signing_key in the configuration or pass --key FILE")
+    if not os.path.isdir(args.model_dir):
+        raise UserError(f"model directory not found: {args.model_dir}")
+    digest = sign_folder(args.model_dir, key)
+    print(f"{args.model_dir} signed (SIGNATURE {digest[:12]}...)")
     return 0

@@ -16,7 +16,7 @@ import csv
 import os
 from dataclasses import dataclass
 
-from pipeline.errors import UserError
+from core.errors import UserError
 
 POSITIVE = {"fight": "fight", "face": "covered", "weapon": "weapon"}
 NEGATIVE = {"fight": "normal", "face": "uncovered", "weapon": "no_weapon"}

@@ -1,0 +1,7 @@
+"""The detectors of the classical stage. Importing this package registers the built-in ones, in the
+order their flags are raised (tamper first: a covered lens must be reported whatever else happens).
+
+A new detector is one module here plus its line below; see docs/architecture.md.
+"""
+
+from detectors import tamper, crowding, fight  # noqa: F401  (registration order)

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
+from typing import Any
 
-from detectors.base import Flag
-from detectors.motion import Blob
-from pipeline.config import CrowdingConfig
+from pydantic import Field
+
+from core.detector import Detector, Flag, register
+from core.events import WARNING, EventSpec
+from core.settings import Section
+from features.motion import Blob
+
+
+class CrowdingConfig(Section):
+    """Crowding: more people in the booth than allowed; see detectors/crowding.py."""
+
+    max_people: int = Field(1, ge=1, description="more person-sized moving blobs than this is crowding (1 in a booth)")
+    person_min_frac: float = Field(0.02, gt=0, lt=1, description="smallest person-sized blob, fraction of the frame")
+    persist_s: float = Field(1.5, ge=0, le=600, description="crowding must hold for this long (median over the window)")
 
 
 def union_bbox(blobs: list[Blob]) -> tuple[int, int, int, int] | None:
@@ -20,15 +32,20 @@ def union_bbox(blobs: list[Blob]) -> tuple[int, int, int, int] | None:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-class CrowdingDetector:
-    """`detect(blobs, frame_area)` -> Flag or None; the median count over `persist_s` must exceed the limit.
+@register
+class CrowdingDetector(Detector):
+    """More person-sized blobs than allowed; the median count over `persist_s` must exceed the limit.
 
     The median, not the maximum, because two people briefly splitting one blob (an arm, a shadow)
     or one blob dropping out for a frame must not decide either way.
     """
 
-    def __init__(self, cfg: CrowdingConfig, fps: float):
-        self.cfg = cfg
+    name = "crowding"
+    Settings = CrowdingConfig
+    events = {"crowding": EventSpec(WARNING, escalate=True, description="more people in the booth than allowed")}
+
+    def __init__(self, cfg: CrowdingConfig, fps: float, models: dict[str, Any] | None = None):
+        super().__init__(cfg, fps)
         self._counts: deque[int] = deque(maxlen=max(1, round(cfg.persist_s * fps)))
 
     def is_calibrating(self) -> bool:
@@ -41,7 +58,17 @@ class CrowdingDetector:
         min_area = self.cfg.person_min_frac * frame_area
         return [b for b in blobs if b.area >= min_area]
 
-    def detect(self, blobs: list[Blob], frame_area: int) -> Flag | None:
+    def detect(self, ctx) -> list[Flag]:
+        motion = ctx.motion
+        if motion.global_change:
+            self.reset()  # a light switched: the blobs before it were the light's
+            return []
+        if motion.calibrating:
+            return []  # counting people needs the blobs, which need a background
+        flag = self.check(motion.blobs, motion.mask.size)
+        return [flag] if flag else []
+
+    def check(self, blobs: list[Blob], frame_area: int) -> Flag | None:
         people = self.people(blobs, frame_area)
         self._counts.append(len(people))
         if self.is_calibrating():

@@ -15,23 +15,50 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors.base import Flag
+import numpy as np
+from pydantic import Field
+
+from core.detector import Detector, Flag, register
+from core.events import ATTACK, EventSpec
+from core.settings import Section
+from detectors.crowding import union_bbox
+from features.frame_features import FRAME_FEATURES, WINDOW_FEATURES
 from features.window import FeatureWindow
-from pipeline.config import FightConfig
 
 
-class FightDetector:
-    """`detect(row, bbox)` once per frame -> Flag or None; `model` has decision_scores() and threshold_."""
+class FightConfig(Section):
+    """Fights: a score over the last seconds of motion and flow; see detectors/fight.py."""
 
-    def __init__(self, cfg: FightConfig, fps: float, n_features: int, model: Any, fg_column: int = 0):
-        self.cfg = cfg
-        self.model = model
-        self.threshold = cfg.threshold if cfg.threshold is not None else float(model.threshold_)
+    window_s: float = Field(2.0, gt=0, le=60, description="the fight score looks at this many seconds of motion")
+    hop_s: float = Field(0.5, gt=0, le=60, description="the score is recomputed this often")
+    min_window_s: float = Field(1.0, gt=0, le=60,
+                                description="scoring starts once the window holds this much footage (after a start "
+                                            "or a lighting change), also while the background is still learning: "
+                                            "a fight can begin a second after someone walks in")
+    threshold: float | None = Field(None, ge=0, le=1,
+                                    description="override the threshold saved with the model (None: use the model's)")
+    min_motion_frac: float = Field(0.01, ge=0, lt=1, description="no fight is scored on a scene this still")
+
+
+@register
+class FightDetector(Detector):
+    """Scores the window every hop with `models["fight"]` (decision_scores() and threshold_), or with
+    the built-in rule when no model was trained."""
+
+    name = "fight"
+    Settings = FightConfig
+    events = {"fight": EventSpec(ATTACK, escalate=True, description="people fighting")}
+
+    def __init__(self, cfg: FightConfig, fps: float, models: dict[str, Any] | None = None):
+        super().__init__(cfg, fps)
+        model = (models or {}).get("fight")
+        self.model = model if model is not None else BuiltinFightRule()
+        self.threshold = cfg.threshold if cfg.threshold is not None else float(self.model.threshold_)
         size = max(2, round(cfg.window_s * fps))
-        self.window = FeatureWindow(size, n_features)
+        self.window = FeatureWindow(size, len(FRAME_FEATURES))
         self._min_rows = min(size, max(2, round(cfg.min_window_s * fps)))
         self._hop = max(1, round(cfg.hop_s * fps))
-        self._fg = fg_column
+        self._fg = FRAME_FEATURES.index("fg_ratio")
         self._since = 0
         self._scored = False
         self.last_score = 0.0
@@ -47,7 +74,15 @@ class FightDetector:
         self._scored = False
         self.last_score = 0.0
 
-    def detect(self, row, bbox=None) -> Flag | None:
+    def detect(self, ctx) -> list[Flag]:
+        if ctx.motion.global_change:
+            self.reset()  # a light switched: the window's motion was the light's
+            return []
+        flag = self.update(ctx.row, union_bbox(ctx.blobs))
+        return [flag] if flag else []
+
+    def update(self, row, bbox=None) -> Flag | None:
+        """One frame's row into the window; the flag while the (held) score reaches the threshold."""
         self.window.push(row)
         self._since += 1
         if self.is_calibrating():
@@ -68,3 +103,29 @@ class FightDetector:
         if self.last_score >= self.threshold:
             return Flag("fight", score=self.last_score, bbox=bbox)
         return None
+
+
+class BuiltinFightRule:
+    """Used when no trained fight model exists: widespread motion that does not move together.
+
+    disorder = (share of 16-px cells in motion) x (1 - flow coherence within those cells): people
+    walking move their cells as one, flailing limbs do not. Counted only while blobs actually travel
+    (a covered or noisy lens makes incoherent flow noise too, but moves no blob). Mapped to 0..1 by
+    1 - exp(-disorder / scale), with `scale` putting 0.5 at disorder 0.02, set by hand in the upper
+    tail of this measure over the normal clips of fight_surv: conservative on purpose.
+    `python run.py train --task fight` replaces it with a fitted model.
+    """
+
+    threshold_ = 0.5
+    _at_half = 0.02
+    _min_speed = 0.05  # frame widths per second
+
+    def __init__(self):
+        self._act = WINDOW_FEATURES.index("act_c16_mean")
+        self._coh = WINDOW_FEATURES.index("coh_c16_mean")
+        self._speed = WINDOW_FEATURES.index("blob_speed_mean")
+
+    def decision_scores(self, X) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, np.float64))
+        disorder = X[:, self._act] * (1.0 - X[:, self._coh]) * (X[:, self._speed] >= self._min_speed)
+        return 1.0 - np.exp(-np.maximum(disorder, 0.0) * np.log(2.0) / self._at_half)

@@ -33,16 +33,43 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from detectors.base import Flag
-from detectors.motion import MotionResult
-from pipeline.config import TamperConfig
+from core.detector import Detector, Flag, register
+from core.events import ATTACK, EventSpec
+from core.settings import Section
+from features.motion import MotionResult
 
 COVERED, DEFOCUSED, MOVED, OFFLINE = "camera_covered", "camera_defocused", "camera_moved", "camera_offline"
+class TamperConfig(Section):
+    """Camera tampering (covered, defocused, moved, offline); see detectors/tamper.py."""
+
+    enabled: bool = Field(True, description="watch for a covered, defocused, moved or silent camera")
+    persist_s: float = Field(0.4, ge=0, description="a tamper condition must hold this long before it is an event")
+    offline_s: float = Field(0.75, gt=0,
+                             description="no frame for this long from a live source raises camera_offline "
+                                         "(replaces source.offline_after_s while tamper is enabled)")
+    check_hz: float = Field(12.0, gt=0, le=120,
+                            description="tamper checks per second (every k-th frame); flags hold in between")
+    calibrate_s: float = Field(0.3, gt=0, le=60, description="footage averaged into the reference view and sharpness baseline")
+    adapt_s: float = Field(30.0, gt=0, description="time constant with which the baselines follow the scene "
+                                                    "(only while nothing is suspected)")
+    cover_frac: float = Field(0.6, gt=0, le=1,
+                              description="covered: this fraction of the informative cells blind (flat, or lost "
+                                          "and unchanging); a real cover hides 80 % or more")
+    defocus_ratio: float = Field(0.7, gt=0, lt=1,
+                                 description="defocused: fine-over-coarse detail below this fraction of the baseline")
+    jump_frac: float = Field(0.03, gt=0, lt=1,
+                             description="moved: the view must jump at least this fraction of the width between "
+                                         "two checks (slower drift is a PTZ or handheld camera's own motion)")
+    move_frac: float = Field(0.015, gt=0, lt=1,
+                             description="moved: still displaced by this fraction of the width persist_s later")
+
+
 TAMPER_TYPES = (COVERED, DEFOCUSED, MOVED, OFFLINE)
 _FLAT = "flat"           # the other way to be covered: a flat picture (its own persistence timer)
 
@@ -113,11 +140,21 @@ class _Rigid:
         return float(np.max(np.linalg.norm(a - b, axis=1))) / w
 
 
-class TamperDetector:
+@register
+class TamperDetector(Detector):
     """`detect(grey_small, motion)` per frame -> camera_covered / camera_defocused / camera_moved flags."""
 
-    def __init__(self, cfg: TamperConfig | None = None, fps: float = 25.0):
-        self.cfg = cfg or TamperConfig()
+    name = "tamper"
+    Settings = TamperConfig
+    events = {
+        COVERED: EventSpec(ATTACK, description="the lens is covered, or sees nothing"),
+        DEFOCUSED: EventSpec(ATTACK, description="the view lost its fine detail (sprayed, smeared, turned out of focus)"),
+        MOVED: EventSpec(ATTACK, description="the camera was turned or pushed to look elsewhere"),
+        OFFLINE: EventSpec(ATTACK, description="no frame from the camera for tamper.offline_s"),
+    }
+
+    def __init__(self, cfg: TamperConfig | None = None, fps: float = 25.0, models: dict[str, Any] | None = None):
+        super().__init__(cfg or TamperConfig(), fps)
         self.fps = float(fps) if fps and math.isfinite(fps) and fps > 0 else 25.0
         self.every = max(1, int(round(self.fps / self.cfg.check_hz)))
         self.dt = self.every / self.fps
@@ -156,7 +193,12 @@ class TamperDetector:
         return self._n_calib < self.calibrate_checks
 
     # -- per frame -------------------------------------------------------------------------------
-    def detect(self, grey_small: np.ndarray, motion: MotionResult | None = None) -> list[Flag]:
+    def detect(self, ctx) -> list[Flag]:
+        # Runs whatever the motion detector is doing: a covered lens usually trips the lighting
+        # guard, and a camera must be watched while the motion detector relearns.
+        return self.check(ctx.grey_tamper, ctx.motion)
+
+    def check(self, grey_small: np.ndarray, motion: MotionResult | None = None) -> list[Flag]:
         """`grey_small`: the 160-px grey frame before any filtering; `motion`: that frame's
         MotionResult (only its lighting guard is used). Flags hold between checks."""
         self._frame += 1

@@ -10,14 +10,24 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import Iterable, Literal, NamedTuple
 
 import cv2
 import numpy as np
+from pydantic import Field
+
+from core.settings import Section
 
 log = logging.getLogger(__name__)
 
 # avc1 (H.264) is not usable with the pip OpenCV wheels: the encoder is missing or needs a hardware device.
+class EvidenceConfig(Section):
+    pre_s: float = Field(3.0, ge=0, le=120, description="seconds of video kept before an event (held in memory)")
+    post_s: float = Field(3.0, ge=0, le=120, description="seconds of video kept after an event")
+    quota_mb: float = Field(500.0, gt=0, description="evidence beyond this is deleted, oldest first")
+    codec: Literal["MJPG", "mp4v"] = Field("MJPG", description="clip codec: MJPG (.avi) or mp4v (.mp4)")
+
+
 CODECS = {"MJPG": ".avi", "mp4v": ".mp4"}
 BOX_COLOUR = (0, 0, 255)  # BGR red
 

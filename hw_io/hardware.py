@@ -15,11 +15,29 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field
+
+from core.settings import Section
 from hw_io.buzzer import AlarmBuzzer, NullBuzzer
 from hw_io.door import DoorLock, NullDoorLock
 from hw_io.keypad import GpioKeypad, ScriptedKeypad
-from hw_io.modem import LogSender, ModemSender
-from pipeline.config import Config
+from hw_io.modem import LogSender, ModemConfig, ModemSender
+
+
+class HardwareConfig(Section):
+    buzzer_pin: int = Field(17, ge=0, le=40, description="GPIO (BCM) pin of the buzzer")
+    attack_buzz_s: float = Field(30.0, gt=0, description="how long the buzzer sounds for an attack")
+    door_relay_pin: int = Field(27, ge=0, le=40, description="GPIO pin of the door-lock relay (on = locked)")
+    keypad_digit_pins: dict[str, int] = Field(
+        default_factory=lambda: {"0": 5, "1": 6, "2": 12, "3": 13, "4": 16, "5": 19, "6": 20, "7": 21, "8": 26,
+                                 "9": 22},
+        description="GPIO pin per keypad digit (one wire per key)")
+    keypad_enter_pin: int = Field(23, ge=0, le=40, description="GPIO pin of the keypad's enter key")
+    otp_ttl_s: float = Field(120.0, gt=0, description="the door's one-time code expires after this")
+    otp_attempts: int = Field(3, ge=1, le=10, description="wrong codes allowed before the door stays locked")
+    atm_state: str | None = Field(None, description="where the ATM reports its state: serial:/dev/ttyUSB1@9600, "
+                                                    "tcp:HOST:PORT or unix:/path (None: unknown)")
+
 
 MODES = ("auto", "mock", "none")
 
@@ -56,21 +74,20 @@ class Hardware:
             self.fake_modem.stop()
 
 
-def _none(cfg: Config) -> Hardware:
+def _none(h: HardwareConfig, modem: ModemConfig) -> Hardware:
     return Hardware("none", NullBuzzer(), NullDoorLock(), ScriptedKeypad([]), LogSender(sys.stderr))
 
 
-def _mock(cfg: Config, codes: list | None) -> Hardware:
+def _mock(h: HardwareConfig, modem: ModemConfig, codes: list | None) -> Hardware:
     from gpiozero.pins.mock import MockFactory, MockPWMPin
 
     from hw_io.fake_modem import FakeModem
 
-    h = cfg.hardware
     factory = MockFactory(pin_class=MockPWMPin)
     fake = FakeModem()
     fake.start()
     # A callable, because the fake's pty path changes when it is unplugged and plugged back.
-    sender = ModemSender(lambda: fake.port, cfg.modem.baud)
+    sender = ModemSender(lambda: fake.port, modem.baud)
     return Hardware("mock", AlarmBuzzer(h.buzzer_pin, pin_factory=factory, attack_s=h.attack_buzz_s),
                     DoorLock(h.door_relay_pin, pin_factory=factory), ScriptedKeypad(codes or []),
                     sender, fake_modem=fake, pin_factory=factory)
@@ -93,8 +110,7 @@ def _gpio_factory_problem() -> str | None:
     return None
 
 
-def _auto(cfg: Config) -> Hardware:
-    h = cfg.hardware
+def _auto(h: HardwareConfig, modem: ModemConfig) -> Hardware:
     notes: list[str] = []
     problem = _gpio_factory_problem()
     if problem:
@@ -102,9 +118,9 @@ def _auto(cfg: Config) -> Hardware:
         buzzer, door, keypad = NullBuzzer(), NullDoorLock(), ScriptedKeypad([])
     else:
         buzzer, door, keypad = _gpio_devices(h, notes)
-    port = cfg.modem.port
+    port = modem.port
     if port and os.path.exists(port):
-        sender: Any = ModemSender(port, cfg.modem.baud)
+        sender: Any = ModemSender(port, modem.baud)
     else:
         notes.append(f"modem port {port or '(not set)'} not present; SMS are printed instead")
         sender = LogSender(sys.stderr)
@@ -127,12 +143,13 @@ def _gpio_devices(h, notes: list[str]):
     return buzzer, door, keypad
 
 
-def build_hardware(mode: str, cfg: Config, keypad_codes: list | None = None) -> Hardware:
+def build_hardware(mode: str, hardware: HardwareConfig, modem: ModemConfig,
+                   keypad_codes: list | None = None) -> Hardware:
     """`keypad_codes`: what the mock keypad types (strings, or callables that return one)."""
     if mode == "none":
-        return _none(cfg)
+        return _none(hardware, modem)
     if mode == "mock":
-        return _mock(cfg, keypad_codes)
+        return _mock(hardware, modem, keypad_codes)
     if mode == "auto":
-        return _auto(cfg)
+        return _auto(hardware, modem)
     raise ValueError(f"hardware mode must be one of {', '.join(MODES)}, got {mode!r}")

@@ -16,10 +16,17 @@ import time
 from typing import Callable, Protocol, TextIO
 
 import serial
+from pydantic import Field
 
+from core.settings import Section
 from hw_io.gsm7 import fit_sms, to_ira
 
 log = logging.getLogger(__name__)
+
+class ModemConfig(Section):
+    port: str | None = Field(None, description="serial device of the GSM modem, e.g. /dev/ttyUSB0")
+    baud: int = Field(115200, gt=0, description="serial speed of the modem's line")
+
 
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
@@ -28,6 +35,7 @@ _PROMPT = object()
 
 try:
     import termios
+
     # pyserial lets termios.error (not an OSError) through from tcflush/tcdrain on a vanished port.
     _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
 except ImportError:  # Windows

@@ -9,22 +9,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Mapping
+from typing import Any, Literal, Mapping
 
+from pydantic import Field, field_validator
+
+from core.events import default_severities, event_types
+from core.settings import Section
 from hw_io.gsm7 import fit_sms
 from hw_io.modem import check_number
 
 ATTACK, WARNING, OFF = "attack", "warning", "off"
-
-SEVERITY = {
-    "fight": ATTACK, "weapon": ATTACK, "camera_covered": ATTACK, "camera_moved": ATTACK,
-    "camera_offline": ATTACK, "camera_defocused": ATTACK,
-    "crowding": WARNING, "face_covered": WARNING, "loitering": WARNING, "left_object": WARNING,
-    "anomaly": WARNING,
-}
-# An event type nobody mapped still alerts: a silent new detector is worse than a noisy one.
+# Default severities come from the event registry (each detector declares its own); an event type
+# nobody declared still alerts: a silent new detector is worse than a noisy one.
 DEFAULT_SEVERITY = WARNING
 _LEVELS = (ATTACK, WARNING, OFF)
+
+
+class AlertsConfig(Section):
+    recipients: list[str] = Field(default_factory=list, description="phone numbers for SMS; never commit real ones")
+    guard: list[str] = Field(default_factory=list,
+                             description="who gets the door's one-time code (empty: the recipients)")
+    cooldown_s: float = Field(60.0, ge=0,
+                              description="one alert (SMS and buzzer) per event type within this time; every event "
+                                          "is still logged and stored")
+    severity: dict[str, Literal["warning", "attack", "off"]] = Field(
+        default_factory=dict,
+        description="override an event type's severity, e.g. {crowding: attack}; off: logged, no alert")
+    retry_initial_s: float = Field(5.0, gt=0, description="first retry of an SMS the modem refused")
+    retry_max_s: float = Field(300.0, gt=0, description="retries back off up to this interval, and never stop")
+
+    @field_validator("recipients", "guard")
+    @classmethod
+    def _numbers(cls, numbers: list[str]) -> list[str]:
+        # Refused at start, not found out when the first alarm's SMS fails.
+        return [check_number(n) for n in numbers]
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _event_types(cls, severity: Any) -> Any:
+        if not isinstance(severity, dict):
+            return severity
+        known = event_types()  # whatever the registered detectors and refiners raise
+        unknown = sorted(str(k) for k in set(severity) - set(known))
+        if unknown:
+            raise ValueError(f"unknown event type(s) {', '.join(unknown)}; expected some of {', '.join(known)}")
+        # YAML reads an unquoted `off` as false.
+        return {k: "off" if v is False else v for k, v in severity.items()}
 
 
 @dataclass(frozen=True)
@@ -46,7 +76,7 @@ class AlertPolicy:
         self.recipients = tuple(check_number(r) for r in recipients)
         self.cooldown_s = float(cooldown_s)
         self.tz = tz
-        self.severity = dict(SEVERITY)
+        self.severity = default_severities()
         for event_type, level in (overrides or {}).items():
             if level not in _LEVELS:
                 raise ValueError(f"severity for {event_type!r} must be one of {', '.join(_LEVELS)}, got {level!r}")

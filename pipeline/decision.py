@@ -1,23 +1,37 @@
-"""From per-frame flags to events: one event when a condition starts, repeated only after a cooldown.
+"""From per-frame flags to events: an episode per event type, with a start and an end (like
+Frigate's `new`/`end` events).
 
 A flag that flickers on and off within `clear_s` belongs to one episode; a security engineer wants
-one SMS per incident, not one per frame.
+one SMS per incident, not one per frame. The start is the record that alerts; while the condition
+lasts it is repeated only after `cooldown_s`. When the condition has been absent for `clear_s` (or
+the footage ends), the episode closes with an end record: `"phase": "end"`, its `duration_s` (first
+to last frame the condition was seen) and its peak score.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detectors.base import Flag
-from pipeline.config import EventsConfig
-from pipeline.events import Event
+from pydantic import Field
+
+from core.detector import Flag
+from core.events import END, Event
+from core.settings import Section
+
+
+class EventsConfig(Section):
+    cooldown_s: float = Field(10.0, ge=0, description="the same event type is not repeated within this time")
+    clear_s: float = Field(3.0, ge=0, description="a condition absent this long ends its episode")
 
 
 @dataclass
 class _Episode:
+    started_s: float
     last_seen_s: float
     last_emitted_s: float
     peak: float
+    stage: str
+    bbox: list[int] | None
 
 
 class Decision:
@@ -25,24 +39,36 @@ class Decision:
         self.cfg = cfg
         self._open: dict[str, _Episode] = {}
 
-    def update(self, flags: list[Flag], frame: int, time_s: float, to_source: float, stage: str = "classical",
+    def update(self, flags: list[Flag], frame: int, time_s: float, to_source: float,
                state: str = "unknown") -> list[Event]:
         """`to_source` converts a flag's bbox into source pixels."""
         events = []
         for flag in flags:
             ep = self._open.get(flag.type)
             emit = ep is None or time_s - ep.last_emitted_s >= self.cfg.cooldown_s
+            bbox = None if flag.bbox is None else [int(round(v * to_source)) for v in flag.bbox]
             if ep is None:
-                ep = self._open[flag.type] = _Episode(time_s, time_s, flag.score)
+                ep = self._open[flag.type] = _Episode(time_s, time_s, time_s, flag.score, flag.stage, bbox)
             ep.last_seen_s = time_s
             ep.peak = max(ep.peak, flag.score)
+            ep.stage = flag.stage
+            if bbox is not None:
+                ep.bbox = bbox
             if emit:
                 ep.last_emitted_s = time_s
-                bbox = None if flag.bbox is None else [int(round(v * to_source)) for v in flag.bbox]
-                events.append(Event(flag.type, frame, time_s, bbox, flag.score, stage, state, dict(flag.extra)))
+                events.append(Event(flag.type, frame, time_s, bbox, flag.score, flag.stage, state, dict(flag.extra)))
         for name in [n for n, ep in self._open.items() if time_s - ep.last_seen_s > self.cfg.clear_s]:
-            del self._open[name]
+            events.append(self._end(name, frame, time_s, state))
         return events
+
+    def finish(self, frame: int, time_s: float, state: str = "unknown") -> list[Event]:
+        """The footage ended: close every open episode."""
+        return [self._end(name, frame, time_s, state) for name in list(self._open)]
+
+    def _end(self, name: str, frame: int, time_s: float, state: str) -> Event:
+        ep = self._open.pop(name)
+        return Event(name, frame, time_s, ep.bbox, ep.peak, ep.stage, state,
+                     {"phase": END, "duration_s": round(ep.last_seen_s - ep.started_s, 3)})
 
     def active(self) -> set[str]:
         return set(self._open)

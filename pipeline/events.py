@@ -1,36 +1,15 @@
-"""Events as the contract writes them: one JSON object per line, appended and flushed at once."""
+"""Events as the contract writes them: one JSON object per line, appended and flushed at once.
+
+The Event itself and the registry of event types live in core/events.py.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from pipeline.errors import UserError
-
-EVENT_TYPES = ("crowding", "fight", "left_object", "face_covered", "loitering", "weapon", "camera_covered",
-               "camera_defocused", "camera_moved", "camera_offline", "anomaly")
-
-
-@dataclass
-class Event:
-    type: str
-    frame: int
-    time_s: float
-    bbox: list[int] | None
-    score: float
-    stage: str = "classical"
-    state: str = "unknown"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        extra = d.pop("extra")
-        d["time_s"] = round(float(d["time_s"]), 3)
-        d["score"] = round(float(d["score"]), 4)
-        d.update(extra)
-        return d
+from core.errors import UserError
+from core.events import Event, event_types  # noqa: F401  (re-exported for callers)
 
 
 class EventLog:

@@ -45,6 +45,10 @@ class FrameLoop:
             self.frames += 1
             if (max_frames and self.frames >= max_frames) or (stop is not None and stop.is_set()):
                 break
+        # The footage ended (or the watch stopped): the episodes still open get their end records.
+        for ev in self.cascade.finish():
+            for on_event in self._event_sinks:
+                on_event(ev, None)
         return self.frames
 
 
@@ -58,4 +62,5 @@ class EventRecorder:
         self.events.append(event)
 
     def first(self, event_type: str) -> Event | None:
-        return next((e for e in self.events if e.type == event_type), None)
+        """The first start of an episode of `event_type` (end records are not alarms)."""
+        return next((e for e in self.events if e.type == event_type and e.is_start), None)

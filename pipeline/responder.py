@@ -22,21 +22,20 @@ import threading
 import time
 from typing import Any
 
+from core.errors import UserError
+from core.events import Event
 from hw_io.door import OtpDoorFlow
 from hw_io.event_store import EventStore
 from hw_io.evidence import EvidenceRecorder
 from hw_io.hardware import Hardware
 from hw_io.outbox import Outbox, OutboxWorker
 from pipeline.alerts import AlertPolicy, queue_alert
-from pipeline.config import Config
-from pipeline.errors import UserError
-from pipeline.events import Event
 
 log = logging.getLogger(__name__)
 
 
 class Responder:
-    def __init__(self, cfg: Config, hardware: Hardware, fps: float, storage_dir: str | None = None,
+    def __init__(self, cfg, hardware: Hardware, fps: float, storage_dir: str | None = None,
                  clock=time.time, recipients: list[str] | None = None, pump_interval_s: float = 1.0):
         self.cfg = cfg
         self.hw = hardware
@@ -69,6 +68,7 @@ class Responder:
                                      recipients=guard) if guard else None
         self._door_thread: threading.Thread | None = None
         self.door_outcomes: list[str] = []
+        self._episode_ids: dict[str, str] = {}  # event type -> evidence id of its open episode's start
         self.alerts: list[Any] = []
 
     def on_frame(self, frame) -> None:
@@ -76,8 +76,11 @@ class Responder:
         self.evidence.push(frame.index, frame.time_s, frame.raw)
 
     def on_event(self, event: Event, frame=None) -> str:
+        if not event.is_start:
+            return self._on_end(event)
         d = event.to_dict()
         event_id = self.store.add_event(d)
+        self._episode_ids[event.type] = event_id
         if frame is not None:
             try:
                 self.evidence.trigger(event_id, event.type, [event.bbox] if event.bbox else [], frame.raw)
@@ -92,6 +95,13 @@ class Responder:
         if event.type == "face_covered":
             self._start_door_flow(event_id)
         return event_id
+
+    def _on_end(self, event: Event) -> str:
+        """An episode closed: stored with the evidence id of its start, never an alert."""
+        evidence_id = self._episode_ids.pop(event.type, None)
+        if evidence_id is not None:
+            event.extra.setdefault("evidence_id", evidence_id)
+        return self.store.add_event(event.to_dict())
 
     def _start_door_flow(self, event_id: str) -> None:
         if self.door_flow is None:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import cv2
+from pydantic import Field
 
-from pipeline.config import Config
+from core.settings import Section
 
 
-def use_opencv_threads(cfg: Config) -> None:
+class RuntimeConfig(Section):
+    opencv_threads: int = Field(
+        1, ge=-1, le=64,
+        description="OpenCV threads on the per-frame path (-1: its default, one per core); its pool "
+                    "shortens the wall time a little for far more CPU time (see bench *_cpu_ms)")
+
+
+def use_opencv_threads(cfg) -> None:
     """OpenCV's threads from `runtime.opencv_threads`.
 
     One by default: on the per-frame path OpenCV's pool shortened the stage's wall time by about a

@@ -23,9 +23,23 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 import cv2  # noqa: E402  (must follow the environment set-up above)
 import numpy as np  # noqa: E402
 
-from pipeline.errors import UserError  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from pydantic import Field
+
+from core.settings import Section
 
 CAMERA, STREAM, FILE = "camera", "stream", "file"
+
+class SourceConfig(Section):
+    process_width: int = Field(320, ge=64, le=1920,
+                               description="evidence clips (and later stages) get frames at most this wide; the "
+                                           "cheap stage reads the decoded frame itself")
+    backoff_initial_s: float = Field(0.5, gt=0, description="first wait before reconnecting a dropped camera or stream")
+    backoff_max_s: float = Field(8.0, gt=0, description="reconnect waits double up to this")
+    offline_after_s: float = Field(5.0, gt=0,
+                                   description="a camera down this long raises camera_offline when tamper.enabled "
+                                               "is false; with tamper on, the tamper watchdog's offline_s decides")
+
 
 DEFAULT_FPS = 25.0
 _MAX_PLAUSIBLE_FPS = 240.0

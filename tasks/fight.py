@@ -25,11 +25,13 @@ from classifiers import fight_store
 from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier, fit_live
 from classifiers.metrics import write_evaluation
 from classifiers.model_store import sha256_file
+from core.errors import UserError
 from datasets.labelled import Item, read_labels
 from pipeline.cascade import Cascade
 from pipeline.config import Config
-from pipeline.errors import UserError
+from pipeline.models import adopt_feature_config
 from pipeline.replay import ClipReplay, replay_clips
+from tasks.registry import Task, register_task
 
 NAME = fight_store.NAME
 EVENT = "fight"
@@ -51,12 +53,12 @@ class WindowRecorder:
 
 
 def _recorded_windows(cascade: Cascade) -> np.ndarray:
-    rows = cascade.classical.fight.model.rows
+    rows = cascade.classical.detector("fight").model.rows
     return np.array(rows, np.float32).reshape(-1, len(WINDOW_FEATURES))
 
 
 def _peak_score(cascade: Cascade) -> float:
-    return float(cascade.classical.fight.peak_score)
+    return float(cascade.classical.detector("fight").peak_score)
 
 
 def _dataset(folder: str) -> tuple[list[Item], np.ndarray]:
@@ -101,7 +103,7 @@ def train(dataset: str, model_dir: str, cfg: Config) -> dict:
 def _live_metrics(out: str, items: list[Item], y: np.ndarray, done: list[ClipReplay], threshold: float,
                   extra: dict) -> dict:
     scores = np.array([r.probe for r in done])
-    firsts = [next((e for e in r.events if e.type == EVENT), None) for r in done]
+    firsts = [next((e for e in r.events if e.type == EVENT and e.is_start), None) for r in done]
     pred = np.array([f is not None for f in firsts])
     columns = {"first_event_frame": ["" if f is None else f.frame for f in firsts],
                "first_event_time_s": ["" if f is None else round(f.time_s, 3) for f in firsts]}
@@ -123,7 +125,7 @@ def _warn_trained_on(items: list[Item], meta: dict, dataset: str, model_dir: str
 def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
     model, meta = fight_store.load(model_dir)
     items, y = _dataset(dataset)
-    cfg = fight_store.adopt_feature_config(cfg, meta, model_dir, lambda line: print(line, file=sys.stderr))
+    cfg = adopt_feature_config(cfg, meta, model_dir, lambda line: print(line, file=sys.stderr))
     _warn_trained_on(items, meta, dataset, model_dir)
     done = replay_clips([it.path for it in items], cfg, {"fight": model}, probe=_peak_score,
                         desc="fight: live replay")
@@ -160,3 +162,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     return _live_metrics(out, items, y, done, float(np.mean(thresholds)),
                          {"cv_folds": folds, "cv_grouped_by": "source_video", "cv_seed": seed,
                           "fold_thresholds": thresholds})
+
+
+register_task(Task(NAME, evaluate=evaluate, train=train, cross_validate=cross_validate, layout="fight_surv",
+                   model=NAME, backend="arrays"))

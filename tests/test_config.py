@@ -4,15 +4,9 @@ one clear UserError (naming the file and the key) for every way a config can be 
 import pytest
 import yaml
 
-from pipeline.config import (
-    Config,
-    MotionConfig,
-    ThresholdConfig,
-    dump_defaults,
-    load_config,
-    parse_override,
-)
-from pipeline.errors import UserError
+from core.errors import UserError
+from core.settings import parse_override
+from pipeline.config import Config, MotionConfig, ThresholdConfig, dump_defaults, load_config
 
 
 def write(tmp_path, text: str, name: str = "site.yaml") -> str:
@@ -208,3 +202,35 @@ def test_unreadable_file(tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"site_id: caf\xe9\n")
     assert str(path) in user_error(str(path))
+
+
+# ---------------------------------------------------------------- generated example
+
+
+def test_config_example_is_generated_from_the_settings_classes():
+    """Every key with its default and description, from the code: `python -m pipeline.config`."""
+    from conftest import ROOT
+    from pipeline.config import example_yaml
+
+    with open(f"{ROOT}/config.example.yaml", encoding="utf-8") as fh:
+        committed = fh.read()
+    assert committed == example_yaml(), "regenerate: python -m pipeline.config > config.example.yaml"
+    assert load_config(f"{ROOT}/config.example.yaml") == Config()
+
+
+def test_every_setting_has_a_description():
+    from pydantic import BaseModel
+
+    missing = []
+
+    def walk(section: BaseModel, prefix: str) -> None:
+        fields = type(section).model_fields
+        for name in [*fields, *(section.__pydantic_extra__ or {})]:
+            value = getattr(section, name)
+            if name in fields and not fields[name].description:
+                missing.append(prefix + name)
+            if isinstance(value, BaseModel):
+                walk(value, f"{prefix}{name}.")
+
+    walk(Config(), "")
+    assert missing == []

@@ -12,7 +12,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from pipeline.errors import UserError  # noqa: E402
+from core.errors import UserError  # noqa: E402
 from sources.frame_source import Frame, FrameSource, parse_source  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from hw_io.buzzer import AlarmBuzzer, NullBuzzer
 from hw_io.fake_modem import FakeModem
 from hw_io.hardware import build_hardware
 from hw_io.modem import LogSender, ModemSender
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +23,7 @@ def _fresh_pin_factory():
 
 
 def test_none_only_logs():
-    hw = build_hardware("none", load_config(None))
+    hw = build_hardware("none", Config().hardware, Config().modem)
     try:
         assert isinstance(hw.buzzer, NullBuzzer) and isinstance(hw.sender, LogSender)
         assert hw.pin_history(17) == [] and hw.fake_modem is None
@@ -33,7 +33,7 @@ def test_none_only_logs():
 
 def test_mock_uses_mock_pins_and_a_fake_modem_through_the_real_driver():
     cfg = load_config(None, ["hardware.attack_buzz_s=0.5"])
-    hw = build_hardware("mock", cfg)
+    hw = build_hardware("mock", cfg.hardware, cfg.modem)
     try:
         assert isinstance(hw.buzzer, AlarmBuzzer) and isinstance(hw.sender, ModemSender)
         hw.buzzer.sound("attack")
@@ -48,7 +48,7 @@ def test_auto_with_mock_pin_factory_and_present_modem(monkeypatch):
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
     with FakeModem() as fake:
         cfg = load_config(None, [f"modem.port={fake.port}"])
-        hw = build_hardware("auto", cfg)
+        hw = build_hardware("auto", cfg.hardware, cfg.modem)
         try:
             assert isinstance(hw.buzzer, AlarmBuzzer)
             assert isinstance(hw.sender, ModemSender)
@@ -60,7 +60,7 @@ def test_auto_with_mock_pin_factory_and_present_modem(monkeypatch):
 
 def test_auto_without_gpio_or_modem_falls_back_to_logging_with_notes(monkeypatch):
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
-    hw = build_hardware("auto", load_config(None, ["modem.port=/dev/no-such-modem"]))
+    hw = build_hardware("auto", Config().hardware, load_config(None, ["modem.port=/dev/no-such-modem"]).modem)
     try:
         assert isinstance(hw.buzzer, NullBuzzer) and isinstance(hw.sender, LogSender)
         text = hw.describe()

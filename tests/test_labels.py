@@ -7,8 +7,8 @@ import re
 import pytest
 
 from conftest import shared
+from core.errors import UserError
 from datasets.labelled import read_labels
-from pipeline.errors import UserError
 
 
 def folder_with(tmp_path, text: str, files=("a.mp4", "b.mp4", "c.mp4"), encoding="utf-8"):

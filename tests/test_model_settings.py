@@ -11,8 +11,10 @@ import pytest
 from classifiers import fight_store
 from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier
 from cli.run_cmd import _reload_threshold
-from pipeline.cascade import Cascade, load_models
+from pipeline import models as model_settings
+from pipeline.cascade import Cascade
 from pipeline.config import Config, load_config
+from pipeline.models import load_models
 
 
 def trained_with(**motion) -> dict:
@@ -23,7 +25,7 @@ def trained_with(**motion) -> dict:
 
 def test_defaults_take_the_models_settings():
     meta = trained_with(flow_every=2, threshold={"floor": 12.0})
-    cfg, conflicts = fight_store.apply_feature_config(load_config(None, []), meta)
+    cfg, conflicts = model_settings.apply_feature_config(load_config(None, []), meta)
     assert cfg.motion.flow_every == 2 and cfg.motion.threshold.floor == 12.0
     assert conflicts == {}
 
@@ -31,18 +33,18 @@ def test_defaults_take_the_models_settings():
 def test_the_sites_own_settings_stand_and_are_reported():
     meta = trained_with(flow_every=2, threshold={"floor": 12.0, "ceiling": 40.0})
     site = load_config(None, ["motion.flow_every=4", "motion.threshold.floor=20"])
-    cfg, conflicts = fight_store.apply_feature_config(site, meta)
+    cfg, conflicts = model_settings.apply_feature_config(site, meta)
     assert cfg.motion.flow_every == 4 and cfg.motion.threshold.floor == 20.0
     assert cfg.motion.threshold.ceiling == 40.0          # not chosen by the site: the model's
     assert conflicts == {"motion.flow_every": (2, 4), "motion.threshold.floor": (12.0, 20.0)}
-    line = fight_store.describe_conflicts("models/", conflicts)
+    line = model_settings.describe_conflicts("models/", conflicts)
     assert "\n" not in line and "motion.flow_every=4 (trained with 2)" in line
     assert "motion.threshold.floor=20.0 (trained with 12.0)" in line
 
 
 def test_a_site_choosing_the_models_own_value_is_no_conflict():
     meta = trained_with(flow_every=2)
-    cfg, conflicts = fight_store.apply_feature_config(load_config(None, ["motion.flow_every=2"]), meta)
+    cfg, conflicts = model_settings.apply_feature_config(load_config(None, ["motion.flow_every=2"]), meta)
     assert cfg.motion.flow_every == 2 and conflicts == {}
 
 
@@ -52,7 +54,7 @@ def test_source_settings_are_the_sites_even_from_older_models(tmp_path):
     meta["feature_config"]["source"] = Config().source.model_dump()
     site = tmp_path / "site.yaml"
     site.write_text("source:\n  offline_after_s: 2.0\n  backoff_max_s: 30.0\n  process_width: 640\n")
-    cfg, conflicts = fight_store.apply_feature_config(load_config(str(site), []), meta)
+    cfg, conflicts = model_settings.apply_feature_config(load_config(str(site), []), meta)
     assert (cfg.source.offline_after_s, cfg.source.backoff_max_s, cfg.source.process_width) == (2.0, 30.0, 640)
     assert conflicts == {}
 
@@ -60,7 +62,7 @@ def test_source_settings_are_the_sites_even_from_older_models(tmp_path):
 def test_a_setting_this_version_lacks_is_skipped():
     meta = trained_with()
     meta["feature_config"]["motion"]["gone_setting"] = 7
-    cfg, conflicts = fight_store.apply_feature_config(load_config(None, []), meta)
+    cfg, conflicts = model_settings.apply_feature_config(load_config(None, []), meta)
     assert cfg == Config() and conflicts == {}
 
 

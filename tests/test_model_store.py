@@ -11,13 +11,13 @@ import pickle
 import numpy as np
 import pytest
 
+import run as run_py
 from classifiers import fight_store
 from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier
-from pipeline.cascade import load_models
+from classifiers.model_store import ModelCard
+from core.errors import UserError
 from pipeline.config import Config
-from pipeline.errors import UserError
-
-import run as run_py
+from pipeline.models import load_models
 
 
 def _saved(tmp_path) -> str:
@@ -50,13 +50,15 @@ def test_saved_model_scores_as_the_fitted_one_and_uses_the_cards_threshold(tmp_p
     fight_store.save(clf, str(tmp_path), Config(), training={})
     model, card = fight_store.load(str(tmp_path))
     assert np.allclose(model.decision_scores(X), clf.decision_scores(X), atol=1e-9)
-    # A threshold edited in the card is the one used (the card is the model's only metadata).
+    assert model.threshold_ == card["threshold"] == clf.threshold_
+    # A threshold edited in the card is refused (the card carries its own checksum); a site that
+    # wants another threshold sets fight.threshold in its configuration.
     path = tmp_path / "fight.json"
     data = json.loads(path.read_text())
     data["threshold"] = 0.123
     path.write_text(json.dumps(data))
-    model, card = fight_store.load(str(tmp_path))
-    assert model.threshold_ == 0.123 and card["threshold"] == 0.123
+    with pytest.raises(UserError, match="card checksum mismatch"):
+        fight_store.load(str(tmp_path))
 
 
 def test_one_changed_byte_is_refused_with_one_line(tmp_path):
@@ -89,6 +91,7 @@ def test_a_crafted_pickle_with_a_matching_checksum_never_runs(tmp_path, capsys):
         np.savez(fh, columns=np.array([_Boom(str(marker))], dtype=object))
     card = json.loads((tmp_path / "m2" / "fight.json").read_text())
     card["files"]["fight.npz"] = _sha(npz)
+    card["card_sha256"] = ModelCard.model_validate(card).content_digest()  # the attacker recomputes it too
     (tmp_path / "m2" / "fight.json").write_text(json.dumps(card))
     with pytest.raises(UserError, match="unreadable"):
         fight_store.load(d)
@@ -99,6 +102,7 @@ def test_cards_that_point_outside_or_at_a_pickle_are_refused(tmp_path):
     d = _saved(tmp_path)
     path = tmp_path / "fight.json"
     good = json.loads(path.read_text())
+    # Schema checks come first: even a card whose checksum an attacker recomputed is refused.
     for files in ({"../fight.npz": good["files"]["fight.npz"]}, {"fight.joblib": "0" * 64}):
         path.write_text(json.dumps({**good, "files": files}))
         with pytest.raises(UserError, match="not valid"):

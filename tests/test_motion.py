@@ -9,16 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
-from classifiers.fight_classifier import FRAME_FEATURES
-from detectors.base import Flag
-from detectors.crowding import CrowdingDetector, union_bbox
-from detectors.motion import Blob, MotionDetector
-from detectors.motion_stats import MOTION_FEATURES, BlobTracker, frame_motion_stats
+from core.detector import Flag
+from detectors.crowding import CrowdingConfig, CrowdingDetector, union_bbox
 from features.flow import FLOW_FEATURES, NO_MOTION, FlowFeatures
+from features.frame_features import FRAME_FEATURES, FrameFeatures, shrink_size
+from features.motion import Blob, MotionConfig, MotionDetector, ThresholdConfig
+from features.motion_stats import MOTION_FEATURES, BlobTracker, frame_motion_stats
 from features.window import FeatureWindow, summarise, summary_names
-from pipeline.classical import FrameFeatures, shrink_size
-from pipeline.config import Config, CrowdingConfig, EventsConfig, MotionConfig, ThresholdConfig
-from pipeline.decision import Decision
+from pipeline.config import Config
+from pipeline.decision import Decision, EventsConfig
 
 W, H = 160, 120
 FPS = 10.0
@@ -137,7 +136,7 @@ def test_tracker_direction_spread_same_way_vs_opposite_ways():
     mask = np.zeros((H, W), np.uint8)
 
     def stats(prev, cur):
-        from detectors.motion import MotionResult
+        from features.motion import MotionResult
 
         t = BlobTracker()
         t.match(prev, W)
@@ -179,7 +178,7 @@ def test_crowding_needs_the_persistence_window_and_two_person_sized_blobs():
         moved = [(x + 2 * i, y, w, h) for x, y, w, h in boxes]
         r = det.detect(scene.frame(moved))
         assert len(crowd.people(r.blobs, frame_area)) == 2
-        flags.append(crowd.detect(r.blobs, frame_area))
+        flags.append(crowd.check(r.blobs, frame_area))
         where.append(moved)
     assert flags[: n - 1] == [None] * (n - 1)  # window not full yet: calibrating, no flag
     for f, (a, b) in zip(flags[n - 1:], where[n - 1:]):
@@ -195,7 +194,7 @@ def test_crowding_needs_the_persistence_window_and_two_person_sized_blobs():
     for i in range(3 * n):
         r = det.detect(scene.frame([(20 + 2 * i, 40, SQ, SQ)]))
         assert len(r.blobs) == 1
-        assert crowd.detect(r.blobs, frame_area) is None
+        assert crowd.check(r.blobs, frame_area) is None
     assert not crowd.is_calibrating()
 
 
@@ -206,11 +205,11 @@ def test_crowding_ignores_small_blobs_and_brief_splits():
     big2 = Blob(100, 10, 20, 20, 400, 110.0, 20.0)
     small = Blob(60, 60, 5, 5, 25, 62.0, 62.0)
     # A second blob that is too small to be a person does not count.
-    assert all(crowd.detect([big1, small], W * H) is None for _ in range(10))
+    assert all(crowd.check([big1, small], W * H) is None for _ in range(10))
     # Two people for 2 frames in 5 (a split): the median stays at one.
     crowd.reset()
     seq = [[big1], [big1, big2], [big1], [big1, big2], [big1]]
-    assert [crowd.detect(b, W * H) for b in seq] == [None] * 5
+    assert [crowd.check(b, W * H) for b in seq] == [None] * 5
     assert union_bbox([big1, big2]) == (10, 10, 110, 20) and union_bbox([]) is None
 
 
@@ -482,7 +481,7 @@ def test_flow_at_80_and_tamper_at_160_whatever_the_motion_width(width, motion_sh
     cfg = Config()
     cfg.motion.width = width
     cfg.motion.flow_every = 1
-    ff = FrameFeatures(cfg, 30.0)
+    ff = FrameFeatures(cfg.motion, 30.0)
     seen = []
     update = ff.flow.update
     ff.flow.update = lambda grey: seen.append(grey.shape) or update(grey)
@@ -515,7 +514,10 @@ def test_decision_cooldown_and_clear():
     # Absent for exactly clear_s: the episode is still open.
     assert d.update([], frame=13, time_s=13.0, to_source=2.0) == []
     assert d.active() == {"crowding"}
-    assert d.update([], frame=14, time_s=13.5, to_source=2.0) == []
+    # Absent for longer: it closes with an end record (first to last sighting, the peak score).
+    (end,) = d.update([], frame=14, time_s=13.5, to_source=2.0)
+    assert end.type == "crowding" and not end.is_start and end.frame == 14
+    assert end.to_dict()["phase"] == "end" and end.extra["duration_s"] == 10.0 and end.score == 0.7
     assert d.active() == set()
     # A new episode emits at once, even within the old cooldown.
     ev = d.update([flag], frame=15, time_s=14.0, to_source=1.5)
@@ -524,17 +526,20 @@ def test_decision_cooldown_and_clear():
 
 def test_decision_types_are_independent_and_bbox_optional():
     d = Decision(EventsConfig(cooldown_s=10.0, clear_s=3.0))
-    ev = d.update([Flag("crowding", 0.6), Flag("fight", 0.9, bbox=(1, 1, 3, 3))], 0, 0.0, to_source=1.5,
-                  stage="cascade", state="occupied")
+    ev = d.update([Flag("crowding", 0.6), Flag("fight", 0.9, bbox=(1, 1, 3, 3), stage="deep")], 0, 0.0,
+                  to_source=1.5, state="occupied")
     assert [e.type for e in ev] == ["crowding", "fight"]
     assert ev[0].bbox is None and ev[1].bbox == [2, 2, 4, 4]  # round(1.5) = 2, round(4.5) = 4 (to even)
-    assert ev[1].stage == "cascade" and ev[1].state == "occupied"
+    assert ev[1].stage == "deep" and ev[1].state == "occupied" and ev[0].stage == "classical"
     assert d.update([Flag("fight", 0.9)], 1, 1.0, 1.0) == []
     ev = d.update([Flag("left_object", 0.5)], 2, 2.0, 1.0)
     assert [e.type for e in ev] == ["left_object"]
     assert d.active() == {"crowding", "fight", "left_object"}
-    d.update([], 3, 4.5, 1.0)  # crowding last seen 0.0 > 3 s ago; fight at 1.0 is 3.5 s ago
-    assert d.active() == {"left_object"}
+    ends = d.update([], 3, 4.5, 1.0)  # crowding last seen 0.0 > 3 s ago; fight at 1.0 is 3.5 s ago
+    assert d.active() == {"left_object"} and sorted(e.type for e in ends) == ["crowding", "fight"]
+    # The footage ends: what is still open closes.
+    (end,) = d.finish(4, 5.0)
+    assert end.type == "left_object" and end.extra == {"phase": "end", "duration_s": 0.0}
 
 
 def test_decision_zero_cooldown_emits_every_flag():

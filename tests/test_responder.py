@@ -21,7 +21,7 @@ NUMBER = "+15550100"
 @pytest.fixture
 def mock_station(tmp_path):
     cfg = load_config(None, ["evidence.pre_s=0.2", "evidence.post_s=0.2", "hardware.attack_buzz_s=0.2"])
-    hw = build_hardware("mock", cfg)
+    hw = build_hardware("mock", cfg.hardware, cfg.modem)
     responder = Responder(cfg, hw, fps=10.0, storage_dir=str(tmp_path), recipients=[NUMBER], pump_interval_s=0.05)
     yield cfg, hw, responder
     responder.close()
@@ -84,7 +84,7 @@ def test_sms_queued_while_modem_has_no_network_goes_out_after(mock_station):
 
 def test_face_covered_without_guard_does_not_lock(tmp_path):
     cfg = load_config(None)
-    hw = build_hardware("none", cfg)
+    hw = build_hardware("none", cfg.hardware, cfg.modem)
     responder = Responder(cfg, hw, fps=10.0, storage_dir=str(tmp_path), recipients=[])
     try:
         event_id = responder.on_event(Event("face_covered", 0, 0.0, None, 0.9))
@@ -104,7 +104,7 @@ def test_a_bad_guard_number_does_not_keep_the_code_from_the_next_guard(tmp_path)
     def guard_types() -> str:  # the guard reads the code off the SMS and keys it in
         return next(m.group(1) for _, t in hw.fake_modem.received if (m := re.search(r"code (\d+)", t)))
 
-    hw = build_hardware("mock", cfg, keypad_codes=[guard_types])
+    hw = build_hardware("mock", cfg.hardware, cfg.modem, keypad_codes=[guard_types])
     responder = Responder(cfg, hw, fps=10.0, storage_dir=str(tmp_path), recipients=[NUMBER])
     try:
         event_id = responder.on_event(Event("face_covered", 0, 0.0, None, 0.9))

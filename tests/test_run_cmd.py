@@ -16,12 +16,13 @@ import pytest
 from classifiers import fight_store
 from cli.run_cmd import _reload_threshold, _watch
 from conftest import ROOT
+from core.errors import UserError
 from detectors.tamper import OfflineWatchdog
 from hw_io.event_store import EventStore
 from hw_io.outbox import Outbox
-from pipeline.cascade import Cascade, load_models
+from pipeline.cascade import Cascade
 from pipeline.config import Config, load_config
-from pipeline.errors import UserError
+from pipeline.models import describe_models, load_models
 
 
 class _Cascade:
@@ -142,9 +143,9 @@ def test_threshold_reload_leaves_defaults_to_the_model(tmp_path, capsys):
 
 
 def test_run_names_its_models():
-    assert fight_store.describe_models({}, "models/") == "models: none trained in models/, built-in defaults"
+    assert describe_models({}, "models/") == "models: none trained in models/, built-in defaults"
     meta = {"sha256": "0123456789abcdef" * 4}
-    assert fight_store.describe_models({"fight": meta}, "m/") == "models: fight (sha256 0123456789ab) from m/"
+    assert describe_models({"fight": meta}, "m/") == "models: fight (sha256 0123456789ab) from m/"
 
 
 def test_model_dir_that_is_a_file_or_half_a_model_is_a_user_error(tmp_path):

@@ -21,12 +21,13 @@ import zlib
 from multiprocessing import Pool
 
 from datasets.labelled import read_labels
-from datasets.tamper import EXPECTED_EVENT, TAMPER_KINDS, TamperParams, Tamperer
-from detectors.tamper import OfflineWatchdog, TAMPER_TYPES
+from datasets.tamper import EXPECTED_EVENT, TAMPER_KINDS, Tamperer, TamperParams
+from detectors.tamper import TAMPER_TYPES, OfflineWatchdog
 from pipeline.classical import ClassicalStage
 from pipeline.config import Config
 from pipeline.decision import Decision
 from sources.frame_source import FrameSource
+from tasks.registry import Task, register_task
 
 WINDOW_S = 1.0
 UNTAMPERED = "untampered"
@@ -189,3 +190,11 @@ def _collect(results, n: int, progress: bool) -> list[dict]:
     for clip_rows in results:
         rows.extend(clip_rows)
     return rows
+
+
+def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+    return evaluate_tamper(dataset, cfg, out)
+
+
+register_task(Task("tamper", evaluate=_evaluate,
+                   untrained="the detector learns each scene's baselines online"))

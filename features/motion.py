@@ -9,12 +9,54 @@ under foreground, so a customer standing at the ATM does not melt into the wall 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
+from pydantic import Field, model_validator
 
+from core.settings import Section
 from features.preprocess import GlobalThreshold, ZeroPaddedMedian
-from pipeline.config import MotionConfig, ThresholdConfig
+
+
+class ThresholdConfig(Section):
+    method: Literal["otsu", "iterative", "fixed"] = Field(
+        "otsu", description="how the background-difference image is binarised; 'fixed' uses `value`")
+    value: float | None = Field(None, ge=0, le=255, description="the fixed threshold, grey levels")
+    floor: float = Field(15.0, ge=0, le=255,
+                         description="never threshold below this: on a still scene Otsu would split sensor noise")
+    ceiling: float = Field(30.0, ge=0, le=255,
+                           description="never above this: one high-contrast newcomer must not make Otsu drop the others")
+
+    @model_validator(mode="after")
+    def _fixed_needs_value(self) -> "ThresholdConfig":
+        if self.method == "fixed" and self.value is None:
+            raise ValueError("threshold.method 'fixed' needs threshold.value")
+        if self.method != "fixed" and self.value is not None:
+            # Otherwise the value would be ignored without a word while Otsu or the iterative method runs.
+            raise ValueError(f"threshold.value is used only with method 'fixed' (method is {self.method!r})")
+        if self.ceiling < self.floor:
+            raise ValueError("threshold.ceiling is below threshold.floor")
+        return self
+
+
+class MotionConfig(Section):
+    width: int = Field(80, ge=32, le=640,
+                       description="background subtraction and blobs run at this width (flow at 80 px, tamper at 160)")
+    flow_every: int = Field(3, ge=1, le=10,
+                            description="optical flow runs on every k-th moving frame, measured across those k frames")
+    median: bool = Field(True, description="3x3 zero-padded median before background subtraction")
+    bg_alpha: float = Field(0.05, gt=0, lt=1, description="rolling-average learning rate of the background")
+    fg_alpha: float = Field(0.001, ge=0, lt=1,
+                            description="slower rate under foreground, so a person standing still fades slowly")
+    close_radius: int = Field(2, ge=0, le=15, description="radius of the disk used for morphological closing")
+    min_blob_frac: float = Field(0.002, gt=0, lt=1, description="blobs smaller than this fraction of the frame are noise")
+    global_change_frac: float = Field(0.55, gt=0, le=1,
+                                      description="more of the frame than this changing at once is lighting, not motion")
+    global_luma_jump: float = Field(25.0, gt=0, description="a mean-brightness jump this large is a lighting change")
+    calibrate_frames: int = Field(15, ge=1, description="frames spent relearning the scene after start or a lighting change")
+    threshold: ThresholdConfig = Field(default_factory=ThresholdConfig,
+                                       description="how the background difference becomes a foreground mask")
 
 
 @dataclass

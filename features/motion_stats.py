@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from detectors.motion import Blob, MotionResult
+from features.motion import Blob, MotionResult
 
 MOTION_FEATURES = ("fg_ratio", "blob_count", "blob_area_mean", "blob_area_std", "blob_speed", "blob_dir_spread")
 

@@ -1,0 +1,91 @@
+"""The one interface every detector shares (after Frigate's motion detector and its detector
+plugins), and the registry that finds them.
+
+A detector declares its `name` (also its config section's key), its `Settings` (a core.settings
+Section: every field with a default and a description) and the event types it raises
+(`events`: type -> EventSpec). It implements `detect(ctx) -> list[Flag]`, `is_calibrating()` and
+`reset()`. Registering it (`@register`) is all it takes to be built by the classical stage, to get
+its config section, its event types with their severities and escalation, and its own line in
+`bench`'s per-part timings.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from core.events import EventSpec, register_event_type, unregister_owner
+from core.settings import Section
+
+
+@dataclass
+class Flag:
+    """A condition a detector (or a stage-2 refiner) sees in this frame; the decision stage turns flags into events."""
+
+    type: str
+    score: float
+    bbox: tuple[int, int, int, int] | None = None  # x, y, w, h in motion-analysis pixels
+    extra: dict[str, Any] = field(default_factory=dict)
+    stage: str = "classical"
+
+
+class Detector(ABC):
+    name: ClassVar[str]
+    Settings: ClassVar[type[Section]]
+    events: ClassVar[dict[str, EventSpec]] = {}
+
+    def __init__(self, cfg: Section, fps: float, models: dict[str, Any] | None = None):
+        self.cfg = cfg
+        self.fps = fps
+
+    @classmethod
+    def enabled(cls, cfg: Section) -> bool:
+        """Built only when its section says so (a section without `enabled` is always on)."""
+        return bool(getattr(cfg, "enabled", True))
+
+    @abstractmethod
+    def detect(self, ctx) -> list[Flag]:
+        """`ctx`: core.context.FrameContext of this frame."""
+
+    def is_calibrating(self) -> bool:
+        return False
+
+    def reset(self) -> None:
+        pass
+
+
+_DETECTORS: dict[str, type[Detector]] = {}
+
+
+def _check_plugin(cls, kind: str) -> None:
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+        raise ValueError(f"{kind} {cls.__name__} needs a lower_snake_case `name`")
+    settings = getattr(cls, "Settings", None)
+    if settings is not None and not (isinstance(settings, type) and issubclass(settings, Section)):
+        raise ValueError(f"{kind} {name}: Settings must be a core.settings.Section")
+
+
+def register(cls: type[Detector]) -> type[Detector]:
+    """Class decorator: make a detector known to the classical stage, the config and the event registry."""
+    _check_plugin(cls, "detector")
+    if getattr(cls, "Settings", None) is None:
+        raise ValueError(f"detector {cls.name}: needs a Settings class (its config section)")
+    if cls.name in _DETECTORS and _DETECTORS[cls.name] is not cls:
+        raise ValueError(f"a detector named {cls.name!r} is already registered")
+    for event_type, spec in cls.events.items():
+        register_event_type(event_type, spec, f"detector {cls.name}")
+    _DETECTORS[cls.name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a detector (tests that register toys clean up after themselves)."""
+    _DETECTORS.pop(name, None)
+    unregister_owner(f"detector {name}")
+
+
+def detectors() -> list[type[Detector]]:
+    """Registered detectors in registration order (which is the order their flags are raised in)."""
+    return list(_DETECTORS.values())

@@ -1,0 +1,49 @@
+"""The task registry: each task name maps to its trainer, evaluator, cross-validator, the data
+folder `train --task all` looks for, and the model it saves. `train`, `evaluate`, `export` and the
+command line's task choices all loop over it; adding a task is one module plus its `register_task`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+# Tasks the contract names (../shared/CONTRACT.md) that this version does not build yet: accepted on
+# the command line so that a user hears "not yet" rather than "invalid choice".
+PLANNED = ("objects", "face", "weapon", "deep")
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    evaluate: Callable                       # (dataset, model_dir, out, cfg) -> metrics dict
+    train: Callable | None = None            # (dataset, model_dir, cfg) -> card dict; None: nothing to train
+    cross_validate: Callable | None = None   # (dataset, out, cfg, folds, seed) -> metrics dict
+    layout: str | None = None                # its labelled folder inside a data root like ../shared/data
+    model: str | None = None                 # the model name it saves (classifiers.registry)
+    backend: str | None = None               # how that model is stored: arrays, skops, keras, tflite
+    untrained: str = ""                      # why there is nothing to train, for `train`
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task) -> Task:
+    if task.name in _TASKS and _TASKS[task.name] != task:
+        raise ValueError(f"a task named {task.name!r} is already registered")
+    _TASKS[task.name] = task
+    return task
+
+
+def unregister_task(name: str) -> None:
+    _TASKS.pop(name, None)
+
+
+def tasks() -> list[Task]:
+    import tasks as _builtin  # noqa: F401  (registers the built-in tasks)
+
+    return list(_TASKS.values())
+
+
+def get(name: str) -> Task | None:
+    return next((t for t in tasks() if t.name == name), None)

@@ -1,0 +1,69 @@
+"""The layering, enforced: a module imports only from layers below its own (or its own package), and
+the bottom layer imports nothing of ours. Read from the source with `ast`, so an import inside a
+function counts too."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+from conftest import ROOT
+
+# The data flow, bottom to top. Packages on one rank are siblings and do not import each other.
+LAYERS = {
+    "core": 0,
+    "sources": 1, "features": 1, "hw_io": 1, "datasets": 1,
+    "detectors": 2,
+    "classifiers": 3,
+    "pipeline": 4,
+    "tasks": 5, "bench": 5,
+    "cli": 6,
+}
+
+
+def _imports(path: str) -> set[str]:
+    with open(path, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read(), path)
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.add(node.module.split(".")[0])
+    return out & set(LAYERS)
+
+
+def _modules():
+    for package in LAYERS:
+        folder = os.path.join(ROOT, package)
+        for dirpath, _, files in os.walk(folder):
+            for name in files:
+                if name.endswith(".py"):
+                    yield package, os.path.join(dirpath, name)
+
+
+def test_every_layer_folder_exists_and_is_checked():
+    found = {package for package, _ in _modules()}
+    assert found == set(LAYERS)
+
+
+def test_no_module_imports_a_layer_above_or_beside_its_own():
+    wrong = []
+    for package, path in _modules():
+        for used in _imports(path):
+            if used != package and LAYERS[used] >= LAYERS[package]:
+                wrong.append(f"{os.path.relpath(path, ROOT)} imports {used}")
+    assert wrong == []
+
+
+def test_the_bottom_layer_imports_none_of_ours():
+    for package, path in _modules():
+        if package == "core":
+            assert _imports(path) <= {"core"}, path
+
+
+def test_the_checker_sees_a_violation(tmp_path):
+    # The rule is not vacuous: an upward import, even inside a function, is found.
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from pipeline.config import Config\n    import cli.main\n")
+    assert _imports(str(bad)) == {"pipeline", "cli"}
