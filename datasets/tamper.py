@@ -15,7 +15,15 @@ Kinds (EXPECTED_EVENT says which event each should raise):
 - shift           the view translated by `shift_px` (default 8 % of the width, a camera panned by
                   about 5 degrees), the uncovered edge filled by reflection rather than black;
 - rotate          the view rotated by `rotate_deg` (default 6 degrees) about the centre;
+- reaim_small     the camera pushed to look a little elsewhere: turned 5 degrees, shifted by a tenth of
+                  the view and zoomed 5 % together (sign and direction chosen by the seed);
+- reaim_large     pushed hard: turned 12 degrees, shifted by a fifth of the view, zoomed 12 %;
+- reaim_view      a complete change of view: another scene's footage (`other`, e.g. the next clip)
+                  spliced in from the onset, resized to this frame size;
 - drop            no frames at all from the onset on (`None` from the generator, the file ends).
+
+A re-aimed view keeps all its texture, only shows something else: the edges a warp uncovers are
+filled by reflection, never black, so "the picture lost structure" cannot give it away.
 
 Sizes default to fractions of the frame, so a tampering looks the same whether it is applied to the
 source frame or to the processing-size frame. Everything random comes from `seed` and the frame
@@ -36,16 +44,22 @@ import numpy as np
 
 __all__ = ["TAMPER_KINDS", "EXPECTED_EVENT", "TamperParams", "Tamperer", "apply_tamper", "main"]
 
-TAMPER_KINDS = ("cover_flat", "cover_textured", "blur", "shift", "rotate", "drop")
+TAMPER_KINDS = ("cover_flat", "cover_textured", "blur", "shift", "rotate", "reaim_small", "reaim_large",
+                "reaim_view", "drop")
 EXPECTED_EVENT = {
     "cover_flat": "camera_covered",
     "cover_textured": "camera_covered",
     "blur": "camera_defocused",
     "shift": "camera_moved",
     "rotate": "camera_moved",
+    "reaim_small": "camera_moved",
+    "reaim_large": "camera_moved",
+    "reaim_view": "camera_moved",
     "drop": "camera_offline",
 }
 SIDES = ("top", "bottom", "left", "right")
+# Re-aims: (degrees turned, shift as a fraction of the width, zoom), applied together.
+REAIMS = {"reaim_small": (5.0, 0.10, 1.05), "reaim_large": (12.0, 0.20, 1.12)}
 
 # What people put over a lens, BGR: black tape, a hand (dark, light leaking red), grey card, paper.
 _COVER_COLOURS = ((18, 18, 20), (40, 55, 85), (95, 100, 105), (215, 220, 222))
@@ -80,7 +94,9 @@ class TamperParams:
 class Tamperer:
     """One kind of tampering for frames of one size; `__call__(image, index)` returns the tampered copy."""
 
-    def __init__(self, kind: str, width: int, height: int, params: TamperParams | None = None):
+    def __init__(self, kind: str, width: int, height: int, params: TamperParams | None = None,
+                 other: list[np.ndarray] | None = None):
+        """`other`: for `reaim_view`, the footage of the scene the camera now shows (any size)."""
         if kind not in TAMPER_KINDS:
             raise ValueError(f"unknown tamper kind {kind!r}; one of {', '.join(TAMPER_KINDS)}")
         self.kind = kind
@@ -108,7 +124,19 @@ class Tamperer:
             deg = self.p.rotate_deg if self.p.rotate_deg is not None else 6.0 * (1 if rng.random() < 0.5 else -1)
             self.angle = deg
             self._matrix = cv2.getRotationMatrix2D(((self.w - 1) / 2.0, (self.h - 1) / 2.0), deg, 1.0)
-
+        elif kind in REAIMS:
+            deg, frac, zoom = REAIMS[kind]
+            deg *= 1 if rng.random() < 0.5 else -1
+            a = math.radians(float(rng.uniform(0.0, 360.0)))
+            self.angle, self.zoom = deg, zoom
+            self.shift = (frac * self.w * math.cos(a), frac * self.w * math.sin(a))
+            m = cv2.getRotationMatrix2D(((self.w - 1) / 2.0, (self.h - 1) / 2.0), deg, zoom)
+            m[:, 2] += self.shift
+            self._matrix = m
+        elif kind == "reaim_view":
+            if not other:
+                raise ValueError("reaim_view needs the other scene's frames")
+            self._other = other
     # -- the cover -------------------------------------------------------------------------------
     def _band(self) -> np.ndarray:
         """Weights 0..1 of a band covering `cover_fraction` of the area from `side`, with a soft edge
@@ -161,7 +189,13 @@ class Tamperer:
             raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, tamperer made for {self.w}x{self.h}")
         if self.kind == "blur":
             return cv2.GaussianBlur(image, (0, 0), self.sigma)
-        if self.kind in ("shift", "rotate"):
+        if self.kind == "reaim_view":
+            other = self._other[index % len(self._other)]
+            if other.ndim != image.ndim:
+                other = cv2.cvtColor(other, cv2.COLOR_BGR2GRAY) if other.ndim == 3 else cv2.cvtColor(
+                    other, cv2.COLOR_GRAY2BGR)
+            return cv2.resize(other, (self.w, self.h), interpolation=cv2.INTER_AREA)
+        if self._matrix is not None:
             return cv2.warpAffine(image, self._matrix, (self.w, self.h), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REFLECT_101)
         img = image.astype(np.float32)
@@ -174,7 +208,8 @@ class Tamperer:
 
 
 def apply_tamper(frames: Iterable[np.ndarray], kind: str, onset_frame: int,
-                 params: TamperParams | None = None) -> Iterator[np.ndarray | None]:
+                 params: TamperParams | None = None, other: list[np.ndarray] | None = None
+                 ) -> Iterator[np.ndarray | None]:
     """Frames before `onset_frame` unchanged, from it on tampered; `drop` yields None from the onset
     on (the caller decides whether to stop or to keep a clock running)."""
     if onset_frame < 0:
@@ -185,7 +220,7 @@ def apply_tamper(frames: Iterable[np.ndarray], kind: str, onset_frame: int,
             yield image
             continue
         if tamperer is None:
-            tamperer = Tamperer(kind, image.shape[1], image.shape[0], params)
+            tamperer = Tamperer(kind, image.shape[1], image.shape[0], params, other)
         yield tamperer(image, i)
 
 
@@ -217,6 +252,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shift-px", type=float, help="px at the input size (default: 8%% of the width)")
     p.add_argument("--shift-angle", type=float, help="direction of the shift in degrees (default: by seed)")
     p.add_argument("--rotate-deg", type=float, help="degrees (default: 6, sign by seed)")
+    p.add_argument("--other", help="with --kind reaim_view: the video the camera is turned to")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -234,6 +270,25 @@ def _params(args) -> TamperParams:
                             rotate_deg=args.rotate_deg, seed=args.seed).check()
     except ValueError as exc:
         raise _BadInput(str(exc)) from None
+
+
+def _read_other(path: str | None, limit: int = 900) -> list[np.ndarray]:
+    """The first `limit` frames of the scene a re-aimed camera shows (looped when the clip is longer)."""
+    if not path:
+        raise _BadInput("--kind reaim_view needs --other VIDEO (the scene the camera is turned to)")
+    if not os.path.isfile(path):
+        raise _BadInput(f"video file not found: {path}")
+    cap = cv2.VideoCapture(path)
+    out = []
+    while len(out) < limit:
+        ok, img = cap.read()
+        if not ok:
+            break
+        out.append(img)
+    cap.release()
+    if not out:
+        raise _BadInput(f"cannot read video: {path} (not a video, or corrupt)")
+    return out
 
 
 def _run(argv: list[str] | None) -> int:
@@ -262,6 +317,8 @@ def _run(argv: list[str] | None) -> int:
                 return
             yield img
 
+    other = _read_other(args.other) if args.kind == "reaim_view" else None
+
     parent = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(parent, exist_ok=True)
     h, w = first.shape[:2]
@@ -271,7 +328,7 @@ def _run(argv: list[str] | None) -> int:
         raise _BadInput(f"cannot write video: {args.out}")
     written = 0
     try:
-        for img in apply_tamper(frames(), args.kind, args.onset_frame, params):
+        for img in apply_tamper(frames(), args.kind, args.onset_frame, params, other):
             if img is None:
                 break  # dropped: the stream goes silent, the file ends here
             writer.write(img)

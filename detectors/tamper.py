@@ -19,6 +19,14 @@ offset on the picture) leaves them alone:
   Only a jump counts: a PTZ pan or a handheld camera drifts a little at every check, which is the
   camera's own motion, not a hand turning it (the limit of this design: a slow deliberate turn is
   followed, not reported).
+  Re-aimed: a push too large to track (turned ten degrees or more, shifted by a fifth, zoomed, or
+  looking at another scene altogether) is told from a cover by what the new view is. Most still cells
+  change at once; `persist_s` later the old scene is still lost, the new view has stayed put (people
+  may move in it), nothing of the old view is left in place (no border strip or textured cell still
+  correlating where it was: a cover leaves the uncovered part of the scene where it was), and the new
+  view is a scene - structure in most of its cells, as sharp as the old one. That is `camera_moved`
+  ("view": "replaced" when no rigid motion relates the two views); a flat or blurred or partial new
+  view stays for the cover and defocus checks.
 
 Corner tracking (pyramidal LK + RANSAC similarity) is the only costly step; it runs only on a jump,
 to confirm one, or to rule out a cover. Every condition must hold for `persist_s` before it is
@@ -102,7 +110,17 @@ _VETO_INLIERS = 0.25     # this fraction of the reference corners inside the "bl
                          # by one rigid motion: the blind area shows the scene, moved; not a cover
 _SAME_MOVE = 0.015       # a confirmed move puts the frame corners within this fraction of the width
                          # (or 3/4 of the jump) of where the jump put them: it stayed where it was turned
-_MAX_SCALE_CHANGE = 0.05 # a zoom is the camera's own doing, not a hand turning it
+_MAX_SCALE_CHANGE = 0.05 # a drift that zooms is the camera's own doing (PTZ), not a hand turning it
+_JUMP_MAX_SCALE = 0.25   # ... but a jump between two checks that zooms a little is a push
+_REAIM_JUMP = 0.6        # this fraction of the still cells changing at once may be a re-aimed camera
+_REAIM_STABLE = 0.5      # ... whose new view then stays put (cells correlating with it) in this fraction
+_STABLE_NCC = 0.7
+_IN_PLACE_NCC = 0.45     # a border strip of the old view still this correlated in place: the camera did
+                         # not move, something covers the rest
+_SCENE_TEX = 0.5         # a scene has structure in at least this fraction of its cells ...
+_SCENE_EDGES = 0.06      # ... and strong edges (object boundaries in focus) on this fraction of its pixels,
+_SCENE_EDGES_REL = 0.6   # or on at least this share of the old view's (a dim scene has few): a cover at
+                         # the lens is out of focus, whatever its texture
 
 
 @dataclass
@@ -129,8 +147,8 @@ class _Rigid:
     angle: float = 0.0             # degrees
     matrix: np.ndarray | None = None
 
-    def holds(self, min_inliers: float, min_shift: float) -> bool:
-        return self.inliers >= min_inliers and self.shift >= min_shift and abs(self.scale - 1.0) <= _MAX_SCALE_CHANGE
+    def holds(self, min_inliers: float, min_shift: float, max_scale: float = _JUMP_MAX_SCALE) -> bool:
+        return self.inliers >= min_inliers and self.shift >= min_shift and abs(self.scale - 1.0) <= max_scale
 
     def differs(self, other: "_Rigid", w: int, h: int) -> float:
         """How far apart the two transforms put the frame's corners, fraction of the width."""
@@ -184,6 +202,8 @@ class TamperDetector(Detector):
         self._jump_map: np.ndarray | None = None
         self._move_t = 0.0
         self._move: _Rigid | None = None          # a confirmed move
+        self._sudden: _View | None = None         # the first view after most still cells changed at once
+        self._before: _View | None = None         # ... and the last one before it
         self._since: dict[str, float | None] = {_FLAT: None, COVERED: None, DEFOCUSED: None}
         self._flags: list[Flag] = []
         self._light = False
@@ -354,6 +374,13 @@ class TamperDetector(Detector):
 
         # A flat picture cannot be seen to move: no new jump is looked for while it is flat.
         moved = self._moved(v, info, look=flat_blind < cfg.cover_frac)
+        reaimed = not moved and self._reaimed(v, info, lost_frac, flat_blind)
+        if reaimed:
+            moved = True
+            # The re-aim explains what was lost, and what looks blurred: no cover or blur is pending for it.
+            self._snap = None
+            self._since[COVERED] = self._since[_FLAT] = None
+            sharp_rel = 1.0
         # While a jump is being watched the view is displaced from the reference: that is for the
         # move to explain. Once a move is confirmed the reference is the new view again.
         watching = self._pre_move is not None and self._move is None
@@ -374,8 +401,12 @@ class TamperDetector(Detector):
             flags.append(Flag(COVERED, float(min(1.0, blind)), None, {"blind_frac": round(blind, 3)}))
         if moved:
             m = self._move
-            flags.append(Flag(MOVED, float(min(1.0, m.shift / (2.0 * cfg.jump_frac))), None,
-                              {"shift_px": round(m.shift * v.grey.shape[1], 1), "rotation_deg": round(m.angle, 1)}))
+            if m.matrix is None:   # another view altogether: no rigid motion relates it to the old one
+                flags.append(Flag(MOVED, 1.0, None, {"view": "replaced"}))
+            else:
+                flags.append(Flag(MOVED, float(min(1.0, m.shift / (2.0 * cfg.jump_frac))), None,
+                                  {"shift_px": round(m.shift * v.grey.shape[1], 1), "rotation_deg": round(m.angle, 1),
+                                   "zoom": round(m.scale, 3)}))
         if (defocused and self._held(DEFOCUSED, v.t)
                 and not (covered_since is not None and covered_since <= self._since[DEFOCUSED])):
             # A cover blurs the picture too: a blur that came with (or after) a suspected cover is its doing.
@@ -447,6 +478,79 @@ class TamperDetector(Detector):
             return False
         return True
 
+    def _reaimed(self, v: _View, info: dict, lost_frac: float, flat_blind: float) -> bool:
+        """A push too large for the jump's corner tracking, or a view of another scene: see the
+        module's docstring. True once, when the re-aim is confirmed; from then on `_moved` holds it."""
+        cfg = self.cfg
+        if self._sudden is None:
+            if info.get("jump", 0.0) >= _REAIM_JUMP and lost_frac >= cfg.cover_frac and flat_blind < cfg.cover_frac:
+                self._sudden, self._sudden_jump, self._before = v, info["jump"], self._prev
+            return False
+        if self._pre_move is not None:
+            # The jump's corner tracking is following it: judged here only if that fails to confirm.
+            if self._move is not None:
+                self._sudden = None
+            return False
+        first = self._sudden
+        if lost_frac < cfg.cover_frac or flat_blind >= cfg.cover_frac:
+            self._sudden = None    # the old view is back, or the picture went flat: not a re-aim
+            return False
+        if v.t - first.t < cfg.persist_s - 1e-9:
+            return False
+        self._sudden = None        # judged once
+        # The new view stays put: most of it still correlates with the first view after the change, or
+        # (a handheld camera that drifts on its own) with the last check's. A person close to the lens
+        # moves, and changes it between checks.
+        stable = max(self._stable(v, first), self._stable(v, self._prev) if self._prev is not None else 0.0)
+        tex = np.count_nonzero(v.var > _TEXTURE_VAR) / v.var.size
+        edges, ref_edges = _strong_edges(v.grey), _strong_edges(cv2.convertScaleAbs(self._ref_grey))
+        strip = max(self._in_place_strip(v, self._ref_grey),
+                    self._in_place_strip(v, np.float32(self._before.grey)) if self._before is not None else 0.0)
+        sharp_rel = v.sharp / max(self._sharp0, 1e-6)
+        info["reaim"] = {"stable": round(stable, 2), "tex": round(tex, 2), "edges": round(edges, 3),
+                         "ref_edges": round(ref_edges, 3), "strip": round(strip, 2), "sharp_rel": round(sharp_rel, 2),
+                         "jump": round(self._sudden_jump, 3)}
+        scene = tex >= _SCENE_TEX and edges >= min(_SCENE_EDGES, _SCENE_EDGES_REL * ref_edges)
+        if stable < _REAIM_STABLE or not scene or strip >= _IN_PLACE_NCC:
+            return False           # a person close to the lens, a cover: the other checks decide
+        old = _View(np.uint8(np.clip(self._ref_grey, 0, 255)), v.small, self._ref.copy(), self._ref_mean,
+                    self._ref_var, self._sharp0, first.t)
+        r = self._rigid(old.grey, v.grey, self._to_grey(self._corners(cv2.convertScaleAbs(self._ref)), self._origin))
+        info["reaim_rigid"] = (round(r.inliers, 2), round(r.shift, 3), round(r.scale, 3))
+        self._pre_move, self._jump_map, self._move_t = old, self._tex.copy(), first.t
+        self._jump = self._move = r if r.holds(_MIN_INLIERS, cfg.move_frac) else _Rigid()
+        # The camera now looks elsewhere: that is the scene to guard from here on, sharpness included
+        # (another part of the scene, or another scene, has detail of its own).
+        self._set_reference(v)
+        self._sharp0 = v.sharp
+        self._since[DEFOCUSED] = None
+        return True
+
+    def _stable(self, v: _View, other: _View) -> float:
+        both = (v.var > _TEXTURE_VAR) | (other.var > _TEXTURE_VAR)
+        return np.count_nonzero(both & (self._ncc(v, other) > _STABLE_NCC)) / max(1, np.count_nonzero(both))
+
+    def _in_place_strip(self, v: _View, ref: np.ndarray) -> float:
+        """The highest correlation, in place, of the old view's detail (`ref`: the reference, or the last
+        view before the change) with the new one's along the four border strips (a tenth of the frame
+        each): a cover slid over the lens leaves one of them."""
+        g = v.grey.astype(np.float32)
+        # Detail only (the picture less its blur): smooth gradients correlate under any small shift.
+        hg = g - cv2.GaussianBlur(g, (0, 0), 2.0)
+        hr = ref - cv2.GaussianBlur(ref, (0, 0), 2.0)
+        h, w = g.shape
+        sh, sw = max(4, h // 10), max(4, w // 10)
+        best = 0.0
+        for sl in ((slice(0, sh), slice(None)), (slice(h - sh, h), slice(None)),
+                   (slice(None), slice(0, sw)), (slice(None), slice(w - sw, w))):
+            a, b = hg[sl].ravel(), hr[sl].ravel()
+            a, b = a - a.mean(), b - b.mean()
+            nb = float(np.dot(b, b))
+            if nb < 4.0 * b.size:   # the old view had no detail there (letterbox, sky): it cannot tell
+                continue
+            best = max(best, float(np.dot(a, b)) / math.sqrt(float(np.dot(a, a)) * nb + 1e-6))
+        return best
+
     def _moved(self, v: _View, info: dict, look: bool = True) -> bool:
         cfg = self.cfg
         prev = self._prev
@@ -493,6 +597,11 @@ class TamperDetector(Detector):
             return True
         self._pre_move = None
         return False
+
+
+def _strong_edges(grey: np.ndarray) -> float:
+    """Share of the pixels of a 160-px grey on strong edges (Canny 100/250): boundaries in focus."""
+    return cv2.countNonZero(cv2.Canny(grey, 100, 250)) / grey.size
 
 
 class OfflineWatchdog:

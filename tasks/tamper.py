@@ -33,9 +33,17 @@ WINDOW_S = 1.0
 UNTAMPERED = "untampered"
 
 
-def clip_paths(folder: str) -> list[tuple[str, str]]:
-    """(relative, absolute) path of every clip in `folder/labels.csv` (first column), checked."""
-    return [(it.rel, it.path) for it in read_labels(folder, None)]
+def clip_jobs(folder: str) -> list[tuple[str, str, str]]:
+    """(relative path, absolute path, the clip a `reaim_view` turns it to) of every clip in
+    `folder/labels.csv`: the next clip from another source (the last one's is searched from the first),
+    so the new view is another scene, not the same recording a second later."""
+    items = read_labels(folder, None)
+    out = []
+    for i, it in enumerate(items):
+        others = items[i + 1:] + items[:i]
+        other = next((o for o in others if o.group != it.group), others[0] if others else it)
+        out.append((it.rel, it.path, other.path))
+    return out
 
 
 def _read(path: str, process_width: int) -> tuple[list, float]:
@@ -48,15 +56,17 @@ def _tamper_events(stage: ClassicalStage, decision: Decision, image, i: int, fps
     return decision.update(flags, i, i / fps, 1.0)
 
 
-def run_variant(frames: list, fps: float, cfg: Config, kind: str | None, onset: int, seed: int = 0) -> list:
-    """Tamper events [(type, time_s)] of one clip, untampered (kind None) or tampered from `onset`."""
+def run_variant(frames: list, fps: float, cfg: Config, kind: str | None, onset: int, seed: int = 0,
+                other: list | None = None) -> list:
+    """Tamper events [(type, time_s)] of one clip, untampered (kind None) or tampered from `onset`;
+    `other`: the frames a `reaim_view` camera is turned to."""
     stage = ClassicalStage(cfg, fps)
     decision = Decision(cfg.events)
     watchdog = OfflineWatchdog(cfg.tamper.offline_s, clock=lambda: 0.0)
     tamperer = None
     if kind is not None and kind != "drop":
         h, w = frames[0].shape[:2]
-        tamperer = Tamperer(kind, w, h, TamperParams(seed=seed))
+        tamperer = Tamperer(kind, w, h, TamperParams(seed=seed), other if kind == "reaim_view" else None)
     events = []
     for i, image in enumerate(frames):
         t = i / fps
@@ -83,15 +93,16 @@ def run_variant(frames: list, fps: float, cfg: Config, kind: str | None, onset: 
 
 
 def _clip_job(args) -> list[dict]:
-    rel, path, cfg_data = args
+    rel, path, other_path, cfg_data = args
     cfg = Config.model_validate(cfg_data)
     frames, fps = _read(path, cfg.source.process_width)
+    other = _read(other_path, cfg.source.process_width)[0]
     onset = len(frames) // 2
     t_on = onset / fps
     seed = zlib.crc32(rel.encode("utf-8")) % 100000
     rows = []
     for kind in (None, *TAMPER_KINDS):
-        events = run_variant(frames, fps, cfg, kind, onset, seed)
+        events = run_variant(frames, fps, cfg, kind, onset, seed, other)
         name = kind or UNTAMPERED
         if kind is None:
             first = events[0] if events else None
@@ -159,8 +170,7 @@ def format_matrix(summary: dict) -> str:
 
 
 def evaluate_tamper(dataset_dir: str, cfg: Config, out_dir: str, progress: bool = True, workers: int = 2) -> dict:
-    clips = clip_paths(dataset_dir)
-    jobs = [(rel, path, cfg.model_dump()) for rel, path in clips]
+    jobs = [(rel, path, other, cfg.model_dump()) for rel, path, other in clip_jobs(dataset_dir)]
     rows: list[dict] = []
     if workers > 1:
         with Pool(workers) as pool:

@@ -66,10 +66,15 @@ def test_quiet_scene_raises_nothing_and_calibrates_first():
     assert not any(flags)
 
 
+def other_scene(n: int = 60) -> list[np.ndarray]:
+    """Footage of another scene, for a camera turned to look at it (reaim_view)."""
+    return list(stream(n, seed=9))
+
+
 @pytest.mark.parametrize("kind", [k for k in TAMPER_KINDS if k != "drop"])
 def test_each_tampering_is_flagged_after_persisting(kind):
     onset = 30
-    frames = apply_tamper(stream(60), kind, onset, TamperParams(seed=3))
+    frames = apply_tamper(stream(60), kind, onset, TamperParams(seed=3), other_scene())
     flags = flags_per_frame(frames)
     expected = EXPECTED_EVENT[kind]
     hit = first(flags, expected)
@@ -117,6 +122,62 @@ def test_person_close_to_the_lens_is_not_tampering():
             img = np.where(mask[..., None] > 0, cloth.astype(np.uint8), img)
         frames.append(img)
     assert not any(flags_per_frame(frames))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_camera_pushed_hard_is_moved_not_covered(seed):
+    """Turned 12 degrees, shifted by a fifth and zoomed 12 % at once: the picture keeps all its
+    texture, it is another view; the flag says how far it went."""
+    cfg = Config()
+    motion = MotionDetector(cfg.motion)
+    det = TamperDetector(cfg.tamper, FPS)
+    got = []
+    for img in apply_tamper(stream(60, seed=seed), "reaim_large", 30, TamperParams(seed=seed)):
+        small = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (160, 90), interpolation=cv2.INTER_AREA)
+        got += det.check(small, motion.detect(small))
+    assert {f.type for f in got} == {MOVED}
+
+
+def test_a_complete_change_of_view_is_moved_and_says_the_view_was_replaced():
+    cfg = Config()
+    motion = MotionDetector(cfg.motion)
+    det = TamperDetector(cfg.tamper, FPS)
+    got = []
+    for img in apply_tamper(stream(60), "reaim_view", 30, other=other_scene()):
+        small = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (160, 90), interpolation=cv2.INTER_AREA)
+        got += det.check(small, motion.detect(small))
+    assert {f.type for f in got} == {MOVED}
+    assert got[0].extra.get("view") == "replaced" or "shift_px" in got[0].extra
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_textured_cover_over_most_of_the_lens_is_covered_not_moved(seed):
+    """Cloth-like texture with detail of its own, out of focus as anything at the lens is, over 90 %."""
+    rng = np.random.default_rng(seed)
+    cloth = cv2.GaussianBlur(rng.normal(110, 40, (H, W, 3)).astype(np.float32), (0, 0), 2.5)
+    frames = list(stream(60, seed=seed))
+    rows = int(0.9 * H)
+    for i in range(30, 60):
+        frames[i] = frames[i].copy()
+        frames[i][:rows] = np.clip(cloth[:rows] + rng.normal(0, 2, (rows, W, 3)), 0, 255).astype(np.uint8)
+    flags = flags_per_frame(frames)
+    assert first(flags, COVERED) is not None and first(flags, MOVED) is None
+
+
+def test_a_person_standing_close_to_the_lens_is_not_a_reaim():
+    """Most of the picture hidden at once by a body that then sways: it moves, so nothing is raised."""
+    base = scene(4)
+    rng = np.random.default_rng(3)
+    cloth = np.clip(cv2.GaussianBlur(rng.normal(80, 30, (H, W, 3)).astype(np.float32), (0, 0), 2.0), 0, 255)
+    frames = []
+    for i, img in enumerate(stream(80, seed=4, base=base)):
+        if 30 <= i < 60:
+            cx = int(0.5 * W + 0.08 * W * np.sin(i * 1.3))
+            mask = np.zeros((H, W), np.uint8)
+            cv2.ellipse(mask, (cx, H), (int(0.4 * W), int(1.2 * H)), 0, 0, 360, 255, -1)
+            img = np.where(mask[..., None] > 0, cloth.astype(np.uint8), img)
+        frames.append(img)
+    assert not any(MOVED in f for f in flags_per_frame(frames))
 
 
 def test_flags_describe_the_measurement():
@@ -172,7 +233,7 @@ def test_watchdog_fires_once_per_outage_and_rearms():
 @pytest.mark.parametrize("kind", TAMPER_KINDS)
 def test_tool_changes_frames_from_the_onset_only(kind):
     src = list(stream(12))
-    out = list(apply_tamper(iter(src), kind, 5, TamperParams(seed=2)))
+    out = list(apply_tamper(iter(src), kind, 5, TamperParams(seed=2), other_scene(12)))
     assert len(out) == len(src)
     for i in range(5):
         assert out[i] is src[i]
@@ -226,6 +287,14 @@ def test_tool_cli(tmp_path):
         n += 1
     assert n == 8                                   # the stream goes silent at the onset
 
+    # A camera turned to another scene: that scene's footage from the onset on.
+    turned = str(tmp_path / "turned.avi")
+    res = _tool("--in", src, "--kind", "reaim_view", "--onset-frame", "8", "--other", dropped, "--out", turned)
+    assert res.returncode == 0, res.stderr
+    res = _tool("--in", src, "--kind", "reaim_view", "--onset-frame", "8", "--out", turned)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "error: --kind reaim_view needs --other VIDEO (the scene the camera is turned to)"]
+
     for args, needle in (((str(tmp_path / "missing.mp4"), "blur"), "missing.mp4"), ((src, "spray"), "--kind")):
         res = _tool("--in", args[0], "--kind", args[1], "--onset-frame", "3", "--out", str(tmp_path / "x.avi"))
         assert res.returncode == 2
@@ -266,9 +335,12 @@ def test_real_clip_untampered_quiet_and_each_tampering_found(rel):
         frames = [f.image for f in src]
         fps = src.fps
     onset = len(frames) // 2
+    other = REAL_CLIPS[(REAL_CLIPS.index(rel) + 1) % len(REAL_CLIPS)]
+    with FrameSource(shared("fight_surv", other), process_width=cfg.source.process_width, reconnect=False) as src:
+        other_frames = [f.image for f in src]
     assert run_variant(frames, fps, cfg, None, onset) == []
     for kind in TAMPER_KINDS:
-        events = run_variant(frames, fps, cfg, kind, onset, seed=11)
+        events = run_variant(frames, fps, cfg, kind, onset, seed=11, other=other_frames)
         hits = [t - onset / fps for typ, t in events if typ == EXPECTED_EVENT[kind]]
         assert hits and 0.0 <= hits[0] <= 1.0, f"{rel} {kind}: {events}"
         assert {typ for typ, _ in events} == {EXPECTED_EVENT[kind]}, f"{rel} {kind}: {events}"
