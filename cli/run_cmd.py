@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -14,14 +15,15 @@ from core.errors import UserError
 from detectors.tamper import OfflineWatchdog
 from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
-from pipeline.cascade import Cascade
+from pipeline.cascade import Cascade, status_event
 from pipeline.config import load_config
 from pipeline.events import EventLog
 from pipeline.loop import FrameLoop
 from pipeline.models import adopt_feature_config, describe_models, load_models
 from pipeline.responder import Responder
 from pipeline.runtime import use_opencv_threads
-from sources.frame_source import FrameSource
+from sources.frame_source import DEFAULT_FPS, FILE, FrameSource, parse_source
+from sources.health import CameraHealth
 
 
 def _reload_threshold(cascade: Cascade, args, fight_meta: dict | None) -> None:
@@ -43,13 +45,71 @@ def _reload_threshold(cascade: Cascade, args, fight_meta: dict | None) -> None:
           file=sys.stderr)
 
 
-def _emit(log: EventLog, ev) -> None:
-    print(json.dumps(ev.to_dict()), flush=True)
+def _emit(log: EventLog, ev, out) -> None:
+    print(json.dumps(ev.to_dict()), file=out, flush=True)
     try:
         log.write(ev)
     except OSError as exc:
         # The responder already has the alarm (stored, SMS queued); a full disk here must not stop the watch.
         print(f"warning: could not append event to {log.path}: {exc.strerror or exc}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _stdout_for_events():
+    """stdout carries event lines only: they go to a private copy of it, and file descriptor 1 itself
+    points at stderr meanwhile, so whatever a library prints there (FFmpeg, libjpeg) cannot be taken
+    for an event by whoever reads `run ... > events.jsonl`."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    try:
+        yield out
+    finally:
+        try:
+            out.flush()
+            sys.stdout.flush()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            out.close()
+
+
+class _Stopper:
+    """SIGTERM (a service stop) and SIGINT alike: stop reading once the clips being recorded have their
+    post-roll (at most `post_s` more), then close everything cleanly and exit 0. A second signal
+    exits at once."""
+
+    def __init__(self, post_s: float):
+        self.post_s = post_s
+        self.event = threading.Event()   # also cuts a reconnect backoff short
+        self.at: float | None = None
+        self.recording = lambda: False
+
+    def request(self, signum, _frame) -> None:
+        if self.at is not None:
+            raise KeyboardInterrupt      # the second signal: at once
+        self.at = time.monotonic()
+        self.event.set()
+        print(f"stopping ({signal.Signals(signum).name}): finishing evidence clips, at most {self.post_s:g} s",
+              file=sys.stderr)
+
+    def __call__(self) -> bool:
+        if self.at is None:
+            return False
+        return not self.recording() or time.monotonic() - self.at >= self.post_s
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {s: signal.signal(s, self.request) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield self
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
 
 
 @contextlib.contextmanager
@@ -76,14 +136,26 @@ def _atm_state(cfg, cascade: Cascade) -> AtmStateReader | None:
     return reader.start()
 
 
-def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, loop: FrameLoop, handle) -> None:
-    t0 = time.monotonic()
+def _watch(watchdog: OfflineWatchdog | None, stop: threading.Event, cascade: Cascade, loop: FrameLoop, handle,
+           health: CameraHealth | None = None, t0: float | None = None) -> None:
+    """The live source's own thread: the offline watchdog (start and end of an outage) and the
+    camera's health (a flapping episode), checked ten times a second also while a read hangs."""
+    t0 = time.monotonic() if t0 is None else t0
     while not stop.wait(0.1):
-        flag = watchdog.check()
+        flag = watchdog.check() if watchdog is not None else None
+        back = watchdog.back() if watchdog is not None else None
+        now = time.monotonic() - t0
+        status = None
         if flag is not None:
+            status = {"type": flag.type, "time_s": now, **flag.extra}
+        elif back is not None:
+            status = {"type": "camera_online", "time_s": now, "down_s": back}
+        events = [cascade.status_event(status, max(loop.last_index, 0))] if status else []
+        if health is not None:
+            events += health.poll(max(loop.last_index, 0), now, cascade.state)
+        for ev in events:
             try:
-                handle(cascade.status_event({"type": flag.type, "time_s": time.monotonic() - t0, **flag.extra},
-                                            max(loop.last_index, 0)))
+                handle(ev)
             except Exception as exc:
                 # This thread is the only one that notices a hung camera: one failed alarm must not end it.
                 print(f"error: camera_offline alarm not fully handled: {type(exc).__name__}: {exc}",
@@ -91,18 +163,28 @@ def _watch(watchdog: OfflineWatchdog, stop: threading.Event, cascade: Cascade, l
 
 
 def run(args) -> int:
+    # From the first line on: OpenCV may log as soon as it sets its thread count.
+    with _stdout_for_events() as out:
+        return _run(args, out)
+
+
+def _run(args, out) -> int:
     cfg = load_config(args.config, args.overrides)
     use_opencv_threads(cfg)
     cfg, models, metas = load_models(args.model_dir, cfg)
     s = cfg.source
+    kind, _ = parse_source(args.source)   # a missing file is refused before anything is set up
     n = 0
     cascade: Cascade | None = None
     loop: FrameLoop | None = None
     responder: Responder | None = None
     watchdog: OfflineWatchdog | None = None
-    lock = threading.Lock()  # events come from the frame loop and from the offline watchdog's thread
+    health: CameraHealth | None = CameraHealth(s.unstable_reconnects, s.unstable_window_s) if kind != FILE else None
+    lock = threading.Lock()  # events come from the frame loop and from the camera-watch thread
+    stopper = _Stopper(cfg.evidence.post_s)
+    atm = None
 
-    with _event_log(args.events) as log:
+    with _event_log(args.events) as log, stopper.installed():
         def handle(ev, frame=None) -> None:
             with lock:
                 # The alarm first (store, buzzer, SMS); the JSON line only records it, and is still
@@ -111,52 +193,61 @@ def run(args) -> int:
                     if responder is not None:
                         responder.on_event(ev, frame)
                 finally:
-                    _emit(log, ev)
+                    _emit(log, ev, out)
 
         def on_status(status: dict) -> None:
-            # Called from inside the source while it is still down, so the alarm is not held back
-            # until the camera returns. With the watchdog running it has already said so, sooner.
+            # Called from inside the source while it is still down (also before its first frame, with
+            # source.wait_at_start), so the alarm is not held back until the camera returns. With the
+            # watchdog running it has already said so, sooner.
+            index = max(loop.last_index, 0) if loop else 0
+            state = cascade.state if cascade else "unknown"
+            if status.get("type") == "camera_reconnected" and health is not None:
+                health.reconnected(float(status["time_s"]), float(status["down_s"]), str(status["source"]),
+                                   index, state)
             if watchdog is not None:
                 return
-            ev = cascade.status_event(status, max(loop.last_index, 0)) if cascade and loop else None
+            ev = status_event(status, index, state)
             if ev:
                 handle(ev)
 
-        with FrameSource(args.source, process_width=s.process_width, backoff_initial_s=s.backoff_initial_s,
-                         backoff_max_s=s.backoff_max_s, offline_after_s=s.offline_after_s,
-                         on_status=on_status) as src:
-            cascade = Cascade(cfg, src.fps, models)
-            atm = _atm_state(cfg, cascade)
-            hw = build_hardware(args.hardware, cfg.hardware, cfg.modem)
-            stop = threading.Event()
-            try:
-                responder = Responder(cfg, hw, src.fps)
+        # The responder before the source: an alarm raised while waiting for the camera is stored and texted.
+        hw = build_hardware(args.hardware, cfg.hardware, cfg.modem)
+        stop = threading.Event()
+        try:
+            responder = Responder(cfg, hw, DEFAULT_FPS)
+            stopper.recording = lambda: responder.evidence.recording
+            t0 = time.monotonic()  # the source's clock starts at its opening: the watch thread counts from there
+            with FrameSource(args.source, process_width=s.process_width, backoff_initial_s=s.backoff_initial_s,
+                             backoff_max_s=s.backoff_max_s, offline_after_s=s.offline_after_s,
+                             on_status=on_status, stop=stopper.event, wait_at_start=s.wait_at_start) as src:
+                cascade = Cascade(cfg, src.fps, models)
+                atm = _atm_state(cfg, cascade)
                 # After the checks: a user error stays one line.
                 print(describe_models(metas, args.model_dir), file=sys.stderr)
                 print(hw.describe(), file=sys.stderr)
                 if hasattr(signal, "SIGHUP"):
                     signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args, metas.get("fight")))
                 feeds = [SimpleNamespace(on_frame=responder.on_frame, on_event=handle)]
-                if src.kind != "file" and cfg.tamper.enabled:
+                if kind != FILE and cfg.tamper.enabled:
                     # A live camera that stops delivering may block inside read(); only a separate
                     # thread can notice within tamper.offline_s. A file has no real-time gaps.
                     watchdog = OfflineWatchdog(cfg.tamper.offline_s)
                     feeds.insert(0, SimpleNamespace(on_frame=lambda _frame: watchdog.feed()))
                 loop = FrameLoop(cascade, feeds)
-                if watchdog is not None:
-                    threading.Thread(target=_watch, args=(watchdog, stop, cascade, loop, handle),
-                                     name="offline-watchdog", daemon=True).start()
-                n = loop.run(src, max_frames=args.max_frames)
-                if src.kind == "file":
+                if kind != FILE:
+                    threading.Thread(target=_watch, args=(watchdog, stop, cascade, loop, handle, health, t0),
+                                     name="camera-watch", daemon=True).start()
+                n = loop.run(src, max_frames=args.max_frames, stop=stopper)
+                if kind == FILE:
                     # A file ends; a camera does not. Give queued SMS a moment before exiting; what is
                     # left stays in the outbox and goes out on the next start.
                     responder.drain(timeout_s=5.0)
-            finally:
-                stop.set()
-                if responder is not None:
-                    responder.close()
-                hw.close()
-                if atm is not None:
-                    atm.stop()
+        finally:
+            stop.set()
+            if responder is not None:
+                responder.close()
+            hw.close()
+            if atm is not None:
+                atm.stop()
     print(f"processed {n} frames from {args.source}", file=sys.stderr)
     return 0

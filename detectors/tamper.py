@@ -618,10 +618,19 @@ class OfflineWatchdog:
         self.clock = clock
         self._last: float | None = None
         self._fired = False
+        self._back: float | None = None
 
     def feed(self, now: float | None = None) -> None:
-        self._last = self.clock() if now is None else float(now)
+        now = self.clock() if now is None else float(now)
+        if self._fired and self._last is not None:
+            self._back = now - self._last   # the outage that was reported is over: its length
+        self._last = now
         self._fired = False
+
+    def back(self) -> float | None:
+        """The length of a reported outage that has just ended (once), else None."""
+        back, self._back = self._back, None
+        return back
 
     def check(self, now: float | None = None) -> Flag | None:
         if self._last is None or self._fired:

@@ -39,21 +39,29 @@ class Frame(NamedTuple):
 
 
 class FrameRing:
-    """The last `seconds` of frames (at most `max_frames`), oldest first.
+    """The frames of the last `seconds` by their own timestamps (at most `max_frames`), oldest first.
 
-    Frames are kept by reference, which costs nothing per frame. The caller must therefore not write
-    into a frame after pushing it; a source that reuses one buffer for every frame must pass
-    `copy=True`.
+    By time, not by a frame count at a declared rate: a stream that says 25 fps and delivers 30 keeps
+    its full pre-roll. Frames are kept by reference, which costs nothing per frame. The caller must
+    therefore not write into a frame after pushing it; a source that reuses one buffer for every
+    frame must pass `copy=True`.
     """
 
-    def __init__(self, seconds: float, fps: float, max_frames: int = 300, copy: bool = False):
-        self.capacity = max(1, min(int(max_frames), int(math.ceil(seconds * fps))))
+    def __init__(self, seconds: float, max_frames: int = 600, copy: bool = False):
+        self.seconds = float(seconds)
+        self.capacity = max(1, int(max_frames))
         self.copy = copy
         self._frames: deque[Frame] = deque(maxlen=self.capacity)
 
     def push(self, index: int, time_s: float, image: np.ndarray) -> Frame:
         frame = Frame(index, time_s, image.copy() if self.copy else image)
-        self._frames.append(frame)
+        frames = self._frames
+        if frames and time_s < frames[-1].time_s:
+            frames.clear()  # time went back (a new source, a clock reset): what came before is another timeline
+        frames.append(frame)
+        # Keep what lies within `seconds` before this frame (the trigger frame counts as the last).
+        while len(frames) > 1 and time_s - frames[0].time_s >= self.seconds - 1e-9:
+            frames.popleft()
         return frame
 
     def frames(self) -> list[Frame]:
@@ -71,7 +79,7 @@ class _Clip:
     event_id: str
     event_type: str
     frames: list[Frame]
-    post_left: int
+    end_s: float        # the clip ends with the first frame at or after this time
 
 
 def draw_boxes(image: np.ndarray, boxes: Iterable, label: str) -> np.ndarray:
@@ -94,8 +102,9 @@ def _safe(name: str) -> str:
 class EvidenceRecorder:
     """Keeps a pre-roll ring; on `trigger` saves a snapshot and records a clip of pre_s + post_s.
 
-    Durations become frame counts at the nominal `fps` (the clip is played back at that rate); a source
-    that drops frames gives a clip covering more wall time, never a shorter one.
+    Pre- and post-roll are measured on the frames' own timestamps, and each clip is written at the rate
+    its frames actually came at (frames over the time they span), so it plays in real time whatever
+    rate the source declared; `fps` is used only for a clip of a single frame.
     Overlapping triggers each get their own clip (pre-rolls may share frames; frames are shared by
     reference, so this costs disk, not memory). At most `max_open_clips` record at once; a trigger
     beyond that gets its snapshot only, which is logged.
@@ -116,11 +125,11 @@ class EvidenceRecorder:
         self.fps = float(fps)
         self.codec = codec
         self.quota_bytes = int(quota_mb * 1024 * 1024)
-        self.post_frames = max(0, int(round(post_s * fps)))
+        self.post_s = float(post_s)
         self.max_open_clips = max_open_clips
         self.jpeg_quality = jpeg_quality
-        # The pre-roll includes the trigger frame itself.
-        self.ring = FrameRing(pre_s, fps, max_frames=max(1, int(round(pre_s * fps))), copy=copy_frames)
+        # The pre-roll includes the trigger frame itself. The frame cap bounds memory at 60 fps.
+        self.ring = FrameRing(pre_s, max_frames=max(1, int(math.ceil(pre_s * 60.0))), copy=copy_frames)
         os.makedirs(root_dir, exist_ok=True)
         self._open: list[_Clip] = []
         self._pending: list[Future] = []
@@ -136,8 +145,7 @@ class EvidenceRecorder:
         still_open = []
         for clip in self._open:
             clip.frames.append(frame)
-            clip.post_left -= 1
-            if clip.post_left <= 0:
+            if time_s >= clip.end_s - 1e-9:
                 self._finish(clip)
             else:
                 still_open.append(clip)
@@ -162,12 +170,18 @@ class EvidenceRecorder:
             log.warning("evidence: %d clips already recording; event %s gets a snapshot only",
                         len(self._open), event_id)
             return snap
-        clip = _Clip(event_id, event_type, self.ring.frames(), self.post_frames)
-        if clip.post_left <= 0:
+        frames = self.ring.frames()
+        clip = _Clip(event_id, event_type, frames, (frames[-1].time_s if frames else 0.0) + self.post_s)
+        if self.post_s <= 0 or not frames:
             self._finish(clip)
         else:
             self._open.append(clip)
         return snap
+
+    @property
+    def recording(self) -> bool:
+        """A clip is still collecting its post-roll."""
+        return bool(self._open)
 
     def flush(self) -> None:
         """Ends open clips with the frames they have, and waits until every clip is on disk."""
@@ -205,7 +219,7 @@ class EvidenceRecorder:
         path = os.path.join(self.root_dir, f"{_safe(clip.event_id)}-{_safe(clip.event_type)}{ext}")
         tmp = path[: -len(ext)] + ".part" + ext  # the writer picks the container from the extension
         h, w = clip.frames[0].image.shape[:2]
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*self.codec), self.fps, (w, h))
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*self.codec), clip_fps(clip.frames, self.fps), (w, h))
         if not writer.isOpened():
             log.error("evidence: cannot open a %s writer for %s", self.codec, path)
             return None
@@ -239,6 +253,14 @@ class EvidenceRecorder:
                     pass  # already gone (deleted by hand): the row must still go
                 self.store.delete_evidence(oldest["path"])
                 log.info("evidence: quota, deleted %s (%d bytes)", oldest["path"], oldest["bytes"])
+
+
+def clip_fps(frames: list[Frame], nominal: float) -> float:
+    """The rate the frames came at: one frame interval per frame over the time they span."""
+    if len(frames) < 2:
+        return nominal
+    span = frames[-1].time_s - frames[0].time_s
+    return (len(frames) - 1) / span if span > 0 else nominal
 
 
 def _write_atomic(path: str, data: bytes) -> None:

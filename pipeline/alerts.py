@@ -35,6 +35,10 @@ class AlertsConfig(Section):
     severity: dict[str, Literal["warning", "attack", "off"]] = Field(
         default_factory=dict,
         description="override an event type's severity, e.g. {crowding: attack}; off: logged, no alert")
+    notify_end: list[str] = Field(
+        default_factory=lambda: ["camera_offline"],
+        description="event types whose end is texted too (one RESOLVED SMS: 'the camera is back'); every other "
+                    "end record is stored, never texted")
     retry_initial_s: float = Field(5.0, gt=0, description="first retry of an SMS the modem refused")
     retry_max_s: float = Field(300.0, gt=0, description="retries back off up to this interval, and never stop")
 
@@ -43,6 +47,14 @@ class AlertsConfig(Section):
     def _numbers(cls, numbers: list[str]) -> list[str]:
         # Refused at start, not found out when the first alarm's SMS fails.
         return [check_number(n) for n in numbers]
+
+    @field_validator("notify_end")
+    @classmethod
+    def _end_types(cls, types: list[str]) -> list[str]:
+        unknown = sorted(set(types) - set(event_types()))
+        if unknown:
+            raise ValueError(f"unknown event type(s) {', '.join(unknown)}")
+        return types
 
     @field_validator("severity", mode="before")
     @classmethod
@@ -99,6 +111,18 @@ class AlertPolicy:
         self._last[event_type] = now
         return Alert(severity, event_type, self.text(event_type, severity, evidence_id, now, event.get("score")),
                      self.recipients, evidence_id, now)
+
+    def resolved(self, event: Mapping, evidence_id: str | None, now: float) -> Alert | None:
+        """The SMS that says an episode ended (e.g. the camera is back), for a type that alerts at all;
+        no cooldown: there is one per episode."""
+        event_type = str(event["type"])
+        if self.severity_of(event_type) == OFF:
+            return None
+        text = self.text(event_type, "resolved", evidence_id, now)
+        duration = event.get("duration_s")
+        if duration is not None:
+            text = fit_sms(f"{text} after {float(duration):.0f} s")
+        return Alert("resolved", event_type, text, self.recipients, evidence_id, now)
 
     def text(self, event_type: str, severity: str, evidence_id: str | None, now: float,
              score: float | None = None) -> str:

@@ -50,8 +50,17 @@ class Cascade:
         return self.decision.finish(*self._last, state=self.state)
 
     def status_event(self, status: dict, frame_index: int) -> Event | None:
-        """A frame source's outage notice as an event (only the offline one is an alarm)."""
-        if status.get("type") != "camera_offline":
-            return None
-        return Event("camera_offline", frame_index, float(status.get("time_s", 0.0)), None, 1.0, "classical",
-                     self.state, {"down_s": round(float(status.get("down_s", 0.0)), 2)})
+        return status_event(status, frame_index, self.state)
+
+
+def status_event(status: dict, frame_index: int, state: str = "unknown") -> Event | None:
+    """A frame source's outage notice as an event: `camera_offline` starts the episode, and
+    `camera_online` (frames are back) is its end record, with the outage's length."""
+    kind, down = status.get("type"), round(float(status.get("down_s", 0.0)), 2)
+    time_s = float(status.get("time_s", 0.0))
+    if kind == "camera_offline":
+        return Event("camera_offline", frame_index, time_s, None, 1.0, "classical", state, {"down_s": down})
+    if kind == "camera_online":
+        return Event("camera_offline", frame_index, time_s, None, 1.0, "classical", state,
+                     {"phase": "end", "duration_s": down})
+    return None

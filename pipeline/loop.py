@@ -8,7 +8,7 @@ hold it when its own event fires) and/or `on_event(event, frame)`.
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from pipeline.cascade import Cascade
 from pipeline.events import Event
@@ -32,9 +32,11 @@ class FrameLoop:
         self.last_index = -1
 
     def run(self, frames: Iterable[Frame], max_frames: int | None = None,
-            stop: threading.Event | None = None) -> int:
-        """Process `frames` until they end, `max_frames` were processed or `stop` is set; returns the count."""
+            stop: threading.Event | Callable[[], bool] | None = None) -> int:
+        """Process `frames` until they end, `max_frames` were processed or `stop` is set (or returns
+        True: asked after every frame); returns the count."""
         process = self.cascade.process
+        should_stop = stop.is_set if isinstance(stop, threading.Event) else stop
         for frame in frames:
             for on_frame in self._frame_sinks:
                 on_frame(frame)
@@ -43,7 +45,7 @@ class FrameLoop:
                     on_event(ev, frame)
             self.last_index = frame.index
             self.frames += 1
-            if (max_frames and self.frames >= max_frames) or (stop is not None and stop.is_set()):
+            if (max_frames and self.frames >= max_frames) or (should_stop is not None and should_stop()):
                 break
         # The footage ended (or the watch stopped): the episodes still open get their end records.
         for ev in self.cascade.finish():

@@ -97,11 +97,20 @@ class Responder:
         return event_id
 
     def _on_end(self, event: Event) -> str:
-        """An episode closed: stored with the evidence id of its start, never an alert."""
+        """An episode closed: stored with the evidence id of its start; texted (no buzzer) only for the
+        types in `alerts.notify_end`, such as a camera that is back."""
         evidence_id = self._episode_ids.pop(event.type, None)
         if evidence_id is not None:
             event.extra.setdefault("evidence_id", evidence_id)
-        return self.store.add_event(event.to_dict())
+        d = event.to_dict()
+        event_id = self.store.add_event(d)
+        if event.type in self.cfg.alerts.notify_end:
+            alert = self.policy.resolved(d, evidence_id, self.clock())
+            if alert is not None:
+                self.alerts.append(alert)
+                queue_alert(self.outbox, alert)
+                self.worker.wake()
+        return event_id
 
     def _start_door_flow(self, event_id: str) -> None:
         if self.door_flow is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import time
 from functools import cached_property
 from typing import Any, Callable
@@ -31,11 +32,21 @@ from core.settings import Section
 CAMERA, STREAM, FILE = "camera", "stream", "file"
 
 class SourceConfig(Section):
+    """The camera, file or stream, and how its health is judged."""
+
     process_width: int = Field(320, ge=64, le=1920,
                                description="evidence clips (and later stages) get frames at most this wide; the "
                                            "cheap stage reads the decoded frame itself")
     backoff_initial_s: float = Field(0.5, gt=0, description="first wait before reconnecting a dropped camera or stream")
     backoff_max_s: float = Field(8.0, gt=0, description="reconnect waits double up to this")
+    unstable_reconnects: int = Field(3, ge=2, le=1000,
+                                     description="this many reconnects within unstable_window_s is a flapping "
+                                                 "camera: one camera_unstable episode, not one alarm per drop")
+    unstable_window_s: float = Field(60.0, gt=0, le=86400,
+                                     description="the window for unstable_reconnects; the episode ends after "
+                                                 "this long without a reconnect")
+    wait_at_start: bool = Field(False, description="a camera or stream that is down when run starts is retried with "
+                                                   "the backoff and reported offline, instead of exit 2 (a kiosk)")
     offline_after_s: float = Field(5.0, gt=0,
                                    description="a camera down this long raises camera_offline when tamper.enabled "
                                                "is false; with tamper on, the tamper watchdog's offline_s decides")
@@ -155,7 +166,12 @@ class FrameSource:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_status: Callable[[dict], None] | None = None,
+        stop: threading.Event | None = None,
+        wait_at_start: bool = False,
     ) -> None:
+        """`stop`: once set, a reconnect in progress gives up at once (a service being stopped must
+        not wait out a backoff). `wait_at_start`: a camera or stream that is down at the start is
+        retried with the same backoff (and reported offline) instead of refused; a file never is."""
         if int(process_width) <= 0:
             raise UserError(f"process width must be a positive number of pixels, got {process_width}")
         self.src = str(src)
@@ -171,6 +187,7 @@ class FrameSource:
         self._clock = clock
         self._sleep = sleep
         self._on_status = on_status
+        self._stop = stop
 
         self._cap: Any = None
         self._pending: np.ndarray | None = None
@@ -184,7 +201,15 @@ class FrameSource:
         self._t_open = clock()
         cap, image = self._open_once()
         if cap is None:
-            raise UserError(self._cannot_open_message())
+            if not wait_at_start or self.kind == FILE:
+                raise UserError(self._cannot_open_message())
+            self._down_since = self._t_open   # down since the first attempt, not since it failed
+            image = self._recover()
+            if image is None:      # stopped while waiting: a source that delivers nothing
+                self._closed = True
+                self.fps, self.source_size, self.process_size, self.scale = DEFAULT_FPS, (0, 0), (0, 0), 1.0
+                return
+            cap = self._cap
         self._cap = cap
         self._pending = image
         self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS))
@@ -295,7 +320,8 @@ class FrameSource:
             except cv2.error:
                 pass
             self._cap = None
-        self._down_since = self._clock()
+        if self._down_since is None:
+            self._down_since = self._clock()
         self._offline_reported = False
         # Absolute deadlines: comparing "now - start >= limit" instead can fall a rounding error
         # short of a wake-up time computed as "start + limit" and spin on sleep(0).
@@ -304,6 +330,8 @@ class FrameSource:
         delay = self.backoff_initial_s
         next_try = self._down_since + delay
         while True:
+            if self._stop is not None and self._stop.is_set():
+                return None
             now = self._clock()
             if not self._offline_reported and now >= offline_at:
                 self._offline_reported = True
@@ -327,11 +355,17 @@ class FrameSource:
                 wake = min(wake, offline_at)
             if give_up_at is not None:
                 wake = min(wake, give_up_at)
-            self._sleep(wake - now)
+            if self._stop is not None:
+                self._stop.wait(max(0.0, wake - now))
+            else:
+                self._sleep(wake - now)
 
     def _back_online(self) -> None:
         now = self._clock()
-        # A blip shorter than offline_after_s produced no offline notice, so it gets no online one.
+        # Every reconnect is noted (a flapping stream is made of blips too short to be outages) ...
+        self._record({"type": "camera_reconnected", "time_s": now - self._t_open,
+                      "down_s": now - self._down_since, "source": self._label()})
+        # ... but a blip shorter than offline_after_s produced no offline notice, so it gets no online one.
         if self._offline_reported:
             self._record({"type": "camera_online", "time_s": now - self._t_open,
                           "down_s": now - self._down_since, "source": self._label()})

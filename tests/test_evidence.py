@@ -137,15 +137,37 @@ def test_bad_codec_is_refused(store, tmp_path):
 
 
 def test_frame_ring_keeps_the_last_seconds_by_reference_or_copy():
-    ring = FrameRing(seconds=1, fps=5, max_frames=100)
+    ring = FrameRing(seconds=1, max_frames=100)
     for i in range(12):
         ring.push(i, i / 5, frame(i))
-    assert ring.capacity == 5 and [f.index for f in ring.frames()] == [7, 8, 9, 10, 11]
-    assert FrameRing(seconds=10, fps=30, max_frames=50).capacity == 50
+    assert [f.index for f in ring.frames()] == [7, 8, 9, 10, 11]
+    capped = FrameRing(seconds=10, max_frames=50)
+    for i in range(80):
+        capped.push(i, i / 30, frame(i))
+    assert len(capped) == 50
 
     shared = np.zeros((2, 2, 3), np.uint8)
-    by_ref, copied = FrameRing(1, 5), FrameRing(1, 5, copy=True)
+    by_ref, copied = FrameRing(1), FrameRing(1, copy=True)
     by_ref.push(0, 0.0, shared)
     copied.push(0, 0.0, shared)
     shared[:] = 9  # a source that reuses its buffer
     assert by_ref.latest().image[0, 0, 0] == 9 and copied.latest().image[0, 0, 0] == 0
+
+
+def test_pre_roll_and_clip_rate_come_from_the_frames_timestamps(store, tmp_path):
+    """A source that declares 25 fps and delivers 30: the pre-roll is still 3 s, and the clip is
+    written at the rate the frames came, so it plays in real time (6 s for 3 s + 3 s)."""
+    root = str(tmp_path / "ev")
+    declared, real = 25.0, 30.0
+    with EvidenceRecorder(store, root, fps=declared, pre_s=3, post_s=3, background=False) as rec:
+        for i in range(240):
+            rec.push(i, i / real, frame(i))
+            if i == 120:
+                rec.trigger("e30", "fight", [], frame(i))
+    (clip,) = [e["path"] for e in store.evidence_for("e30") if e["kind"] == "clip"]
+    cap = cv2.VideoCapture(clip)
+    fps, n = cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    assert n == 90 + 90                       # 3 s before (trigger frame included) and 3 s after, at 30/s
+    assert fps == pytest.approx(real, abs=0.1)
+    assert n / fps == pytest.approx(6.0, abs=0.05)

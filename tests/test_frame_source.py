@@ -210,19 +210,21 @@ def test_reconnects_with_backoff_and_reports_outage_once():
     assert source.kind == "camera"
 
     events = source.pop_status_events()
-    assert [e["type"] for e in events] == ["camera_offline", "camera_online"]
+    # Every reconnect is noted (flapping is made of them); the outage has its start and its end.
+    assert [e["type"] for e in events] == ["camera_offline", "camera_reconnected", "camera_online"]
     assert events[0]["down_s"] == pytest.approx(1.5) and events[0]["time_s"] == pytest.approx(1.5)
-    assert events[1]["down_s"] == pytest.approx(3.5) and events[1]["time_s"] == pytest.approx(3.5)
+    assert events[1]["down_s"] == pytest.approx(3.5) and events[2]["down_s"] == pytest.approx(3.5)
+    assert events[2]["time_s"] == pytest.approx(3.5)
     assert seen == events  # the callback hears each notice as it happens
     assert source.pop_status_events() == []
     source.close()
 
 
-def test_short_blip_reports_nothing():
+def test_short_blip_is_a_reconnect_not_an_outage():
     source, _, clock = fake_source([2, 2], offline_after_s=5.0)
     assert [next(source).index for _ in range(4)] == [0, 1, 2, 3]
     assert clock.sleeps == [0.5]
-    assert source.pop_status_events() == []
+    assert [e["type"] for e in source.pop_status_events()] == ["camera_reconnected"]
 
 
 def test_never_recovers_and_max_reconnect_bounds_iteration():

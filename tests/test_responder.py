@@ -117,3 +117,19 @@ def test_a_bad_guard_number_does_not_keep_the_code_from_the_next_guard(tmp_path)
     finally:
         responder.close()
         hw.close()
+
+
+def test_an_outage_texts_its_start_and_that_the_camera_is_back_other_ends_only_stored(mock_station):
+    cfg, hw, responder = mock_station
+    start = responder.on_event(Event("camera_offline", 10, 1.0, None, 1.0, extra={"down_s": 0.75}))
+    responder.on_event(Event("camera_offline", 40, 9.0, None, 1.0, extra={"phase": "end", "duration_s": 8.0}))
+    responder.on_event(Event("crowding", 41, 9.1, None, 0.7))
+    responder.on_event(Event("crowding", 90, 14.0, None, 0.7, extra={"phase": "end", "duration_s": 3.0}))
+    assert responder.drain(timeout_s=10) == 0
+    texts = [t for _, t in hw.fake_modem.received]
+    assert len(texts) == 3, texts
+    assert "ATTACK camera_offline" in texts[0] and f"ev:{start}" in texts[0]
+    assert "RESOLVED camera_offline" in texts[1] and f"ev:{start}" in texts[1] and "after 8 s" in texts[1]
+    assert "WARNING crowding" in texts[2]                      # its end is stored, not texted
+    ends = [e for e in responder.store.list_events() if e["payload"].get("phase") == "end"]
+    assert len(ends) == 2
