@@ -219,7 +219,11 @@ def _run(args, out) -> int:
             t0 = time.monotonic()  # the source's clock starts at its opening: the watch thread counts from there
             with FrameSource(args.source, process_width=s.process_width, backoff_initial_s=s.backoff_initial_s,
                              backoff_max_s=s.backoff_max_s, offline_after_s=s.offline_after_s,
-                             on_status=on_status, stop=stopper.event, wait_at_start=s.wait_at_start) as src:
+                             on_status=on_status, stop=stopper.event, wait_at_start=s.wait_at_start,
+                             measure_fps_s=s.measure_fps_s) as src:
+                if abs(src.fps - src.declared_fps) > 0.05 * src.declared_fps:
+                    print(f"source declares {src.declared_fps:g} fps and delivers {src.fps:.1f}: timing by "
+                          f"{src.fps:.1f}", file=sys.stderr)
                 cascade = Cascade(cfg, src.fps, models)
                 atm = _atm_state(cfg, cascade)
                 # After the checks: a user error stays one line.

@@ -45,6 +45,10 @@ class SourceConfig(Section):
     unstable_window_s: float = Field(60.0, gt=0, le=86400,
                                      description="the window for unstable_reconnects; the episode ends after "
                                                  "this long without a reconnect")
+    measure_fps_s: float = Field(1.0, ge=0, le=30,
+                                 description="a camera or stream is timed for this long at the start and its real "
+                                             "frame rate used for every window and timer (0: trust the rate it "
+                                             "declares; an MJPEG stream says 25 whatever it sends)")
     wait_at_start: bool = Field(False, description="a camera or stream that is down when run starts is retried with "
                                                    "the backoff and reported offline, instead of exit 2 (a kiosk)")
     offline_after_s: float = Field(5.0, gt=0,
@@ -168,10 +172,15 @@ class FrameSource:
         on_status: Callable[[dict], None] | None = None,
         stop: threading.Event | None = None,
         wait_at_start: bool = False,
+        measure_fps_s: float = 0.0,
     ) -> None:
         """`stop`: once set, a reconnect in progress gives up at once (a service being stopped must
         not wait out a backoff). `wait_at_start`: a camera or stream that is down at the start is
-        retried with the same backoff (and reported offline) instead of refused; a file never is."""
+        retried with the same backoff (and reported offline) instead of refused; a file never is.
+        `measure_fps_s`: a camera or stream is timed for this long at the start, and `fps` is the rate
+        its frames actually arrived at, not the one it declares (an MJPEG stream says 25 whatever it
+        sends): the windows, persistence and speeds built from `fps` then span the seconds they say.
+        The frames read meanwhile are delivered as usual, with their arrival times."""
         if int(process_width) <= 0:
             raise UserError(f"process width must be a positive number of pixels, got {process_width}")
         self.src = str(src)
@@ -213,7 +222,11 @@ class FrameSource:
         self._cap = cap
         self._pending = image
         self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS))
+        self.declared_fps = self.fps
         self._set_sizes(image)
+        self._early: list[Frame] = []
+        if measure_fps_s > 0 and self.kind != FILE:
+            self._measure_fps(measure_fps_s)
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -277,7 +290,24 @@ class FrameSource:
     def __iter__(self) -> "FrameSource":
         return self
 
+    def _measure_fps(self, seconds: float) -> None:
+        start = self._clock()
+        while self._clock() - start < seconds:
+            try:
+                self._early.append(self._read())
+            except StopIteration:
+                break
+        if len(self._early) >= 5:
+            span = self._early[-1].time_s - self._early[0].time_s
+            if span > 0:
+                self.fps = _sane_fps((len(self._early) - 1) / span)
+
     def __next__(self) -> Frame:
+        if self._early:
+            return self._early.pop(0)
+        return self._read()
+
+    def _read(self) -> Frame:
         if self._closed:
             raise StopIteration
         image = self._pending

@@ -150,3 +150,19 @@ def test_the_systemd_unit_restarts_on_failure_and_runs_as_its_own_user():
     assert service["Restart"] == "on-failure" and service["User"] and service["WorkingDirectory"]
     assert "run.py run" in service["ExecStart"] and "--config /etc/atm-sentinel/" in service["ExecStart"]
     assert service["KillSignal"] == "SIGTERM" and unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_a_stream_is_timed_by_the_rate_its_frames_arrive_at():
+    """Declares 25 (FFmpeg's MJPEG default), delivers 30: the windows are built for 30 frames a second,
+    exactly as for a source that declares 30, so the features span the seconds they say."""
+    from pipeline.cascade import Cascade
+    from pipeline.config import Config
+    from sources.frame_source import FrameSource
+
+    with MjpegCamera(scene_frames, fps=30) as cam:
+        with FrameSource(cam.url, measure_fps_s=1.0) as src:
+            frames = [next(src) for _ in range(45)]
+            assert src.declared_fps == 25.0 and src.fps == pytest.approx(30.0, rel=0.08)
+    assert [f.index for f in frames] == list(range(45))        # the frames timed are delivered too
+    fight = Cascade(Config(), src.fps).classical.detector("fight")
+    assert fight.window.size == Cascade(Config(), 30.0).classical.detector("fight").window.size == 60
