@@ -39,6 +39,10 @@ class AlertsConfig(Section):
         default_factory=lambda: ["camera_offline"],
         description="event types whose end is texted too (one RESOLVED SMS: 'the camera is back'); every other "
                     "end record is stored, never texted")
+    alert_after_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="alert for these types only once the episode has lasted this long, e.g. {camera_offline: 30}: "
+                    "a short network blip is stored but neither buzzes nor texts (nor texts its end)")
     retry_initial_s: float = Field(5.0, gt=0, description="first retry of an SMS the modem refused")
     retry_max_s: float = Field(300.0, gt=0, description="retries back off up to this interval, and never stop")
 
@@ -48,12 +52,14 @@ class AlertsConfig(Section):
         # Refused at start, not found out when the first alarm's SMS fails.
         return [check_number(n) for n in numbers]
 
-    @field_validator("notify_end")
+    @field_validator("notify_end", "alert_after_s")
     @classmethod
-    def _end_types(cls, types: list[str]) -> list[str]:
+    def _known_types(cls, types):
         unknown = sorted(set(types) - set(event_types()))
         if unknown:
             raise ValueError(f"unknown event type(s) {', '.join(unknown)}")
+        if isinstance(types, dict) and any(not 0 <= v <= 86400 for v in types.values()):
+            raise ValueError("alert_after_s values must be between 0 and 86400 seconds")
         return types
 
     @field_validator("severity", mode="before")

@@ -69,6 +69,9 @@ class Responder:
         self._door_thread: threading.Thread | None = None
         self.door_outcomes: list[str] = []
         self._episode_ids: dict[str, str] = {}  # event type -> evidence id of its open episode's start
+        self._alerted: set[str] = set()         # starts that alerted (their end may text "resolved")
+        self._timers: dict[str, threading.Timer] = {}   # alerts held back by alerts.alert_after_s
+        self._lock = threading.RLock()          # events come from the frame loop, held alerts from timers
         self.alerts: list[Any] = []
 
     def on_frame(self, frame) -> None:
@@ -76,25 +79,45 @@ class Responder:
         self.evidence.push(frame.index, frame.time_s, frame.raw)
 
     def on_event(self, event: Event, frame=None) -> str:
-        if not event.is_start:
-            return self._on_end(event)
-        d = event.to_dict()
-        event_id = self.store.add_event(d)
-        self._episode_ids[event.type] = event_id
-        if frame is not None:
-            try:
-                self.evidence.trigger(event_id, event.type, [event.bbox] if event.bbox else [], frame.raw)
-            except (OSError, RuntimeError) as exc:  # a full disk must not stop the alarm
-                log.error("evidence for %s not saved: %s", event_id, exc)
+        with self._lock:
+            if not event.is_start:
+                return self._on_end(event)
+            d = event.to_dict()
+            event_id = self.store.add_event(d)
+            self._episode_ids[event.type] = event_id
+            if frame is not None:
+                try:
+                    self.evidence.trigger(event_id, event.type, [event.bbox] if event.bbox else [], frame.raw)
+                except (OSError, RuntimeError) as exc:  # a full disk must not stop the alarm
+                    log.error("evidence for %s not saved: %s", event_id, exc)
+            delay = self.cfg.alerts.alert_after_s.get(event.type, 0.0)
+            if delay > 0:
+                # Alert only if the episode is still open then (an outage that lasts, not a blip);
+                # a timer, because a camera that is down delivers no frame to check on.
+                timer = threading.Timer(delay, self._alert_if_open, args=(event.type, event_id, d))
+                timer.daemon = True
+                self._timers[event.type] = timer
+                timer.start()
+            else:
+                self._alert(d, event_id)
+            if event.type == "face_covered":
+                self._start_door_flow(event_id)
+            return event_id
+
+    def _alert(self, d: dict, event_id: str) -> None:
         alert = self.policy.decide(d, event_id, self.clock())
         if alert is not None:
+            self._alerted.add(event_id)
             self.alerts.append(alert)
             self.hw.buzzer.sound(alert.severity)
             queue_alert(self.outbox, alert)
             self.worker.wake()
-        if event.type == "face_covered":
-            self._start_door_flow(event_id)
-        return event_id
+
+    def _alert_if_open(self, event_type: str, event_id: str, d: dict) -> None:
+        with self._lock:
+            self._timers.pop(event_type, None)
+            if self._episode_ids.get(event_type) == event_id:
+                self._alert(d, event_id)
 
     def _on_end(self, event: Event) -> str:
         """An episode closed: stored with the evidence id of its start; texted (no buzzer) only for the
@@ -102,9 +125,13 @@ class Responder:
         evidence_id = self._episode_ids.pop(event.type, None)
         if evidence_id is not None:
             event.extra.setdefault("evidence_id", evidence_id)
+        timer = self._timers.pop(event.type, None)
+        if timer is not None:
+            timer.cancel()      # over before it was worth an alert
         d = event.to_dict()
         event_id = self.store.add_event(d)
-        if event.type in self.cfg.alerts.notify_end:
+        # "Back" only to whoever was told it was gone.
+        if event.type in self.cfg.alerts.notify_end and evidence_id in self._alerted:
             alert = self.policy.resolved(d, evidence_id, self.clock())
             if alert is not None:
                 self.alerts.append(alert)
@@ -136,6 +163,10 @@ class Responder:
         return self.outbox.pending_count()
 
     def close(self) -> None:
+        with self._lock:
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
         if self._door_thread is not None:
             self._door_thread.join(timeout=1.0)
         self.worker.stop()

@@ -133,3 +133,28 @@ def test_an_outage_texts_its_start_and_that_the_camera_is_back_other_ends_only_s
     assert "WARNING crowding" in texts[2]                      # its end is stored, not texted
     ends = [e for e in responder.store.list_events() if e["payload"].get("phase") == "end"]
     assert len(ends) == 2
+
+
+def test_an_outage_shorter_than_alert_after_s_is_stored_but_never_texted(tmp_path):
+    cfg = load_config(None, ["alerts.alert_after_s={camera_offline: 0.5}"])
+    hw = build_hardware("mock", cfg.hardware, cfg.modem)
+    responder = Responder(cfg, hw, fps=10.0, storage_dir=str(tmp_path), recipients=[NUMBER], pump_interval_s=0.05)
+    try:
+        # A blip: over after 0.1 s. Stored, not texted, and no "resolved" either.
+        responder.on_event(Event("camera_offline", 1, 0.0, None, 1.0))
+        time.sleep(0.1)
+        responder.on_event(Event("camera_offline", 2, 0.1, None, 1.0, extra={"phase": "end", "duration_s": 0.1}))
+        time.sleep(0.7)
+        assert responder.drain(timeout_s=5) == 0 and hw.fake_modem.received == []
+        # An outage that lasts: texted once it has lasted 0.5 s, and its end too.
+        long_id = responder.on_event(Event("camera_offline", 3, 5.0, None, 1.0))
+        time.sleep(0.8)
+        responder.on_event(Event("camera_offline", 4, 6.0, None, 1.0, extra={"phase": "end", "duration_s": 1.0}))
+        assert responder.drain(timeout_s=10) == 0
+        texts = [t for _, t in hw.fake_modem.received]
+        assert len(texts) == 2 and "ATTACK camera_offline" in texts[0] and f"ev:{long_id}" in texts[0]
+        assert "RESOLVED" in texts[1]
+        assert len(responder.store.list_events()) == 4
+    finally:
+        responder.close()
+        hw.close()
