@@ -78,8 +78,11 @@ class FightDetector(Detector):
         if ctx.motion.global_change:
             self.reset()  # a light switched: the window's motion was the light's
             return []
-        flag = self.update(ctx.row, union_bbox(ctx.blobs))
-        return [flag] if flag else []
+        flag = self.update(ctx.row)
+        if flag is None:
+            return []
+        flag.bbox = union_bbox(ctx.blobs)  # only for a frame that flags: the hot path builds no box
+        return [flag]
 
     def update(self, row, bbox=None) -> Flag | None:
         """One frame's row into the window; the flag while the (held) score reaches the threshold."""
