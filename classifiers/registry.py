@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from core.registry import Registry
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -15,19 +17,16 @@ class ModelSpec:
     feature_keys: tuple[str, ...] = ()                     # config sections that shape the model's inputs
 
 
-_MODELS: dict[str, ModelSpec] = {}
+_MODELS: Registry[ModelSpec] = Registry("model")
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-    if spec.name in _MODELS and _MODELS[spec.name] != spec:
-        raise ValueError(f"a model named {spec.name!r} is already registered")
-    _MODELS[spec.name] = spec
-    return spec
+    return _MODELS.add(spec.name, spec)
 
 
 def unregister_model(name: str) -> None:
-    _MODELS.pop(name, None)
+    _MODELS.remove(name)
 
 
 def model_specs() -> list[ModelSpec]:
-    return list(_MODELS.values())
+    return _MODELS.values()

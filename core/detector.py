@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from core.events import EventSpec, register_event_type, unregister_owner
+from core.registry import Registry
 from core.settings import Section
 
 
@@ -55,7 +56,7 @@ class Detector(ABC):
         pass
 
 
-_DETECTORS: dict[str, type[Detector]] = {}
+_DETECTORS: Registry[type[Detector]] = Registry("detector")
 
 
 def _check_plugin(cls, kind: str) -> None:
@@ -67,25 +68,32 @@ def _check_plugin(cls, kind: str) -> None:
         raise ValueError(f"{kind} {name}: Settings must be a core.settings.Section")
 
 
+def register_plugin(registry: Registry, cls, kind: str):
+    """`cls` (a detector or a refiner) into `registry`, and the event types it declares into theirs."""
+    _check_plugin(cls, kind)
+    registry.add(cls.name, cls)
+    for event_type, spec in cls.events.items():
+        register_event_type(event_type, spec, f"{kind} {cls.name}")
+    return cls
+
+
+def unregister_plugin(registry: Registry, name: str, kind: str) -> None:
+    registry.remove(name)
+    unregister_owner(f"{kind} {name}")
+
+
 def register(cls: type[Detector]) -> type[Detector]:
     """Class decorator: make a detector known to the classical stage, the config and the event registry."""
-    _check_plugin(cls, "detector")
     if getattr(cls, "Settings", None) is None:
-        raise ValueError(f"detector {cls.name}: needs a Settings class (its config section)")
-    if cls.name in _DETECTORS and _DETECTORS[cls.name] is not cls:
-        raise ValueError(f"a detector named {cls.name!r} is already registered")
-    for event_type, spec in cls.events.items():
-        register_event_type(event_type, spec, f"detector {cls.name}")
-    _DETECTORS[cls.name] = cls
-    return cls
+        raise ValueError(f"detector {getattr(cls, 'name', cls.__name__)}: needs a Settings class (its config section)")
+    return register_plugin(_DETECTORS, cls, "detector")
 
 
 def unregister(name: str) -> None:
     """Remove a detector (tests that register toys clean up after themselves)."""
-    _DETECTORS.pop(name, None)
-    unregister_owner(f"detector {name}")
+    unregister_plugin(_DETECTORS, name, "detector")
 
 
 def detectors() -> list[type[Detector]]:
     """Registered detectors in registration order (which is the order their flags are raised in)."""
-    return list(_DETECTORS.values())
+    return _DETECTORS.values()

@@ -12,8 +12,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from core.detector import Flag, _check_plugin
-from core.events import EventSpec, register_event_type, unregister_owner
+from core.detector import Flag, register_plugin, unregister_plugin
+from core.events import EventSpec
+from core.registry import Registry
 from core.settings import Section
 
 
@@ -31,23 +32,16 @@ class Refiner(ABC):
         """`ctx`: core.context.FrameContext of an escalated frame; returns the flags that stand."""
 
 
-_REFINERS: dict[str, type[Refiner]] = {}
+_REFINERS: Registry[type[Refiner]] = Registry("refiner")
 
 
 def register_refiner(cls: type[Refiner]) -> type[Refiner]:
-    _check_plugin(cls, "refiner")
-    if cls.name in _REFINERS and _REFINERS[cls.name] is not cls:
-        raise ValueError(f"a refiner named {cls.name!r} is already registered")
-    for event_type, spec in cls.events.items():
-        register_event_type(event_type, spec, f"refiner {cls.name}")
-    _REFINERS[cls.name] = cls
-    return cls
+    return register_plugin(_REFINERS, cls, "refiner")
 
 
 def unregister_refiner(name: str) -> None:
-    _REFINERS.pop(name, None)
-    unregister_owner(f"refiner {name}")
+    unregister_plugin(_REFINERS, name, "refiner")
 
 
 def refiners() -> list[type[Refiner]]:
-    return list(_REFINERS.values())
+    return _REFINERS.values()

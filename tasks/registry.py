@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from core.registry import Registry
+
 # Tasks the contract names (../shared/CONTRACT.md) that this version does not build yet: accepted on
 # the command line so that a user hears "not yet" rather than "invalid choice".
 PLANNED = ("objects", "face", "weapon", "deep")
@@ -25,25 +27,23 @@ class Task:
     untrained: str = ""                      # why there is nothing to train, for `train`
 
 
-_TASKS: dict[str, Task] = {}
+_TASKS: Registry[Task] = Registry("task")
 
 
 def register_task(task: Task) -> Task:
-    if task.name in _TASKS and _TASKS[task.name] != task:
-        raise ValueError(f"a task named {task.name!r} is already registered")
-    _TASKS[task.name] = task
-    return task
+    return _TASKS.add(task.name, task)
 
 
 def unregister_task(name: str) -> None:
-    _TASKS.pop(name, None)
+    _TASKS.remove(name)
 
 
 def tasks() -> list[Task]:
     import tasks as _builtin  # noqa: F401  (registers the built-in tasks)
 
-    return list(_TASKS.values())
+    return _TASKS.values()
 
 
 def get(name: str) -> Task | None:
-    return next((t for t in tasks() if t.name == name), None)
+    tasks()
+    return _TASKS.get(name)
