@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier, LinearFightModel
+from classifiers.linear_fight import LinearFightModel
 from classifiers.model_store import load_arrays, save_arrays
 from classifiers.registry import ModelSpec, register_model
 from core.errors import UserError
+from features.frame_features import WINDOW_FEATURES
+
+if TYPE_CHECKING:  # training only: the kiosk loads arrays and never imports scikit-learn
+    from classifiers.fight_classifier import FightClassifier
 
 NAME = "fight"
 # The parts of the configuration that change what a feature means, saved with the model. The
@@ -25,7 +29,7 @@ def retrain_hint(model_dir: str) -> str:
     return f"python run.py train --task fight --dataset FOLDER --model-dir {model_dir}"
 
 
-def save(clf: FightClassifier, model_dir: str, cfg: Any, training: dict) -> dict:
+def save(clf: "FightClassifier", model_dir: str, cfg: Any, training: dict) -> dict:
     """The fitted classifier as plain arrays with its card; returns the card (as `load` gives it)."""
     card = save_arrays(model_dir, NAME, clf.to_arrays(), task=NAME, classes=["normal", "fight"],
                        threshold=float(clf.threshold_), features=list(WINDOW_FEATURES),

@@ -67,3 +67,17 @@ def test_the_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from pipeline.config import Config\n    import cli.main\n")
     assert _imports(str(bad)) == {"pipeline", "cli"}
+
+
+def test_the_kiosk_path_imports_no_training_library():
+    """run, demo and bench load saved arrays: scikit-learn and SciPy (about 100 MB on a kiosk),
+    matplotlib and the deep-learning stack stay in training and evaluation."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, %r); import cli.run_cmd, cli.demo_cmd, cli.bench_cmd; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'sklearn', 'scipy', 'matplotlib', 'tensorflow', 'keras'}))" % ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
