@@ -75,6 +75,7 @@ class StaticForeground:
         self._short: np.ndarray | None = None
         self._long: np.ndarray | None = None
         self._evidence: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
 
     @property
     def static_mask(self) -> np.ndarray | None:

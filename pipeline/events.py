@@ -9,7 +9,7 @@ import json
 import os
 
 from core.errors import UserError
-from core.events import Event, event_types  # noqa: F401  (re-exported for callers)
+from core.events import Event  # noqa: F401  (re-exported for callers)
 
 
 class EventLog:

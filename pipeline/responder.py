@@ -84,6 +84,8 @@ class Responder:
                 return self._on_end(event)
             d = event.to_dict()
             event_id = self.store.add_event(d)
+            # A repeat start (after the cooldown) stands for the episode from now on.
+            self._alerted.discard(self._episode_ids.get(event.type, ""))
             self._episode_ids[event.type] = event_id
             if frame is not None:
                 try:
@@ -131,7 +133,9 @@ class Responder:
         d = event.to_dict()
         event_id = self.store.add_event(d)
         # "Back" only to whoever was told it was gone.
-        if event.type in self.cfg.alerts.notify_end and evidence_id in self._alerted:
+        was_alerted = evidence_id in self._alerted
+        self._alerted.discard(evidence_id)   # a kiosk runs for months: only open episodes are kept
+        if event.type in self.cfg.alerts.notify_end and was_alerted:
             alert = self.policy.resolved(d, evidence_id, self.clock())
             if alert is not None:
                 self.alerts.append(alert)

@@ -10,6 +10,7 @@ import math
 import os
 import re
 import threading
+from collections import deque
 import time
 from functools import cached_property
 from typing import Any, Callable
@@ -224,7 +225,7 @@ class FrameSource:
         self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS))
         self.declared_fps = self.fps
         self._set_sizes(image)
-        self._early: list[Frame] = []
+        self._early: deque[Frame] = deque()
         if measure_fps_s > 0 and self.kind != FILE:
             self._measure_fps(measure_fps_s)
 
@@ -304,7 +305,7 @@ class FrameSource:
 
     def __next__(self) -> Frame:
         if self._early:
-            return self._early.pop(0)
+            return self._early.popleft()
         return self._read()
 
     def _read(self) -> Frame:

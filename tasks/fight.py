@@ -23,6 +23,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from classifiers import fight_store
 from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier, fit_live
+from classifiers.linear_fight import LinearFightModel
 from classifiers.metrics import write_evaluation
 from classifiers.model_store import sha256_file
 from core.errors import UserError
@@ -152,7 +153,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     for tr, te in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups):
         clf = _fit([windows[i] for i in tr], y[tr], groups[tr], f"{dataset}: a fold's training part (try fewer folds)")
         # The held-out clips meet the model as a kiosk would load it: the saved arrays, not the estimator.
-        live = fight_store.LinearFightModel(clf.to_arrays(), clf.threshold_)
+        live = LinearFightModel(clf.to_arrays(), clf.threshold_)
         thresholds.append(float(clf.threshold_))
         for i in te:
             models[i] = {"fight": live}
