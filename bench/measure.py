@@ -149,6 +149,9 @@ def measure(path: str, cfg, models: dict, repeat: int = 3) -> dict:
         # The tamper detector's own cost, kept as a field of its own (0 when it is disabled).
         "tamper_ms": parts["classical_parts_ms"].get("tamper", 0.0),
         **parts,
+        # Each part as a share of decoding the same frames: what a detector adds to a kiosk's load.
+        "classical_parts_over_decode": {k: round(v / (1000.0 * best_decode / n), 4)
+                                        for k, v in parts["classical_parts_ms"].items()},
         "source": path,
         "source_size": [w, h],
         "process_size": list(process_size),

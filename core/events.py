@@ -23,6 +23,9 @@ class EventSpec:
     severity: Literal["attack", "warning"] = WARNING
     escalate: bool = False
     description: str = ""
+    # True: while the condition lasts, its start is raised again every `events.cooldown_s` (a fight that
+    # goes on is worth another SMS). False: once per episode (a detector that raises once per object).
+    repeat: bool = True
 
 
 _TYPES: dict[str, tuple[EventSpec, str]] = {}

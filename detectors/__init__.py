@@ -4,4 +4,4 @@ order their flags are raised (tamper first: a covered lens must be reported what
 A new detector is one module here plus its line below; see docs/architecture.md.
 """
 
-from detectors import tamper, crowding, fight  # noqa: F401  (registration order)
+from detectors import tamper, crowding, fight, left_object  # noqa: F401  (registration order)

@@ -40,6 +40,8 @@ class StaticForegroundConfig(Section):
     decay: float = Field(3.0, gt=0, le=100, description="evidence lost per non-static frame, per frame gained")
     min_area_frac: float = Field(0.002, gt=0, lt=1, description="static blobs smaller than this share of the frame "
                                                                 "are noise")
+    close_px: int = Field(1, ge=0, le=5, description="radius of the closing that joins the pieces of one object's "
+                                                     "static mask (a part as grey as the floor behind it drops out)")
 
 
 @dataclass
@@ -60,6 +62,11 @@ def _rate(tau_s: float, fps: float) -> float:
     return 1.0 - math.exp(-1.0 / max(tau_s * fps, 1e-6))
 
 
+def close_mask(mask: np.ndarray, kernel: np.ndarray | None) -> np.ndarray:
+    """Morphological closing (the training examples' masks get the same)."""
+    return mask if kernel is None else cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+
+
 class StaticForeground:
     """`update(grey)` once per frame (the motion-size uint8 grey) -> the static blobs of this frame."""
 
@@ -69,6 +76,8 @@ class StaticForeground:
         self._a_short = _rate(self.cfg.short_tau_s, self.fps)
         self._a_long = _rate(self.cfg.long_tau_s, self.fps)
         self._needed = max(1.0, self.cfg.after_s * self.fps)
+        r = self.cfg.close_px
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) if r > 0 else None
         self.reset()
 
     def reset(self) -> None:
@@ -83,33 +92,40 @@ class StaticForeground:
         return self._mask
 
     def update(self, grey: np.ndarray) -> list[StaticBlob]:
-        f = grey.astype(np.float32)
-        if self._short is None or self._short.shape != f.shape:
-            self._short, self._long = f.copy(), f.copy()
+        # OpenCV calls into buffers kept from frame to frame: this runs on every frame, and on almost
+        # every frame nothing is static, so it must cost little more than the arithmetic itself.
+        if self._short is None or self._short.shape != grey.shape:
+            f = grey.astype(np.float32)
+            self._short, self._long, self._f = f.copy(), f.copy(), f
             self._evidence = np.zeros(f.shape, np.float32)
             self._diff = np.empty(f.shape, np.float32)
+            self._fg = np.empty(f.shape, np.uint8)
+            self._bg = np.empty(f.shape, np.uint8)
+            self._static = np.empty(f.shape, np.uint8)
             self._mask = np.zeros(f.shape, np.uint8)
             return []
-        t = self.cfg.threshold
+        f, t, ev = self._f, self.cfg.threshold, self._evidence
+        np.copyto(f, grey)
         cv2.absdiff(f, self._long, self._diff)
-        fg_long = self._diff > t
+        cv2.compare(self._diff, t, cv2.CMP_GT, self._fg)          # foreground against the slow background
         cv2.absdiff(f, self._short, self._diff)
-        fg_short = self._diff > t
-        static = fg_long & ~fg_short
-        ev = self._evidence
-        ev[static] += 1.0
-        ev[~static] -= self.cfg.decay
+        cv2.compare(self._diff, t, cv2.CMP_LE, self._static)      # ... and not against the fast one
+        cv2.bitwise_and(self._fg, self._static, self._static)
+        ev -= self.cfg.decay
+        cv2.add(ev, 1.0 + self.cfg.decay, ev, mask=self._static)  # +1 where static, -decay elsewhere
         np.clip(ev, 0.0, self._needed, out=ev)
         # The fast background follows everything; the slow one ten times slower still where something is
         # in front of it, so a bag (or a person who stopped) fades into it only after a long while: a
         # scene that really changed is learnt in the end.
         cv2.accumulateWeighted(f, self._short, self._a_short)
-        fg8 = fg_long.astype(np.uint8)
-        cv2.accumulateWeighted(f, self._long, self._a_long, mask=1 - fg8)
-        cv2.accumulateWeighted(f, self._long, 0.1 * self._a_long, mask=fg8)
-        self._mask = np.where(ev >= self._needed, 255, 0).astype(np.uint8)
-        if not self._mask.any():
+        cv2.bitwise_not(self._fg, self._bg)
+        cv2.accumulateWeighted(f, self._long, self._a_long, mask=self._bg)
+        cv2.accumulateWeighted(f, self._long, 0.1 * self._a_long, mask=self._fg)
+        cv2.compare(ev, self._needed, cv2.CMP_GE, self._mask)
+        if not cv2.countNonZero(self._mask):
             return []
+        if self._kernel is not None:
+            self._mask = close_mask(self._mask, self._kernel)
         n, _, stats, _ = cv2.connectedComponentsWithStats(self._mask, connectivity=8)
         min_area = self.cfg.min_area_frac * self._mask.size
         return [StaticBlob(int(s[0]), int(s[1]), int(s[2]), int(s[3]), int(s[4]))

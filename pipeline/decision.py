@@ -3,9 +3,10 @@ Frigate's `new`/`end` events).
 
 A flag that flickers on and off within `clear_s` belongs to one episode; a security engineer wants
 one SMS per incident, not one per frame. The start is the record that alerts; while the condition
-lasts it is repeated only after `cooldown_s`. When the condition has been absent for `clear_s` (or
-the footage ends), the episode closes with an end record: `"phase": "end"`, its `duration_s` (first
-to last frame the condition was seen) and its peak score.
+lasts it is repeated only after `cooldown_s` (never for a type whose spec says `repeat=False`). When
+the condition has been absent for `clear_s` (or the footage ends), the episode closes with an end
+record: `"phase": "end"`, its `duration_s` (first to last frame the condition was seen) and its peak
+score.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from core.detector import Flag
-from core.events import END, Event
+from core.events import END, Event, event_spec
 from core.settings import Section
 
 
@@ -45,7 +46,7 @@ class Decision:
         events = []
         for flag in flags:
             ep = self._open.get(flag.type)
-            emit = ep is None or time_s - ep.last_emitted_s >= self.cfg.cooldown_s
+            emit = ep is None or (self._repeats(flag.type) and time_s - ep.last_emitted_s >= self.cfg.cooldown_s)
             bbox = None if flag.bbox is None else [int(round(v * to_source)) for v in flag.bbox]
             if ep is None:
                 ep = self._open[flag.type] = _Episode(time_s, time_s, time_s, flag.score, flag.stage, bbox)
@@ -60,6 +61,11 @@ class Decision:
         for name in [n for n, ep in self._open.items() if time_s - ep.last_seen_s > self.cfg.clear_s]:
             events.append(self._end(name, frame, time_s, state))
         return events
+
+    @staticmethod
+    def _repeats(event_type: str) -> bool:
+        spec = event_spec(event_type)
+        return spec is None or spec.repeat
 
     def finish(self, frame: int, time_s: float, state: str = "unknown") -> list[Event]:
         """The footage ended: close every open episode."""

@@ -104,7 +104,7 @@ def test_demo_prints_truth_events_sms_and_buzzer(tmp_path):
     assert res.returncode == 0, res.stderr
     # The truth table always lists every truth type: its rows must say each one was found.
     table = res.stdout.split("ground truth vs detected:", 1)[1]
-    for kind in ("crowding", "fight", "camera_covered"):
+    for kind in ("crowding", "fight", "left_object", "camera_covered"):
         assert re.search(rf"^\s*{kind}\s+\d+-\d+\s+yes, frame \d+", table, re.M), f"{kind} missed:\n{table}"
     assert "FALSE ALARM" not in table
     # Mock hardware by default: what the fake modem received and the buzzer pin's history.
@@ -238,8 +238,11 @@ def test_bench_contract(tmp_path):
     assert data["opencv_threads"] == 1  # what run.py runs with
     parts = data["classical_parts_ms"]
     # One part per enabled detector, named as registered, besides the features and the rest.
-    assert set(parts) == {"grey_shrink", "motion", "flow", "tamper", "crowding", "fight", "rest"}
+    assert set(parts) == {"grey_shrink", "motion", "flow", "tamper", "crowding", "fight", "left_object", "rest"}
     assert all(v >= 0 for v in parts.values())
+    ratios = data["classical_parts_over_decode"]
+    assert set(ratios) == set(parts) and ratios["left_object"] == pytest.approx(
+        parts["left_object"] / data["decode_ms"], rel=0.02, abs=1e-3)
     assert parts["grey_shrink"] > 0 and parts["motion"] > 0 and parts["tamper"] > 0
     # Flow runs at most on every 3rd frame (motion.flow_every), plus the first moving one.
     assert 0 < data["flow_calls_per_frame"] <= 1 / 3 + 1 / data["frames"]

@@ -1,0 +1,45 @@
+"""Where the left-object classifier is kept: its name, saving and loading it through the model store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from classifiers.model_store import load_arrays, save_arrays
+from classifiers.object_svm import CLASSES, ObjectSvmModel
+from classifiers.registry import ModelSpec, register_model
+from core.errors import UserError
+from features.blob_descriptors import DESCRIPTOR_NAMES
+
+if TYPE_CHECKING:  # training only
+    from classifiers.object_classifier import ObjectClassifier
+
+NAME = "objects"
+
+
+def retrain_hint(model_dir: str) -> str:
+    return f"python run.py train --task objects --dataset FOLDER --model-dir {model_dir}"
+
+
+def save(clf: "ObjectClassifier", model_dir: str, training: dict) -> dict:
+    card = save_arrays(model_dir, NAME, clf.to_arrays(), task=NAME, classes=list(CLASSES),
+                       threshold=float(clf.threshold_), features=list(DESCRIPTOR_NAMES), training=training,
+                       threshold_rule="bag_or_parcel probability maximising F1 against the other classes, "
+                                      "on out-of-fold probabilities, folds grouped by source video")
+    return dict(card.model_dump(), sha256=card.sha256)
+
+
+def load(model_dir: str) -> tuple[ObjectSvmModel, dict]:
+    """The left-object classifier and its card (checksums verified first; no pickle involved)."""
+    arrays, card = load_arrays(model_dir, NAME, retrain_hint(model_dir))
+    if card.features != list(DESCRIPTOR_NAMES) or card.classes != list(CLASSES):
+        raise UserError(f"object model in {model_dir} was trained on other descriptors or classes than this "
+                        f"version uses; retrain it: {retrain_hint(model_dir)}")
+    try:
+        model = ObjectSvmModel(arrays, card.threshold)
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"object model in {model_dir} is not usable ({exc}); retrain it: {retrain_hint(model_dir)}"
+                        ) from None
+    return model, dict(card.model_dump(), sha256=card.sha256)
+
+
+register_model(ModelSpec(NAME, load))
