@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from classifiers.linear_fight import LinearFightModel
-from classifiers.model_store import load_arrays, save_arrays
+from classifiers.model_store import load_model, save_arrays
 from classifiers.registry import ModelSpec, register_model
-from core.errors import UserError
 from features.frame_features import WINDOW_FEATURES
 
 if TYPE_CHECKING:  # training only: the kiosk loads arrays and never imports scikit-learn
@@ -41,17 +40,7 @@ def save(clf: "FightClassifier", model_dir: str, cfg: Any, training: dict) -> di
 
 def load(model_dir: str) -> tuple[LinearFightModel, dict]:
     """The fight model and its card (checksums verified first; no pickle involved)."""
-    arrays, card = load_arrays(model_dir, NAME, retrain_hint(model_dir))
-    if card.features != list(WINDOW_FEATURES):
-        # A model from another version reads columns by position: it would score the wrong features.
-        raise UserError(f"fight model in {model_dir} was trained on other features than this version computes; "
-                        f"retrain it: {retrain_hint(model_dir)}")
-    try:
-        model = LinearFightModel(arrays, card.threshold)
-    except (KeyError, ValueError) as exc:
-        raise UserError(f"fight model in {model_dir} is not usable ({exc}); retrain it: {retrain_hint(model_dir)}"
-                        ) from None
-    return model, dict(card.model_dump(), sha256=card.sha256)
+    return load_model(model_dir, NAME, retrain_hint(model_dir), list(WINDOW_FEATURES), LinearFightModel)
 
 
 register_model(ModelSpec(NAME, load, feature_keys=FEATURE_KEYS))

@@ -233,3 +233,20 @@ def verify_folder_signature(model_dir: str, key_file: str) -> None:
     if not hmac.compare_digest(stated, _folder_digest(model_dir, key)):
         raise UserError(f"model folder {model_dir} does not match its signature: a file was changed, added or "
                         f"removed since it was signed (or another key signed it)")
+
+
+def load_model(model_dir: str, name: str, retrain: str, features: list[str], build, classes: list[str] | None = None
+               ) -> tuple[Any, dict]:
+    """A model kind's arrays (checksums verified first) built into its kiosk scorer by
+    `build(arrays, threshold)`, and its card as a dict. A model saved for other features or classes
+    than this version's, or arrays its scorer refuses, is a UserError that says to retrain."""
+    arrays, card = load_arrays(model_dir, name, retrain)
+    if card.features != list(features) or (classes is not None and card.classes != list(classes)):
+        # A model from another version reads columns by position: it would score the wrong features.
+        raise UserError(f"{name} model in {model_dir} was trained on other features or classes than this version "
+                        f"uses; retrain it: {retrain}")
+    try:
+        model = build(arrays, card.threshold)
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"{name} model in {model_dir} is not usable ({exc}); retrain it: {retrain}") from None
+    return model, dict(card.model_dump(), sha256=card.sha256)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from classifiers.model_store import load_arrays, save_arrays
+from classifiers.model_store import load_model, save_arrays
 from classifiers.object_svm import CLASSES, ObjectSvmModel
 from classifiers.registry import ModelSpec, register_model
-from core.errors import UserError
 from features.blob_descriptors import DESCRIPTOR_NAMES
 
 if TYPE_CHECKING:  # training only
@@ -30,16 +29,7 @@ def save(clf: "ObjectClassifier", model_dir: str, training: dict) -> dict:
 
 def load(model_dir: str) -> tuple[ObjectSvmModel, dict]:
     """The left-object classifier and its card (checksums verified first; no pickle involved)."""
-    arrays, card = load_arrays(model_dir, NAME, retrain_hint(model_dir))
-    if card.features != list(DESCRIPTOR_NAMES) or card.classes != list(CLASSES):
-        raise UserError(f"object model in {model_dir} was trained on other descriptors or classes than this "
-                        f"version uses; retrain it: {retrain_hint(model_dir)}")
-    try:
-        model = ObjectSvmModel(arrays, card.threshold)
-    except (KeyError, ValueError) as exc:
-        raise UserError(f"object model in {model_dir} is not usable ({exc}); retrain it: {retrain_hint(model_dir)}"
-                        ) from None
-    return model, dict(card.model_dump(), sha256=card.sha256)
+    return load_model(model_dir, NAME, retrain_hint(model_dir), list(DESCRIPTOR_NAMES), ObjectSvmModel, list(CLASSES))
 
 
 register_model(ModelSpec(NAME, load))
