@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 from typing import Any, Literal
@@ -154,27 +155,35 @@ def read_card(model_dir: str, name: str, retrain: str) -> ModelCard:
     return card
 
 
-def verify_files(model_dir: str, card: ModelCard) -> None:
-    """Every file of the card present and matching its sha256, before any of them is opened."""
-    for fname, expected in card.files.items():
-        path = os.path.join(model_dir, fname)
-        if not os.path.isfile(path):
-            raise UserError(f"model file missing: {path} (listed in {card_path(model_dir, card.name)})")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise UserError(f"model checksum mismatch: {path} (sha256 {actual[:12]}..., card says {expected[:12]}...)")
+def verified_bytes(model_dir: str, card: ModelCard, fname: str) -> bytes:
+    """A file of the card, read once and checked against its sha256: the bytes returned are the
+    bytes checked (a file swapped between a check and a second read is never what gets loaded)."""
+    path = os.path.join(model_dir, fname)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise UserError(f"model file missing: {path} (listed in {card_path(model_dir, card.name)})") from None
+    except OSError as exc:
+        raise UserError(f"model unreadable: {path}: {exc}") from None
+    actual, expected = hashlib.sha256(data).hexdigest(), card.files[fname]
+    if actual != expected:
+        raise UserError(f"model checksum mismatch: {path} (sha256 {actual[:12]}..., card says {expected[:12]}...)")
+    return data
 
 
 def load_arrays(model_dir: str, name: str, retrain: str) -> tuple[dict[str, np.ndarray], ModelCard]:
     card = read_card(model_dir, name, retrain)
-    verify_files(model_dir, card)
+    if len(card.files) != 1:
+        raise UserError(f"model card {card_path(model_dir, name)} lists {len(card.files)} files; an arrays model "
+                        f"has one (retrain: {retrain})")
     (fname,) = card.files
-    path = os.path.join(model_dir, fname)
+    data = verified_bytes(model_dir, card, fname)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}, card
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return {k: arrays[k] for k in arrays.files}, card
     except (OSError, ValueError) as exc:  # object arrays are refused here: allow_pickle=False
-        raise UserError(f"model unreadable: {path}: {exc}") from None
+        raise UserError(f"model unreadable: {os.path.join(model_dir, fname)}: {exc}") from None
 
 
 # -- signing -------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from classifiers.object_svm import BAG, CLASSES, ObjectSvmModel
+from classifiers.object_svm import BAG, CLASSES
 from features.blob_descriptors import DESCRIPTOR_NAMES
 
 
@@ -111,6 +111,3 @@ class ObjectClassifier(BaseEstimator, ClassifierMixin):
             arrays[f"sv_{i}"] = svc.support_vectors_
             arrays[f"coef_{i}"] = svc.dual_coef_[0]
         return {k: np.asarray(v, np.float64) for k, v in arrays.items()}
-
-    def kiosk_model(self) -> ObjectSvmModel:
-        return ObjectSvmModel(self.to_arrays(), self.threshold_)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from features.blob_descriptors import DESCRIPTOR_NAMES
+from features.blob_descriptors import OBJECT_CLASSES as CLASSES
 
-CLASSES = ("person", "bag_or_parcel", "other")
 BAG = CLASSES.index("bag_or_parcel")
 
 

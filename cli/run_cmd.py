@@ -19,21 +19,18 @@ from pipeline.cascade import Cascade, status_event
 from pipeline.config import load_config
 from pipeline.events import EventLog
 from pipeline.loop import FrameLoop
-from pipeline.models import adopt_feature_config, describe_models, load_models
+from pipeline.models import describe_models, load_models, reconcile
 from pipeline.responder import Responder
 from pipeline.runtime import use_opencv_threads
 from sources.frame_source import DEFAULT_FPS, FILE, FrameSource, parse_source
 from sources.health import CameraHealth
 
 
-def _reload_threshold(cascade: Cascade, args, fight_meta: dict | None) -> None:
+def _reload_threshold(cascade: Cascade, args, metas: dict[str, dict]) -> None:
     """SIGHUP: re-read the config's motion threshold section, so a site can tune it without a restart."""
     try:
-        cfg = load_config(args.config, args.overrides)
-        if fight_meta is not None:
-            # As at start: a threshold the site leaves at default stays the one the model was trained with.
-            cfg = adopt_feature_config(cfg, fight_meta, args.model_dir,
-                                                   lambda line: print(line, file=sys.stderr))
+        # As at start: a threshold the site leaves at default stays the one the models were trained with.
+        cfg = reconcile(load_config(args.config, args.overrides), metas, args.model_dir)
         t = cfg.motion.threshold
         motion = cascade.classical.features.motion
         motion.use_threshold(t)
@@ -230,7 +227,7 @@ def _run(args, out) -> int:
                 print(describe_models(metas, args.model_dir), file=sys.stderr)
                 print(hw.describe(), file=sys.stderr)
                 if hasattr(signal, "SIGHUP"):
-                    signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args, metas.get("fight")))
+                    signal.signal(signal.SIGHUP, lambda *_: _reload_threshold(cascade, args, metas))
                 feeds = [SimpleNamespace(on_frame=responder.on_frame, on_event=handle)]
                 if kind != FILE and cfg.tamper.enabled:
                     # A live camera that stops delivering may block inside read(); only a separate

@@ -35,6 +35,10 @@ class Detector(ABC):
     name: ClassVar[str]
     Settings: ClassVar[type[Section]]
     events: ClassVar[dict[str, EventSpec]] = {}
+    # True: a lighting change (the motion detector's guard) makes what the detector learnt the light's,
+    # so the classical stage resets it and skips it for that frame. False (the default): it sees every
+    # frame and handles the guard itself (tamper must keep watching: a covered lens often trips it).
+    reset_on_lighting: ClassVar[bool] = False
 
     def __init__(self, cfg: Section, fps: float, models: dict[str, Any] | None = None):
         self.cfg = cfg

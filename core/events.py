@@ -64,6 +64,11 @@ def escalating_types() -> frozenset[str]:
     return frozenset(name for name, (spec, _) in _TYPES.items() if spec.escalate)
 
 
+def once_per_episode_types() -> frozenset[str]:
+    """Types whose start is not repeated while their condition lasts (`EventSpec.repeat=False`)."""
+    return frozenset(name for name, (spec, _) in _TYPES.items() if not spec.repeat)
+
+
 @dataclass
 class Event:
     """One start of an episode (the record that alerts), or with `extra["phase"] == "end"` its end."""

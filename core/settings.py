@@ -109,6 +109,6 @@ def _emit(section: BaseModel, indent: int, lines: list[str]) -> None:
             lines.append(f"{pad}{name}:")
             _emit(value, indent + 1, lines)
         else:
-            dumped = yaml.safe_dump({name: value.model_dump() if isinstance(value, BaseModel) else value},
+            dumped = yaml.safe_dump({name: value},
                                     sort_keys=False, default_flow_style=False).rstrip()
             lines.extend(pad + line for line in dumped.splitlines())

@@ -11,6 +11,7 @@ from pydantic import Field
 from core.detector import Detector, Flag, register
 from core.events import WARNING, EventSpec
 from core.settings import Section
+from features.boxes import union_bbox
 from features.motion import Blob
 
 
@@ -22,16 +23,6 @@ class CrowdingConfig(Section):
     persist_s: float = Field(1.5, ge=0, le=600, description="crowding must hold for this long (median over the window)")
 
 
-def union_bbox(blobs: list[Blob]) -> tuple[int, int, int, int] | None:
-    if not blobs:
-        return None
-    x0 = min(b.x for b in blobs)
-    y0 = min(b.y for b in blobs)
-    x1 = max(b.x + b.w for b in blobs)
-    y1 = max(b.y + b.h for b in blobs)
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
 @register
 class CrowdingDetector(Detector):
     """More person-sized blobs than allowed; the median count over `persist_s` must exceed the limit.
@@ -41,6 +32,7 @@ class CrowdingDetector(Detector):
     """
 
     name = "crowding"
+    reset_on_lighting = True  # what it learnt before a light switched was the light's
     Settings = CrowdingConfig
     events = {"crowding": EventSpec(WARNING, escalate=True, description="more people in the booth than allowed")}
 
@@ -60,9 +52,6 @@ class CrowdingDetector(Detector):
 
     def detect(self, ctx) -> list[Flag]:
         motion = ctx.motion
-        if motion.global_change:
-            self.reset()  # a light switched: the blobs before it were the light's
-            return []
         if motion.calibrating:
             return []  # counting people needs the blobs, which need a background
         flag = self.check(motion.blobs, motion.mask.size)

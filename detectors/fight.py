@@ -21,7 +21,7 @@ from pydantic import Field
 from core.detector import Detector, Flag, register
 from core.events import ATTACK, EventSpec
 from core.settings import Section
-from detectors.crowding import union_bbox
+from features.boxes import union_bbox
 from features.frame_features import FRAME_FEATURES, WINDOW_FEATURES
 from features.window import FeatureWindow
 
@@ -46,6 +46,7 @@ class FightDetector(Detector):
     the built-in rule when no model was trained."""
 
     name = "fight"
+    reset_on_lighting = True  # what it learnt before a light switched was the light's
     Settings = FightConfig
     events = {"fight": EventSpec(ATTACK, escalate=True, description="people fighting")}
 
@@ -59,8 +60,7 @@ class FightDetector(Detector):
         self._min_rows = min(size, max(2, round(cfg.min_window_s * fps)))
         self._hop = max(1, round(cfg.hop_s * fps))
         self._fg = FRAME_FEATURES.index("fg_ratio")
-        self._since = 0
-        self._scored = False
+        self._since = self._hop  # a hop "already passed": the first frame past calibration is scored
         self.last_score = 0.0
         self.peak_score = 0.0
         self.calls = 0
@@ -70,41 +70,36 @@ class FightDetector(Detector):
 
     def reset(self) -> None:
         self.window.clear()
-        self._since = 0
-        self._scored = False
+        self._since = self._hop
         self.last_score = 0.0
 
     def detect(self, ctx) -> list[Flag]:
-        if ctx.motion.global_change:
-            self.reset()  # a light switched: the window's motion was the light's
-            return []
         flag = self.update(ctx.row)
         if flag is None:
             return []
         flag.bbox = union_bbox(ctx.blobs)  # only for a frame that flags: the hot path builds no box
         return [flag]
 
-    def update(self, row, bbox=None) -> Flag | None:
+    def update(self, row) -> Flag | None:
         """One frame's row into the window; the flag while the (held) score reaches the threshold."""
         self.window.push(row)
         self._since += 1
         if self.is_calibrating():
             return None
-        if self._scored and self._since < self._hop:
-            return self._flag(bbox)  # between hops the last score holds
+        if self._since < self._hop:
+            return self._flag()  # between hops the last score holds
         self._since = 0
-        self._scored = True
         if self.window.column_mean(self._fg) < self.cfg.min_motion_frac:
             self.last_score = 0.0
         else:
             self.calls += 1
             self.last_score = float(self.model.decision_scores(self.window.summary()[None, :])[0])
         self.peak_score = max(self.peak_score, self.last_score)
-        return self._flag(bbox)
+        return self._flag()
 
-    def _flag(self, bbox) -> Flag | None:
+    def _flag(self) -> Flag | None:
         if self.last_score >= self.threshold:
-            return Flag("fight", score=self.last_score, bbox=bbox)
+            return Flag("fight", score=self.last_score)
         return None
 
 

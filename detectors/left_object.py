@@ -29,10 +29,12 @@ from pydantic import Field
 
 from core.detector import Detector, Flag, register
 from core.events import WARNING, EventSpec
-from features.blob_descriptors import DESCRIPTOR_NAMES, describe
+from features.blob_descriptors import DESCRIPTOR_NAMES
+from features.blob_descriptors import OBJECT_CLASSES as CLASSES
+from features.blob_descriptors import describe
+from features.boxes import gap, iou
 from features.static_foreground import StaticForeground, StaticForegroundConfig
 
-CLASSES = ("person", "bag_or_parcel", "other")   # the classifier's classes, in its column order
 _BAG, _PERSON = CLASSES.index("bag_or_parcel"), CLASSES.index("person")
 _COL = {name: i for i, name in enumerate(DESCRIPTOR_NAMES)}
 
@@ -102,27 +104,13 @@ class _Track:
         self.n_classified += 1
 
 
-def _iou(a, b) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _gap(a, b) -> float:
-    """Distance between two boxes (0 when they touch or overlap)."""
-    dx = max(0, max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2]))
-    dy = max(0, max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3]))
-    return float(np.hypot(dx, dy))
-
-
 @register
 class LeftObjectDetector(Detector):
     """Scores static blobs with `models["objects"]` (predict_proba() over CLASSES and threshold_), or
     with the built-in rule when none was trained."""
 
     name = "left_object"
+    reset_on_lighting = True  # what it learnt before a light switched was the light's
     Settings = LeftObjectConfig
     events = {"left_object": EventSpec(WARNING, repeat=False,
                                        description="a bag or parcel left in the booth after its owner went")}
@@ -149,9 +137,6 @@ class LeftObjectDetector(Detector):
         return self._frames == 0
 
     def detect(self, ctx) -> list[Flag]:
-        if ctx.motion.global_change:
-            self.reset()  # a light switched: both backgrounds must be learnt again
-            return []
         self._frames += 1
         if (self._frames - 1) % self._every:
             return self._flags  # between updates: the objects already reported are still there
@@ -162,28 +147,26 @@ class LeftObjectDetector(Detector):
         grey = ctx.grey_tamper
         blobs = self.static.update(grey)
         now = ctx.time_s
-        if blobs:
-            self._match(blobs, now)
-        for t in [t for t in self.tracks if now - t.last_seen_s > self.cfg.lost_s]:
-            self.tracks.remove(t)
-            if t.alerted:
-                self._reported.append(t.bbox)
+        seen = self._match(blobs, now) if blobs else []
+        if self.tracks:
+            lost = [t for t in self.tracks if now - t.last_seen_s > self.cfg.lost_s]
+            self._reported += [t.bbox for t in lost if t.alerted]
+            self.tracks = [t for t in self.tracks if t not in lost]
         if not self.tracks:
             self._keep(grey)
             return []
-        seen = [t for t in self.tracks if t.last_seen_s == now]
         for t in seen:
             if now >= t.next_classify_s:
                 x = describe(self.static.static_mask, grey, t.bbox)
                 t.classified(self.model.predict_proba(x[None, :])[0])
                 t.next_classify_s = now + self.cfg.classify_every_s
-        people = [t.bbox for t in self.tracks if t.n_classified and int(np.argmax(t.proba)) == _PERSON]
+        people = [t for t in self.tracks if t.n_classified and int(np.argmax(t.proba)) == _PERSON]
         radius = self.cfg.owner_radius * grey.shape[1]
         flags = []
         to_motion = ctx.motion.mask.shape[1] / grey.shape[1]
         for t in self.tracks:
             if self._moving_near(grey, t.bbox, radius) or any(
-                    _gap(t.bbox, p) <= radius for p in people if p is not t.bbox):
+                    gap(t.bbox, p.bbox) <= radius for p in people if p is not t):
                 t.attended_s = now
             if t.silent:
                 continue
@@ -204,18 +187,22 @@ class LeftObjectDetector(Detector):
         else:
             np.copyto(self._prev, grey)
 
-    def _match(self, blobs, now: float) -> None:
-        free = list(self.tracks)
+    def _match(self, blobs, now: float) -> list[_Track]:
+        """Each static blob onto the track it overlaps most (IoU 0.3 at least) or a new one; returns
+        the tracks seen now."""
+        free, seen = list(self.tracks), []
         for b in sorted(blobs, key=lambda b: -b.area):
-            best = max(free, key=lambda t: _iou(t.bbox, b.bbox), default=None)
-            if best is not None and _iou(best.bbox, b.bbox) >= 0.3:
+            best = max(free, key=lambda t: iou(t.bbox, b.bbox), default=None)
+            if best is not None and iou(best.bbox, b.bbox) >= 0.3:
                 free.remove(best)
                 best.bbox, best.last_seen_s = b.bbox, now
-                continue
-            silent = any(_iou(r, b.bbox) >= 0.3 for r in self._reported)
-            self.tracks.append(_Track(self._next_id, b.bbox, now, now, now, now,
-                                      np.zeros(len(CLASSES)), silent=silent))
-            self._next_id += 1
+            else:
+                silent = any(iou(r, b.bbox) >= 0.3 for r in self._reported)
+                best = _Track(self._next_id, b.bbox, now, now, now, now, np.zeros(len(CLASSES)), silent=silent)
+                self.tracks.append(best)
+                self._next_id += 1
+            seen.append(best)
+        return seen
 
     def _moving_near(self, grey: np.ndarray, bbox, radius: float) -> bool:
         """Whether enough pixels changed since the previous frame within `radius` of the object. A

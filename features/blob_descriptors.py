@@ -9,6 +9,8 @@ import math
 import cv2
 import numpy as np
 
+# What the left-object classifier tells a static blob to be, in its columns' order.
+OBJECT_CLASSES = ("person", "bag_or_parcel", "other")
 ORIENTATION_BINS = 9
 DESCRIPTOR_NAMES = (("w_frac", "h_frac", "area_frac", "aspect", "extent", "solidity")
                     + tuple(f"hu{i}" for i in range(7)) + ("bottom_frac", "centre_x_frac")

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from core.settings import Section
-from features.preprocess import GlobalThreshold, ZeroPaddedMedian
+from features.preprocess import GlobalThreshold, ZeroPaddedMedian, close, disk
 
 
 class ThresholdConfig(Section):
@@ -74,6 +74,16 @@ class Blob:
         return (self.x, self.y, self.w, self.h)
 
 
+def blobs_of(mask: np.ndarray, min_area: float) -> list[Blob]:
+    """The 8-connected components of a 0/255 mask with at least `min_area` pixels, as blobs."""
+    n, _, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
+    # Plain Python over the rows: a handful of components, where numpy's per-call cost would dominate.
+    if n <= 1:
+        return []
+    return [Blob(s[0], s[1], s[2], s[3], s[4], c[0], c[1])
+            for s, c in zip(stats.tolist()[1:], cents.tolist()[1:]) if s[4] >= min_area]
+
+
 @dataclass
 class MotionResult:
     grey: np.ndarray          # the motion-size grey frame after preprocessing (reused: valid until the next frame)
@@ -91,8 +101,7 @@ class MotionDetector:
     def __init__(self, cfg: MotionConfig | None = None):
         self.cfg = cfg or MotionConfig()
         self.use_threshold(self.cfg.threshold)
-        r = self.cfg.close_radius
-        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) if r > 0 else None
+        self._kernel = disk(self.cfg.close_radius)
         self._median = ZeroPaddedMedian()
         self._bg: np.ndarray | None = None
         self._f32: np.ndarray | None = None
@@ -149,8 +158,7 @@ class MotionDetector:
             self.recalibrations += 1
             return MotionResult(img, empty, [], fg_ratio, t, True, True)
 
-        if self._kernel is not None:
-            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._kernel)
+        mask = close(mask, self._kernel)
         bgmask = cv2.bitwise_not(mask)
         cv2.accumulateWeighted(f32, self._bg, self.cfg.bg_alpha, mask=bgmask)
         if self.cfg.fg_alpha > 0:
@@ -162,12 +170,4 @@ class MotionDetector:
             self._calibrate_left -= 1
             return MotionResult(img, mask, [], fg_ratio, t, False, True)
 
-        n, _, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
-        # Plain Python over the rows: a handful of components, where numpy's per-call cost would dominate.
-        min_area = self.cfg.min_blob_frac * mask.size
-        blobs = []
-        if n > 1:
-            for s, c in zip(stats.tolist()[1:], cents.tolist()[1:]):
-                if s[4] >= min_area:
-                    blobs.append(Blob(s[0], s[1], s[2], s[3], s[4], c[0], c[1]))
-        return MotionResult(img, mask, blobs, fg_ratio, t, False, False)
+        return MotionResult(img, mask, blobs_of(mask, self.cfg.min_blob_frac * mask.size), fg_ratio, t, False, False)

@@ -327,3 +327,13 @@ def sharpness(img: np.ndarray) -> float:
     """
     _check_grey(img)
     return float(cv2.Laplacian(img, cv2.CV_64F).var())
+
+
+def disk(radius: int) -> np.ndarray | None:
+    """The disk structuring element of `radius` pixels (None for 0: no closing)."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)) if radius > 0 else None
+
+
+def close(mask: np.ndarray, kernel: np.ndarray | None) -> np.ndarray:
+    """Morphological closing with `kernel` (`mask` itself when there is none)."""
+    return mask if kernel is None else cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)

@@ -19,13 +19,14 @@ detector's guard does).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from pydantic import Field
 
 from core.settings import Section
+from features.motion import Blob, blobs_of
+from features.preprocess import close, disk
 
 
 class StaticForegroundConfig(Section):
@@ -44,27 +45,9 @@ class StaticForegroundConfig(Section):
                                                      "static mask (a part as grey as the floor behind it drops out)")
 
 
-@dataclass
-class StaticBlob:
-    x: int
-    y: int
-    w: int
-    h: int
-    area: int
-
-    @property
-    def bbox(self) -> tuple[int, int, int, int]:
-        return (self.x, self.y, self.w, self.h)
-
-
 def _rate(tau_s: float, fps: float) -> float:
     """Per-frame learning rate of an exponential average with time constant `tau_s`."""
     return 1.0 - math.exp(-1.0 / max(tau_s * fps, 1e-6))
-
-
-def close_mask(mask: np.ndarray, kernel: np.ndarray | None) -> np.ndarray:
-    """Morphological closing (the training examples' masks get the same)."""
-    return mask if kernel is None else cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
 
 
 class StaticForeground:
@@ -76,8 +59,7 @@ class StaticForeground:
         self._a_short = _rate(self.cfg.short_tau_s, self.fps)
         self._a_long = _rate(self.cfg.long_tau_s, self.fps)
         self._needed = max(1.0, self.cfg.after_s * self.fps)
-        r = self.cfg.close_px
-        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) if r > 0 else None
+        self._kernel = disk(self.cfg.close_px)
         self.reset()
 
     def reset(self) -> None:
@@ -91,7 +73,7 @@ class StaticForeground:
         """255 where the evidence reached `after_s` (valid until the next update)."""
         return self._mask
 
-    def update(self, grey: np.ndarray) -> list[StaticBlob]:
+    def update(self, grey: np.ndarray) -> list[Blob]:
         # OpenCV calls into buffers kept from frame to frame: this runs on every frame, and on almost
         # every frame nothing is static, so it must cost little more than the arithmetic itself.
         if self._short is None or self._short.shape != grey.shape:
@@ -124,9 +106,5 @@ class StaticForeground:
         cv2.compare(ev, self._needed, cv2.CMP_GE, self._mask)
         if not cv2.countNonZero(self._mask):
             return []
-        if self._kernel is not None:
-            self._mask = close_mask(self._mask, self._kernel)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(self._mask, connectivity=8)
-        min_area = self.cfg.min_area_frac * self._mask.size
-        return [StaticBlob(int(s[0]), int(s[1]), int(s[2]), int(s[3]), int(s[4]))
-                for s in stats[1:] if s[4] >= min_area]
+        self._mask = close(self._mask, self._kernel)
+        return blobs_of(self._mask, self.cfg.min_area_frac * self._mask.size)

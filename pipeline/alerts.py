@@ -13,12 +13,12 @@ from typing import Any, Literal, Mapping
 
 from pydantic import Field, field_validator
 
-from core.events import default_severities, event_types
+from core.events import ATTACK, WARNING, default_severities, event_types
 from core.settings import Section
 from hw_io.gsm7 import fit_sms
 from hw_io.modem import check_number
 
-ATTACK, WARNING, OFF = "attack", "warning", "off"
+OFF = "off"
 # Default severities come from the event registry (each detector declares its own); an event type
 # nobody declared still alerts: a silent new detector is worse than a noisy one.
 DEFAULT_SEVERITY = WARNING

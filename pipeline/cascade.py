@@ -43,7 +43,7 @@ class Cascade:
             for refiner in self.refiners:
                 flags = refiner.refine(result.ctx, flags)
         self._last = (frame.index, frame.time_s)
-        return self.decision.update(flags, frame.index, frame.time_s, result.motion_scale, state=self.state)
+        return self.decision.update(flags, frame.index, frame.time_s, result.ctx.to_source, state=self.state)
 
     def finish(self) -> list[Event]:
         """The footage ended: the end records of the episodes still open."""

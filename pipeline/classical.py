@@ -17,20 +17,15 @@ from core.context import FrameContext
 from core.detector import Detector, Flag
 from core.detector import detectors as registered_detectors
 from features.frame_features import FrameFeatures
-from features.motion import MotionResult
 
 
 @dataclass
 class ClassicalResult:
-    motion: MotionResult
-    row: np.ndarray
-    flags: list[Flag] = field(default_factory=list)
-    motion_scale: float = 1.0  # source pixels per motion pixel
-    ctx: FrameContext | None = None
+    """The flags of a frame and what they were computed from (the motion result, the feature row and
+    the scale to source pixels are in `ctx`)."""
 
-    @property
-    def suspicious(self) -> bool:
-        return bool(self.flags)
+    ctx: FrameContext
+    flags: list[Flag] = field(default_factory=list)
 
 
 def build_detectors(cfg, fps: float, models: dict[str, Any] | None = None) -> list[Detector]:
@@ -55,9 +50,6 @@ class ClassicalStage:
     def detector(self, name: str) -> Detector | None:
         return self._by_name.get(name)
 
-    def is_calibrating(self) -> bool:
-        return self.features.motion.is_calibrating()
-
     def process(self, image: np.ndarray, index: int = 0, time_s: float = 0.0, state: str = "unknown",
                 frame: Any = None) -> ClassicalResult:
         result, row = self.features(image)
@@ -65,7 +57,10 @@ class ClassicalStage:
         ff = self.features
         ctx = FrameContext(index, time_s, self.fps, result.grey, ff.flow_grey, ff.tamper_grey, result, row,
                            scale, state, frame)
-        out = ClassicalResult(result, row, motion_scale=scale, ctx=ctx)
+        out = ClassicalResult(ctx)
         for det in self.detectors:
+            if result.global_change and det.reset_on_lighting:
+                det.reset()
+                continue
             out.flags.extend(det.detect(ctx))
         return out

@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from core.detector import Flag
-from core.events import END, Event, event_spec
+from core.events import END, Event, once_per_episode_types
 from core.settings import Section
 
 
 class EventsConfig(Section):
     cooldown_s: float = Field(10.0, ge=0, description="the same event type is not repeated within this time")
     clear_s: float = Field(3.0, ge=0, description="a condition absent this long ends its episode")
+
+
+def _scaled(bbox, to_source: float) -> list[int] | None:
+    return None if bbox is None else [int(round(v * to_source)) for v in bbox]
 
 
 @dataclass
@@ -32,13 +36,15 @@ class _Episode:
     last_emitted_s: float
     peak: float
     stage: str
-    bbox: list[int] | None
+    bbox: tuple | None        # the latest flag's box, in the flag's (motion) pixels
+    to_source: float
 
 
 class Decision:
     def __init__(self, cfg: EventsConfig):
         self.cfg = cfg
         self._open: dict[str, _Episode] = {}
+        self._once = once_per_episode_types()  # read once, as the gate reads its escalation set
 
     def update(self, flags: list[Flag], frame: int, time_s: float, to_source: float,
                state: str = "unknown") -> list[Event]:
@@ -46,26 +52,22 @@ class Decision:
         events = []
         for flag in flags:
             ep = self._open.get(flag.type)
-            emit = ep is None or (self._repeats(flag.type) and time_s - ep.last_emitted_s >= self.cfg.cooldown_s)
-            bbox = None if flag.bbox is None else [int(round(v * to_source)) for v in flag.bbox]
+            emit = ep is None or (flag.type not in self._once and time_s - ep.last_emitted_s >= self.cfg.cooldown_s)
             if ep is None:
-                ep = self._open[flag.type] = _Episode(time_s, time_s, time_s, flag.score, flag.stage, bbox)
+                ep = self._open[flag.type] = _Episode(time_s, time_s, time_s, flag.score, flag.stage, flag.bbox,
+                                                      to_source)
             ep.last_seen_s = time_s
             ep.peak = max(ep.peak, flag.score)
             ep.stage = flag.stage
-            if bbox is not None:
-                ep.bbox = bbox
+            if flag.bbox is not None:
+                ep.bbox = flag.bbox  # kept as flagged; scaled only for a record that is written
             if emit:
                 ep.last_emitted_s = time_s
-                events.append(Event(flag.type, frame, time_s, bbox, flag.score, flag.stage, state, dict(flag.extra)))
+                events.append(Event(flag.type, frame, time_s, _scaled(flag.bbox, to_source), flag.score, flag.stage,
+                                    state, dict(flag.extra)))
         for name in [n for n, ep in self._open.items() if time_s - ep.last_seen_s > self.cfg.clear_s]:
             events.append(self._end(name, frame, time_s, state))
         return events
-
-    @staticmethod
-    def _repeats(event_type: str) -> bool:
-        spec = event_spec(event_type)
-        return spec is None or spec.repeat
 
     def finish(self, frame: int, time_s: float, state: str = "unknown") -> list[Event]:
         """The footage ended: close every open episode."""
@@ -73,7 +75,7 @@ class Decision:
 
     def _end(self, name: str, frame: int, time_s: float, state: str) -> Event:
         ep = self._open.pop(name)
-        return Event(name, frame, time_s, ep.bbox, ep.peak, ep.stage, state,
+        return Event(name, frame, time_s, _scaled(ep.bbox, ep.to_source), ep.peak, ep.stage, state,
                      {"phase": END, "duration_s": round(ep.last_seen_s - ep.started_s, 3)})
 
     def active(self) -> set[str]:

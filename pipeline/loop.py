@@ -8,17 +8,11 @@ hold it when its own event fires) and/or `on_event(event, frame)`.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable
 
 from pipeline.cascade import Cascade
 from pipeline.events import Event
 from sources.frame_source import Frame
-
-
-class Sink(Protocol):
-    def on_frame(self, frame: Frame) -> None: ...
-
-    def on_event(self, event: Event, frame: Frame | None) -> None: ...
 
 
 class FrameLoop:
@@ -62,7 +56,3 @@ class EventRecorder:
 
     def on_event(self, event: Event, frame: Frame | None) -> None:
         self.events.append(event)
-
-    def first(self, event_type: str) -> Event | None:
-        """The first start of an episode of `event_type` (end records are not alarms)."""
-        return next((e for e in self.events if e.type == event_type and e.is_start), None)

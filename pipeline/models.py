@@ -45,11 +45,17 @@ def load_models(model_dir: str | None, cfg, warn: Callable[[str], None] = _stder
             continue
         # Half a model or an old pickled one is refused inside load, with a line that says to
         # retrain: falling back to a built-in rule would hide it.
-        model, meta = spec.load(model_dir)
-        models[spec.name], metas[spec.name] = model, meta
-        if spec.feature_keys:
-            cfg = adopt_feature_config(cfg, meta, model_dir, warn, spec.feature_keys, spec.name)
-    return cfg, models, metas
+        models[spec.name], metas[spec.name] = spec.load(model_dir)
+    return reconcile(cfg, metas, model_dir, warn), models, metas
+
+
+def reconcile(cfg, metas: dict[str, dict], model_dir: str | None, warn: Callable[[str], None] = _stderr):
+    """`cfg` with the feature settings each loaded model (`metas`, by name) was trained with, where the
+    configuration leaves them at default (at start, and again when `run` re-reads its config)."""
+    for spec in model_specs():
+        if spec.feature_keys and spec.name in metas:
+            cfg = adopt_feature_config(cfg, metas[spec.name], model_dir, warn, spec.feature_keys, spec.name)
+    return cfg
 
 
 def describe_models(metas: dict[str, dict], model_dir: str | None = None) -> str:
@@ -82,7 +88,7 @@ def _leaves(tree: dict, prefix: str):
             yield f"{prefix}{name}", value
 
 
-def apply_feature_config(cfg, meta: dict, feature_keys: tuple[str, ...] = ("motion",), name: str = "fight"
+def apply_feature_config(cfg, meta: dict, feature_keys: tuple[str, ...], name: str
                          ) -> tuple[Any, dict[str, tuple[Any, Any]]]:
     """`cfg` with the feature settings the model was trained with, and the conflicts left standing.
 
@@ -116,7 +122,7 @@ def apply_feature_config(cfg, meta: dict, feature_keys: tuple[str, ...] = ("moti
 
 
 def adopt_feature_config(cfg, meta: dict, model_dir: str, warn: Callable[[str], None],
-                         feature_keys: tuple[str, ...] = ("motion",), name: str = "fight"):
+                         feature_keys: tuple[str, ...], name: str):
     """apply_feature_config, with the site's conflicting choices reported to `warn` in one line."""
     cfg, conflicts = apply_feature_config(cfg, meta, feature_keys, name)
     if conflicts:
@@ -124,7 +130,7 @@ def adopt_feature_config(cfg, meta: dict, model_dir: str, warn: Callable[[str], 
     return cfg
 
 
-def describe_conflicts(model_dir: str, conflicts: dict[str, tuple[Any, Any]], name: str = "fight") -> str:
+def describe_conflicts(model_dir: str, conflicts: dict[str, tuple[Any, Any]], name: str) -> str:
     """One line for stderr: which of the site's settings differ from the model's training."""
     pairs = ", ".join(f"{k}={mine!r} (trained with {trained!r})" for k, (trained, mine) in sorted(conflicts.items()))
     return (f"warning: the {name} model in {model_dir} was trained with other feature settings than this "

@@ -38,10 +38,26 @@ def replay_clip(path: str, cfg: Config, models: dict[str, Any],
     return ClipReplay(loop.frames, fps, recorder.events, probe(cascade) if probe else None)
 
 
-def _job(args) -> ClipReplay:
+def _one_thread() -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one clip per process; OpenCV's own threads would only fight over the cores
+
+
+def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = "clips") -> list:
+    """`fn(a)` for each of `args`, in order, on up to `jobs` worker processes (4 at most by default),
+    with a progress bar. `fn` must be a module-level function (workers import it)."""
+    from tqdm import tqdm
+
+    jobs = jobs or min(4, os.cpu_count() or 1)
+    if jobs <= 1 or len(args) <= 1:
+        return [fn(a) for a in tqdm(args, desc=desc, unit="clip")]
+    # spawn, not fork: a fork taken while OpenCV's thread pool is running can deadlock the child.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as ex:
+        return list(tqdm(ex.map(fn, args, chunksize=2), total=len(args), desc=desc, unit="clip"))
+
+
+def _job(args) -> ClipReplay:
     return replay_clip(*args)
 
 
@@ -49,13 +65,5 @@ def replay_clips(paths: list[str], cfg: Config, models: dict[str, Any] | list[di
                  probe: Callable[[Cascade], Any] | None = None, jobs: int | None = None,
                  desc: str = "clips") -> list[ClipReplay]:
     """`replay_clip` over many clips in parallel; `models` is one dict for all, or one per clip."""
-    from tqdm import tqdm
-
     per_clip = models if isinstance(models, list) else [models] * len(paths)
-    args = [(p, cfg, m, probe) for p, m in zip(paths, per_clip)]
-    jobs = jobs or min(4, os.cpu_count() or 1)
-    if jobs <= 1 or len(args) <= 1:
-        return [_job(a) for a in tqdm(args, desc=desc, unit="clip")]
-    # spawn, not fork: a fork taken while OpenCV's thread pool is running can deadlock the child.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
-        return list(tqdm(ex.map(_job, args, chunksize=2), total=len(args), desc=desc, unit="clip"))
+    return parallel_map(_job, [(p, cfg, m, probe) for p, m in zip(paths, per_clip)], jobs, desc)

@@ -15,7 +15,6 @@ K-1 folds' live windows and replays the held-out fold live with that fold's mode
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 import numpy as np
@@ -25,13 +24,12 @@ from classifiers import fight_store
 from classifiers.fight_classifier import WINDOW_FEATURES, FightClassifier, fit_live
 from classifiers.linear_fight import LinearFightModel
 from classifiers.metrics import write_evaluation
-from classifiers.model_store import sha256_file
 from core.errors import UserError
 from datasets.labelled import Item, read_labels
 from pipeline.cascade import Cascade
 from pipeline.config import Config
-from pipeline.models import adopt_feature_config
 from pipeline.replay import ClipReplay, replay_clips
+from tasks.common import clip_digests, load_for_evaluation, warn_trained_on
 from tasks.registry import Task, register_task
 
 NAME = fight_store.NAME
@@ -84,11 +82,6 @@ def _fit(windows: list[np.ndarray], y: np.ndarray, groups: np.ndarray, where: st
         raise UserError(f"{where}: {exc}") from None
 
 
-def _clip_digests(items: list[Item]) -> dict[str, str]:
-    """sha256 of each clip -> its path as labelled: how `evaluate` recognises training footage anywhere."""
-    return {sha256_file(it.path): it.rel for it in items}
-
-
 def train(dataset: str, model_dir: str, cfg: Config) -> dict:
     items, y = _dataset(dataset)
     if np.bincount(y, minlength=2).min() < 2:  # before minutes of replay, not after
@@ -97,7 +90,7 @@ def train(dataset: str, model_dir: str, cfg: Config) -> dict:
     windows = harvest(items, cfg)
     clf = _fit(windows, y, groups, dataset)
     training = {"dataset": os.path.abspath(dataset), "n": int(len(y)), "n_positive": int(y.sum()),
-                "n_windows": int(sum(len(w) for w in windows)), "clips": _clip_digests(items)}
+                "n_windows": int(sum(len(w) for w in windows)), "clips": clip_digests({it.rel: it.path for it in items})}
     return fight_store.save(clf, model_dir, cfg, training)
 
 
@@ -113,24 +106,12 @@ def _live_metrics(out: str, items: list[Item], y: np.ndarray, done: list[ClipRep
                             extra={"scored_by": "live replay: source -> cascade -> decision, as run", **extra})
 
 
-def _warn_trained_on(items: list[Item], meta: dict, dataset: str, model_dir: str) -> None:
-    seen = set((meta.get("training") or {}).get("clips") or {})
-    if not seen:
-        return
-    overlap = sum(sha256_file(it.path) in seen for it in items)
-    if overlap:
-        print(f"warning: {overlap} of {len(items)} clips in {dataset} were used to train the fight model in "
-              f"{model_dir}: these figures describe footage it has seen, not new scenes", file=sys.stderr)
-
-
 def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
-    model, meta = fight_store.load(model_dir)
+    cfg, models, meta = load_for_evaluation(model_dir, cfg, NAME)
     items, y = _dataset(dataset)
-    cfg = adopt_feature_config(cfg, meta, model_dir, lambda line: print(line, file=sys.stderr))
-    _warn_trained_on(items, meta, dataset, model_dir)
-    done = replay_clips([it.path for it in items], cfg, {"fight": model}, probe=_peak_score,
-                        desc="fight: live replay")
-    threshold = cfg.fight.threshold if cfg.fight.threshold is not None else model.threshold_
+    warn_trained_on([it.path for it in items], meta, dataset, model_dir, NAME)
+    done = replay_clips([it.path for it in items], cfg, models, probe=_peak_score, desc="fight: live replay")
+    threshold = cfg.fight.threshold if cfg.fight.threshold is not None else models[NAME].threshold_
     return _live_metrics(out, items, y, done, threshold, {"model_sha256": meta["sha256"]})
 
 

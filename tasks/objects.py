@@ -22,28 +22,28 @@ it is a false alarm.
 from __future__ import annotations
 
 import csv
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 from classifiers import object_store
 from classifiers.metrics import write_evaluation
-from classifiers.model_store import sha256_file
 from classifiers.object_svm import CLASSES
 from core.errors import UserError
 from datasets.labelled import Item, read_labels
 from datasets.object_render import place_bag, place_other
 from detectors.left_object import LeftObjectConfig
 from features.blob_descriptors import describe
-from features.frame_features import TAMPER_WIDTH, shrink_size
-from features.preprocess import shrink, to_grey
+from features.boxes import intersection
+from features.frame_features import FrameFeatures
+from features.motion import MotionConfig, blobs_of
+from features.preprocess import close, disk
 from features.static_foreground import StaticForeground
 from pipeline.config import Config
-from pipeline.replay import replay_clips
+from pipeline.replay import parallel_map, replay_clips
 from sources.frame_source import FrameSource
+from tasks.common import clip_digests, load_for_evaluation, warn_trained_on
 from tasks.registry import Task, register_task
 
 NAME = object_store.NAME
@@ -52,18 +52,20 @@ PERSON, BAG, OTHER = (CLASSES.index(c) for c in ("person", "bag_or_parcel", "oth
 SIM_FPS = 10.0        # frame rate of the simulated static foreground (the time constants are in seconds)
 
 
-def clip_greys(path: str) -> list[np.ndarray]:
-    """Every frame of a clip as the cheap stage's 160-px grey (the static foreground's input)."""
+def clip_greys(path: str, motion: MotionConfig) -> list[np.ndarray]:
+    """Every frame of a clip as the cheap stage's 160-px grey (the static foreground's input), made
+    by the cheap stage's own FrameFeatures."""
     out = []
     with FrameSource(path, reconnect=False) as src:
+        features = FrameFeatures(motion, src.fps)
         for frame in src:
-            grey = to_grey(frame.raw)
-            out.append(shrink(grey, shrink_size(grey.shape[1], grey.shape[0], TAMPER_WIDTH)).copy())
+            features.prepare(frame.raw)
+            out.append(features.tamper_grey.copy())  # its buffers are reused by the next frame
     return out
 
 
-def person_examples(greys: list[np.ndarray], cfg: LeftObjectConfig, every: int = 6, per_frame: int = 2
-                    ) -> list[np.ndarray]:
+def person_examples(greys: list[np.ndarray], median: np.ndarray, cfg: LeftObjectConfig, every: int = 6,
+                    per_frame: int = 2) -> list[np.ndarray]:
     """Descriptors of the largest foreground blobs of every `every`-th frame against the clip's median,
     masked as the static foreground masks (its threshold and closing). Only blobs of at least twice
     the static foreground's smallest blob count: the slivers of a moving limb or a shadow are not
@@ -71,24 +73,18 @@ def person_examples(greys: list[np.ndarray], cfg: LeftObjectConfig, every: int =
     move) are skipped: their blobs are not people."""
     import cv2
 
-    from features.static_foreground import close_mask
-
     if len(greys) < 3:
         return []
-    stack = np.stack(greys)
-    median = np.median(stack, axis=0).astype(np.float32)
     min_area = 2 * cfg.min_area_frac * median.size
-    r = cfg.close_px
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) if r > 0 else None
+    kernel = disk(cfg.close_px)
     out = []
     for grey in greys[::every]:
         mask = np.where(np.abs(grey.astype(np.float32) - median) > cfg.threshold, 255, 0).astype(np.uint8)
-        mask = close_mask(mask, kernel)
+        mask = close(mask, kernel)
         if cv2.countNonZero(mask) > 0.35 * mask.size:
             continue
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        blobs = sorted((s for s in stats[1:] if s[4] >= min_area), key=lambda s: -s[4])[:per_frame]
-        out += [describe(mask, grey, tuple(int(v) for v in s[:4])) for s in blobs]
+        blobs = sorted(blobs_of(mask, min_area), key=lambda b: -b.area)[:per_frame]
+        out += [describe(mask, grey, b.bbox) for b in blobs]
     return out
 
 
@@ -106,29 +102,21 @@ def static_example(background: np.ndarray, frame: np.ndarray, box, cfg: LeftObje
     for k in range(steps):
         grey = np.clip(frame + noise[k % 8], 0, 255).astype(np.uint8)
         blobs = sf.update(grey)
-    x, y, w, h = box
-
-    def overlap(b) -> int:
-        return max(0, min(b.x + b.w, x + w) - max(b.x, x)) * max(0, min(b.y + b.h, y + h) - max(b.y, y))
-
-    hits = [b for b in blobs if overlap(b) > 0]
-    if not hits:
+    best = max(blobs, key=lambda b: intersection(b.bbox, box), default=None)
+    if best is None or intersection(best.bbox, box) == 0:
         return None
-    best = max(hits, key=overlap)
     return describe(sf.static_mask, grey, best.bbox)
 
 
 def clip_examples(args) -> tuple[np.ndarray, np.ndarray]:
     """One clip's examples: (descriptors, class indices). Deterministic for a given seed."""
-    import cv2
-
-    cv2.setNumThreads(1)
-    path, cfg, seed, n_bags, n_other = args
+    path, cfg, motion, seed, n_bags, n_other = args
     rng = np.random.default_rng(seed)
-    greys = clip_greys(path)
-    rows = [(d, PERSON) for d in person_examples(greys, cfg)]
+    greys = clip_greys(path, motion)
+    rows = []
     if greys:
         background = np.median(np.stack(greys), axis=0).astype(np.float32)
+        rows = [(d, PERSON) for d in person_examples(greys, background, cfg)]
         for label, n, place in ((BAG, n_bags, place_bag), (OTHER, n_other, place_other)):
             for _ in range(n):
                 frame, box, _kind = place(background.astype(np.uint8), rng)
@@ -140,18 +128,10 @@ def clip_examples(args) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([r[0] for r in rows]), np.array([r[1] for r in rows], np.int64)
 
 
-def harvest(items: list[Item], cfg: LeftObjectConfig, seed: int = 0, n_bags: int = 12, n_other: int = 5,
+def harvest(items: list[Item], cfg: Config, seed: int = 0, n_bags: int = 12, n_other: int = 5,
             jobs: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from tqdm import tqdm
-
-    args = [(it.path, cfg, [seed, i], n_bags, n_other) for i, it in enumerate(items)]
-    jobs = jobs or min(4, os.cpu_count() or 1)
-    if jobs <= 1:
-        done = [clip_examples(a) for a in tqdm(args, desc="objects: examples", unit="clip")]
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
-            done = list(tqdm(ex.map(clip_examples, args, chunksize=2), total=len(args), desc="objects: examples",
-                             unit="clip"))
+    args = [(it.path, cfg.left_object, cfg.motion, [seed, i], n_bags, n_other) for i, it in enumerate(items)]
+    done = parallel_map(clip_examples, args, jobs, "objects: examples")
     X = np.concatenate([d[0] for d in done if len(d[1])]).astype(np.float64)
     y = np.concatenate([d[1] for d in done if len(d[1])])
     groups = np.concatenate([[it.group] * len(d[1]) for it, d in zip(items, done)])
@@ -172,7 +152,7 @@ def train(dataset: str, model_dir: str, cfg: Config) -> dict:
     from classifiers.object_classifier import ObjectClassifier
 
     items = _clips(dataset)
-    X, y, groups = harvest(items, cfg.left_object)
+    X, y, groups = harvest(items, cfg)
     try:
         clf = ObjectClassifier().fit(X, y, groups)
     except ValueError as exc:
@@ -184,7 +164,7 @@ def train(dataset: str, model_dir: str, cfg: Config) -> dict:
                 "generated": "bag_or_parcel and other: drawn objects composited onto each clip's median frame, "
                              "through the live static foreground",
                 "grouped_cv": report, "static_foreground": cfg.left_object.model_dump(),
-                "clips": {sha256_file(it.path): it.rel for it in items}}
+                "clips": clip_digests({it.rel: it.path for it in items})}
     card = object_store.save(clf, model_dir, training)
     print("objects: grouped CV (by source video), out of fold: " + "; ".join(
         f"{c} precision {report[c]['precision']:.3f} recall {report[c]['recall']:.3f} (n={report[c]['n']})"
@@ -220,16 +200,13 @@ def _truth(folder: str) -> dict[str, list[dict]]:
 def _hits(truth: dict, start) -> bool:
     if not truth["first_frame"] <= start.frame <= truth["last_frame"] or start.bbox is None:
         return False
-    x, y, w, h = start.bbox
-    ix = max(0, min(x + w, truth["x"] + truth["w"]) - max(x, truth["x"]))
-    iy = max(0, min(y + h, truth["y"] + truth["h"]) - max(y, truth["y"]))
-    return ix * iy > 0
+    return intersection(start.bbox, [truth[k] for k in ("x", "y", "w", "h")]) > 0
 
 
 def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
     """Live replay of footage: per video (events.csv) or clip (labels.csv), did the live path raise
     left_object where and when it should, and nowhere else. Score: its highest left_object score."""
-    model, meta = object_store.load(model_dir)
+    cfg, models, meta = load_for_evaluation(model_dir, cfg, NAME)
     if os.path.isfile(os.path.join(dataset, "events.csv")):
         truth = _truth(dataset)
         rels = sorted(truth)
@@ -239,25 +216,27 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
         truth, y = {r: [] for r in rels}, np.zeros(len(rels), int)
     else:
         raise UserError(f"{dataset}: task objects evaluates a folder with events.csv or labels.csv")
-    done = replay_clips([os.path.join(dataset, r) for r in rels], cfg, {"objects": model}, desc="objects: live replay")
-    scores, pred, right, wrong = [], [], [], []
+    paths = [os.path.join(dataset, r) for r in rels]
+    warn_trained_on(paths, meta, dataset, model_dir, NAME)
+    done = replay_clips(paths, cfg, models, desc="objects: live replay")
+    scores, pred, right, wrong, found = [], [], [], [], 0
     for rel, replay in zip(rels, done):
         starts = [e for e in replay.events if e.type == EVENT and e.is_start]
         good = [s for s in starts if any(_hits(t, s) for t in truth[rel])]
+        found += sum(any(_hits(t, s) for s in starts) for t in truth[rel])
         scores.append(max((s.score for s in starts), default=0.0))
         pred.append(bool(starts))
-        right.append(";".join(str(s.frame) for s in good))
-        wrong.append(";".join(str(s.frame) for s in starts if s not in good))
-    n_true = sum(len(v) for v in truth.values())
-    found = sum(any(_hits(t, s) for s in done[i].events if s.type == EVENT and s.is_start)
-                for i, r in enumerate(rels) for t in truth[r])
+        right.append(good)
+        wrong.append([s for s in starts if s not in good])
+    threshold = cfg.left_object.min_bag_prob
+    frames = lambda starts: ";".join(str(s.frame) for s in starts)  # noqa: E731
     return write_evaluation(out, NAME, [(r, EVENT if v else "none") for r, v in zip(rels, y)], y,
-                            np.array(scores), float(model.threshold_), EVENT, "none", pred=np.array(pred),
-                            columns={"left_object_starts_on_truth": right, "other_left_object_starts": wrong},
+                            np.array(scores), float(models[NAME].threshold_ if threshold is None else threshold), EVENT,
+                            "none", pred=np.array(pred),
+                            columns={"left_object_starts_on_truth": [frames(g) for g in right],
+                                     "other_left_object_starts": [frames(w) for w in wrong]},
                             extra={"scored_by": "live replay: source -> cascade -> decision, as run",
-                                   "truth_events": n_true, "truth_events_found": int(found),
-                                   "false_starts": int(sum(len(w.split(";")) for w in wrong if w)),
-                                   "model_sha256": meta["sha256"]})
-
+                                   "truth_events": sum(len(v) for v in truth.values()), "truth_events_found": found,
+                                   "false_starts": sum(len(w) for w in wrong), "model_sha256": meta["sha256"]})
 
 register_task(Task(NAME, evaluate=evaluate, train=train, layout="fight_surv", model=NAME, backend="arrays"))

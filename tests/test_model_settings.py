@@ -16,6 +16,8 @@ from pipeline.cascade import Cascade
 from pipeline.config import Config, load_config
 from pipeline.models import load_models
 
+FIGHT = (fight_store.FEATURE_KEYS, fight_store.NAME)  # what the fight model kind registers
+
 
 def trained_with(**motion) -> dict:
     """Model metadata as `train` writes it, from a config with these motion settings."""
@@ -25,7 +27,7 @@ def trained_with(**motion) -> dict:
 
 def test_defaults_take_the_models_settings():
     meta = trained_with(flow_every=2, threshold={"floor": 12.0})
-    cfg, conflicts = model_settings.apply_feature_config(load_config(None, []), meta)
+    cfg, conflicts = model_settings.apply_feature_config(load_config(None, []), meta, *FIGHT)
     assert cfg.motion.flow_every == 2 and cfg.motion.threshold.floor == 12.0
     assert conflicts == {}
 
@@ -33,18 +35,18 @@ def test_defaults_take_the_models_settings():
 def test_the_sites_own_settings_stand_and_are_reported():
     meta = trained_with(flow_every=2, threshold={"floor": 12.0, "ceiling": 40.0})
     site = load_config(None, ["motion.flow_every=4", "motion.threshold.floor=20"])
-    cfg, conflicts = model_settings.apply_feature_config(site, meta)
+    cfg, conflicts = model_settings.apply_feature_config(site, meta, *FIGHT)
     assert cfg.motion.flow_every == 4 and cfg.motion.threshold.floor == 20.0
     assert cfg.motion.threshold.ceiling == 40.0          # not chosen by the site: the model's
     assert conflicts == {"motion.flow_every": (2, 4), "motion.threshold.floor": (12.0, 20.0)}
-    line = model_settings.describe_conflicts("models/", conflicts)
+    line = model_settings.describe_conflicts("models/", conflicts, "fight")
     assert "\n" not in line and "motion.flow_every=4 (trained with 2)" in line
     assert "motion.threshold.floor=20.0 (trained with 12.0)" in line
 
 
 def test_a_site_choosing_the_models_own_value_is_no_conflict():
     meta = trained_with(flow_every=2)
-    cfg, conflicts = model_settings.apply_feature_config(load_config(None, ["motion.flow_every=2"]), meta)
+    cfg, conflicts = model_settings.apply_feature_config(load_config(None, ["motion.flow_every=2"]), meta, *FIGHT)
     assert cfg.motion.flow_every == 2 and conflicts == {}
 
 
@@ -54,7 +56,7 @@ def test_source_settings_are_the_sites_even_from_older_models(tmp_path):
     meta["feature_config"]["source"] = Config().source.model_dump()
     site = tmp_path / "site.yaml"
     site.write_text("source:\n  offline_after_s: 2.0\n  backoff_max_s: 30.0\n  process_width: 640\n")
-    cfg, conflicts = model_settings.apply_feature_config(load_config(str(site), []), meta)
+    cfg, conflicts = model_settings.apply_feature_config(load_config(str(site), []), meta, *FIGHT)
     assert (cfg.source.offline_after_s, cfg.source.backoff_max_s, cfg.source.process_width) == (2.0, 30.0, 640)
     assert conflicts == {}
 
@@ -62,7 +64,7 @@ def test_source_settings_are_the_sites_even_from_older_models(tmp_path):
 def test_a_setting_this_version_lacks_is_skipped():
     meta = trained_with()
     meta["feature_config"]["motion"]["gone_setting"] = 7
-    cfg, conflicts = model_settings.apply_feature_config(load_config(None, []), meta)
+    cfg, conflicts = model_settings.apply_feature_config(load_config(None, []), meta, *FIGHT)
     assert cfg == Config() and conflicts == {}
 
 
@@ -89,16 +91,16 @@ def test_load_models_warns_once_about_the_sites_choices(tmp_path):
 
 def test_threshold_reload_keeps_the_models_threshold_unless_the_site_sets_one(tmp_path, capsys):
     model_dir = _model_dir(tmp_path, threshold={"method": "iterative"})
-    meta = load_models(model_dir, load_config(None, []))[2]["fight"]
+    metas = load_models(model_dir, load_config(None, []))[2]
     cascade = Cascade(load_config(None, []), 25.0)
     motion = cascade.classical.features.motion
 
     args = argparse.Namespace(config=None, overrides=[], model_dir=model_dir)
-    _reload_threshold(cascade, args, meta)
+    _reload_threshold(cascade, args, metas)
     assert motion.thresholder.method == "iterative"       # the model's, as at start
 
     args.overrides = ["motion.threshold.method=fixed", "motion.threshold.value=40"]
-    _reload_threshold(cascade, args, meta)
+    _reload_threshold(cascade, args, metas)
     assert (motion.thresholder.method, motion.thresholder.value) == ("fixed", 40.0)
     assert "motion.threshold.method='fixed' (trained with 'iterative')" in capsys.readouterr().err
 

@@ -125,7 +125,7 @@ def test_threshold_reload_applies_floor_and_ceiling(tmp_path, capsys):
     cascade = Cascade(load_config(None, []), 25.0)
     site = tmp_path / "site.yaml"
     site.write_text("motion:\n  threshold:\n    method: iterative\n    floor: 5\n    ceiling: 60\n")
-    _reload_threshold(cascade, argparse.Namespace(config=str(site), overrides=[], model_dir="models/"), None)
+    _reload_threshold(cascade, argparse.Namespace(config=str(site), overrides=[], model_dir="models/"), {})
     th = cascade.classical.features.motion.thresholder
     assert (th.method, th.value, th.floor, th.ceiling) == ("iterative", None, 5.0, 60.0)
     assert "motion threshold now: method iterative, value none, floor 5, ceiling 60" in capsys.readouterr().err
@@ -136,7 +136,7 @@ def test_threshold_reload_leaves_defaults_to_the_model(tmp_path, capsys):
     trained = Config.model_validate({"motion": {"threshold": {"floor": 12.0, "ceiling": 40.0}}})
     meta = {"feature_config": fight_store.feature_config(trained)}
     args = argparse.Namespace(config=None, overrides=["motion.threshold.ceiling=50"], model_dir="models/")
-    _reload_threshold(cascade, args, meta)
+    _reload_threshold(cascade, args, {"fight": meta})
     th = cascade.classical.features.motion.thresholder
     assert (th.floor, th.ceiling) == (12.0, 50.0)  # floor left at default: the model's; ceiling: the site's
     assert "floor 12, ceiling 50" in capsys.readouterr().err
