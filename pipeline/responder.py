@@ -20,6 +20,7 @@ import os
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import UserError
@@ -32,6 +33,17 @@ from hw_io.outbox import Outbox, OutboxWorker
 from pipeline.alerts import AlertPolicy, queue_alert
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _OpenEpisode:
+    """What the responder keeps of an open episode: its latest start (stored id and record), whether
+    any of its starts alerted (its end may text "resolved"), and the alert held back for it."""
+
+    event_id: str
+    d: dict
+    alerted: bool = False
+    timer: threading.Timer | None = None
 
 
 class Responder:
@@ -68,9 +80,7 @@ class Responder:
                                      recipients=guard) if guard else None
         self._door_thread: threading.Thread | None = None
         self.door_outcomes: list[str] = []
-        self._episode_ids: dict[str, str] = {}  # event type -> evidence id of its open episode's start
-        self._alerted: set[str] = set()         # starts that alerted (their end may text "resolved")
-        self._timers: dict[str, threading.Timer] = {}   # alerts held back by alerts.alert_after_s
+        self._open: dict[str, _OpenEpisode] = {}  # event type -> its open episode (only open ones: months of uptime)
         self._lock = threading.RLock()          # events come from the frame loop, held alerts from timers
         self.alerts: list[Any] = []
 
@@ -84,9 +94,11 @@ class Responder:
                 return self._on_end(event)
             d = event.to_dict()
             event_id = self.store.add_event(d)
-            # A repeat start (after the cooldown) stands for the episode from now on.
-            self._alerted.discard(self._episode_ids.get(event.type, ""))
-            self._episode_ids[event.type] = event_id
+            # A repeat start (after the cooldown) stands for the episode from now on; whether anyone was
+            # told of the episode, and an alert still held back for it, carry over.
+            prev = self._open.get(event.type)
+            ep = self._open[event.type] = _OpenEpisode(event_id, d, prev.alerted if prev else False,
+                                                       prev.timer if prev else None)
             if frame is not None:
                 try:
                     self.evidence.trigger(event_id, event.type, [event.bbox] if event.bbox else [], frame.raw)
@@ -95,47 +107,47 @@ class Responder:
             delay = self.cfg.alerts.alert_after_s.get(event.type, 0.0)
             if delay > 0:
                 # Alert only if the episode is still open then (an outage that lasts, not a blip);
-                # a timer, because a camera that is down delivers no frame to check on.
-                timer = threading.Timer(delay, self._alert_if_open, args=(event.type, event_id, d))
-                timer.daemon = True
-                self._timers[event.type] = timer
-                timer.start()
+                # a timer, because a camera that is down delivers no frame to check on. One per
+                # episode: a repeat start does not push the alert further away.
+                if ep.timer is None:
+                    ep.timer = threading.Timer(delay, self._alert_if_open, args=(event.type, ep))
+                    ep.timer.daemon = True
+                    ep.timer.start()
             else:
-                self._alert(d, event_id)
+                self._alert(ep)
             if event.type == "face_covered":
                 self._start_door_flow(event_id)
             return event_id
 
-    def _alert(self, d: dict, event_id: str) -> None:
-        alert = self.policy.decide(d, event_id, self.clock())
+    def _alert(self, ep: "_OpenEpisode") -> None:
+        alert = self.policy.decide(ep.d, ep.event_id, self.clock())
         if alert is not None:
-            self._alerted.add(event_id)
+            ep.alerted = True
             self.alerts.append(alert)
             self.hw.buzzer.sound(alert.severity)
             queue_alert(self.outbox, alert)
             self.worker.wake()
 
-    def _alert_if_open(self, event_type: str, event_id: str, d: dict) -> None:
+    def _alert_if_open(self, event_type: str, armed_by: "_OpenEpisode") -> None:
         with self._lock:
-            self._timers.pop(event_type, None)
-            if self._episode_ids.get(event_type) == event_id:
-                self._alert(d, event_id)
+            ep = self._open.get(event_type)
+            if ep is not None and ep.timer is armed_by.timer:  # still the episode that armed it
+                ep.timer = None
+                self._alert(ep)  # with its latest start
 
     def _on_end(self, event: Event) -> str:
         """An episode closed: stored with the evidence id of its start; texted (no buzzer) only for the
         types in `alerts.notify_end`, such as a camera that is back."""
-        evidence_id = self._episode_ids.pop(event.type, None)
+        ep = self._open.pop(event.type, None)
+        evidence_id = None if ep is None else ep.event_id
         if evidence_id is not None:
             event.extra.setdefault("evidence_id", evidence_id)
-        timer = self._timers.pop(event.type, None)
-        if timer is not None:
-            timer.cancel()      # over before it was worth an alert
+        if ep is not None and ep.timer is not None:
+            ep.timer.cancel()      # over before it was worth an alert
         d = event.to_dict()
         event_id = self.store.add_event(d)
         # "Back" only to whoever was told it was gone.
-        was_alerted = evidence_id in self._alerted
-        self._alerted.discard(evidence_id)   # a kiosk runs for months: only open episodes are kept
-        if event.type in self.cfg.alerts.notify_end and was_alerted:
+        if event.type in self.cfg.alerts.notify_end and ep is not None and ep.alerted:
             alert = self.policy.resolved(d, evidence_id, self.clock())
             if alert is not None:
                 self.alerts.append(alert)
@@ -168,9 +180,10 @@ class Responder:
 
     def close(self) -> None:
         with self._lock:
-            for timer in self._timers.values():
-                timer.cancel()
-            self._timers.clear()
+            for ep in self._open.values():
+                if ep.timer is not None:
+                    ep.timer.cancel()
+                    ep.timer = None
         if self._door_thread is not None:
             self._door_thread.join(timeout=1.0)
         self.worker.stop()

@@ -135,6 +135,30 @@ def test_an_outage_texts_its_start_and_that_the_camera_is_back_other_ends_only_s
     assert len(ends) == 2
 
 
+def test_a_held_back_alert_is_not_pushed_away_by_repeat_starts(tmp_path):
+    """alert_after_s longer than the decision stage's repeat: the starts that repeat while the episode
+    lasts must not restart the wait (or no alert would ever go), and the held-back alert goes once,
+    for the episode's latest start."""
+    cfg = load_config(None, ["alerts.alert_after_s={fight: 0.5}"])
+    hw = build_hardware("mock", cfg.hardware, cfg.modem)
+    responder = Responder(cfg, hw, fps=10.0, storage_dir=str(tmp_path), recipients=[NUMBER], pump_interval_s=0.05)
+    try:
+        ids = []
+        for k in range(8):                                   # a start every 0.2 s for 1.6 s
+            ids.append(responder.on_event(Event("fight", k, 0.2 * k, None, 0.9)))
+            time.sleep(0.2)
+        assert len(responder.alerts) == 1, "held back, then sent once while the episode was still open"
+        responder.on_event(Event("fight", 9, 2.0, None, 0.9, extra={"phase": "end", "duration_s": 1.8}))
+        time.sleep(0.7)
+        assert len(responder.alerts) == 1                    # nothing left armed after the end
+        assert responder.drain(timeout_s=10) == 0
+        texts = [t for _, t in hw.fake_modem.received]
+        assert len(texts) == 1 and "ATTACK fight" in texts[0] and any(f"ev:{i}" in texts[0] for i in ids[1:4])
+    finally:
+        responder.close()
+        hw.close()
+
+
 def test_an_outage_shorter_than_alert_after_s_is_stored_but_never_texted(tmp_path):
     cfg = load_config(None, ["alerts.alert_after_s={camera_offline: 0.5}"])
     hw = build_hardware("mock", cfg.hardware, cfg.modem)
