@@ -121,6 +121,11 @@ def test_export_without_deep_models(tmp_path):
     assert_user_error(cli("export", "--model-dir", str(tmp_path / "nope")), "nope")
 
 
+def test_export_checks_the_models_it_lists(tmp_path):
+    (tmp_path / "objects.json").write_text("{}")           # a card that is not one
+    assert_user_error(cli("export", "--model-dir", str(tmp_path)), "objects.json")
+
+
 @pytest.fixture(scope="module")
 def small_fight_set(tmp_path_factory):
     """24 real clips (12 fight, 12 normal) from distinct source videos, as a labelled folder."""
