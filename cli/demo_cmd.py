@@ -6,8 +6,9 @@ import json
 import tempfile
 from types import SimpleNamespace
 
-from datasets.synthetic_booth import booth_scenario
+from datasets.synthetic_booth import LOITER_AFTER_S, booth_scenario
 from hw_io.hardware import build_hardware
+from hw_io.keypad import GuardKeypad
 from pipeline.cascade import Cascade
 from pipeline.config import load_config
 from pipeline.events import Event, EventLog
@@ -20,6 +21,12 @@ from sources.frame_source import Frame
 # Fictitious (the 555-01xx range is reserved for fiction): the demo texts someone even when the
 # configuration names nobody, so the modem's side of the story can be shown.
 DEMO_RECIPIENT = "+15550100"
+# Rendered at 640x480: at 320x240 a face is 9 px wide, too small for any face detector (a kiosk camera
+# sees the customer's face at 40 px or more).
+DEMO_SIZE = (640, 480)
+# The scenario's loiterer stays 14 s; a booth's default limit (loitering.after_s) is two minutes.
+# Applied before --config and --set, which still win.
+DEMO_SETTINGS = (f"loitering.after_s={LOITER_AFTER_S:g}",)
 
 
 def match_truth(truth, events: list[Event], fps: float, slack_s: float = 2.0):
@@ -39,17 +46,22 @@ def match_truth(truth, events: list[Event], fps: float, slack_s: float = 2.0):
 
 
 def demo(args) -> int:
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides, defaults=DEMO_SETTINGS)
     use_opencv_threads(cfg)
     cfg, models, metas = load_models(args.model_dir, cfg)
-    sc = booth_scenario()
+    sc = booth_scenario(*DEMO_SIZE)
     if args.save_video:
         sc.write_video(args.save_video)
-    print(f"ATM Sentinel demo: synthetic booth {sc.width}x{sc.height} at {sc.fps:g} fps, {sc.n_frames} frames")
+    print(f"ATM Sentinel demo: synthetic booth {sc.width}x{sc.height} at {sc.fps:g} fps, {sc.n_frames} frames; "
+          f"ATM states from the scenario, as a state reader would report them; demo settings: "
+          f"{', '.join(DEMO_SETTINGS)}")
     print(describe_models(metas))
     cascade = Cascade(cfg, sc.fps, models)
     storage = args.storage or tempfile.mkdtemp(prefix="atm-sentinel-demo-")
     hw = build_hardware(args.hardware, cfg.hardware, cfg.modem)
+    if hw.fake_modem is not None:
+        # The guard reads the code off the SMS the (fake) modem received and types it on the keypad.
+        hw.keypad = GuardKeypad(lambda: [text for _, text in hw.fake_modem.received])
     print(hw.describe())
     responder = Responder(cfg, hw, sc.fps, storage_dir=storage,
                           recipients=cfg.alerts.recipients or [DEMO_RECIPIENT])
@@ -58,7 +70,7 @@ def demo(args) -> int:
             recorder = EventRecorder()
             loop = FrameLoop(cascade, [recorder, SimpleNamespace(on_event=lambda ev, _frame: log.write(ev)),
                                        responder])
-            loop.run(Frame(i, i / sc.fps, image) for i, image in enumerate(sc.frames()))
+            loop.run(_frames(sc, cascade))
             events = recorder.events
         unsent = responder.drain()
     finally:
@@ -88,6 +100,12 @@ def demo(args) -> int:
     return 0
 
 
+def _frames(sc, cascade):
+    for i, image in enumerate(sc.frames()):
+        cascade.state = sc.atm_state(i)
+        yield Frame(i, i / sc.fps, image)
+
+
 def _print_hardware(hw, cfg, responder, storage: str, unsent: int) -> None:
     print("\nalerts (after the policy's per-type cooldown):")
     for a in responder.alerts:
@@ -98,6 +116,9 @@ def _print_hardware(hw, cfg, responder, storage: str, unsent: int) -> None:
             print(f"  to {number}: {text}")
     if unsent:
         print(f"  {unsent} SMS still queued in the outbox; they are retried on the next start")
+    for outcome in responder.door_outcomes:
+        print(f"\ndoor flow: {outcome} (door relay GPIO{cfg.hardware.door_relay_pin}: "
+              f"{', '.join('locked' if on else 'unlocked' for _, on in hw.pin_history(cfg.hardware.door_relay_pin)[1:])})")
     history = hw.pin_history(cfg.hardware.buzzer_pin)
     if history:
         print(f"\nbuzzer pin GPIO{cfg.hardware.buzzer_pin} history (seconds since previous change, state):")

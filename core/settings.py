@@ -52,10 +52,21 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise UserError(f"invalid override {text!r}: value is not valid YAML") from None
 
 
-def load(root: type[BaseModel], path: str | None = None, overrides: list[str] | tuple[str, ...] = ()):
-    """Defaults, then the YAML file, then `KEY=VALUE` overrides, validated as `root`; every failure
-    is a UserError of one line."""
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load(root: type[BaseModel], path: str | None = None, overrides: list[str] | tuple[str, ...] = (),
+         defaults: list[str] | tuple[str, ...] = ()):
+    """Defaults, then `defaults` (`KEY=VALUE`: a command's own, e.g. the demo's), then the YAML file,
+    then `KEY=VALUE` overrides, validated as `root`; every failure is a UserError of one line."""
     data: dict = {}
+    for text in defaults:
+        key, value = parse_override(text)
+        _set_path(data, key, value)
     where = "defaults"
     if path:
         where = path
@@ -74,7 +85,7 @@ def load(root: type[BaseModel], path: str | None = None, overrides: list[str] | 
             loaded = {}
         if not isinstance(loaded, dict):
             raise UserError(f"invalid config {path}: the top level must be a mapping of keys")
-        data = loaded
+        data = _merged(data, loaded)
     for text in overrides:
         key, value = parse_override(text)
         _set_path(data, key, value)

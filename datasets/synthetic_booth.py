@@ -31,7 +31,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-__all__ = ["TruthEvent", "Scenario", "booth_scenario", "TIMELINE"]
+__all__ = ["TruthEvent", "Scenario", "booth_scenario", "TIMELINE", "ATM_STATES", "LOITER_AFTER_S"]
 
 REF_W, REF_H = 320, 240
 
@@ -40,6 +40,14 @@ REF_W, REF_H = 320, 240
 # [0, n_frames) exactly at any fps.
 TIMELINE: tuple[tuple[str, float], ...] = (
     ("empty", 4.0),           # static booth: the background must be learnt
+    ("m_enters", 2.0),        # a visitor M in a balaclava walks in to the ATM
+    ("m_at_atm", 8.0),        # M at the keypad (the ATM at its PIN prompt), face covered throughout
+    ("m_leaves", 2.0),        # M walks out
+    ("m_gone", 3.0),          # empty booth
+    ("l_enters", 2.0),        # a person L walks in and stops in the middle of the booth
+    ("l_waits", 12.0),        # L stays, fidgeting, never using the ATM (idle)
+    ("l_leaves", 2.0),        # L walks out
+    ("l_gone", 3.0),          # empty booth
     ("a_enters", 2.5),        # person A walks in through the door to the ATM
     ("a_at_atm", 8.0),        # A uses the keypad (arm moving, slight sway)
     ("b_enters", 2.0),        # person B walks in and stops behind A
@@ -65,6 +73,16 @@ A_FIGHT = (197.0, 209.0)         # centres of the scuffle
 B_FIGHT = (165.0, 205.0)
 OUTSIDE_X = -50.0                # feet x of somebody outside the door
 BAG_GAP = 16.0                   # bag's left edge, right of A's feet (reference px)
+L_WAITING = (140.0, 206.0)       # L's feet while loitering
+
+# The demo's loitering limit (`loitering.after_s`): the booth default (120 s) would make the scenario
+# minutes long, so the demo runs with this and L stays longer than it.
+LOITER_AFTER_S = 10.0
+
+# The ATM's state per phase, as the state reader would report it (phases not listed: idle).
+ATM_STATES = {"m_at_atm": "pin_entry", "a_at_atm": "pin_entry", "b_enters": "transaction",
+              "crowding": "transaction", "scuffle": "transaction", "b_leaves": "transaction",
+              "bag_drop": "transaction", "a_leaves": "card_ejected"}
 
 SENSOR_SIGMA = 2.0
 _NOISE_BANK = 6
@@ -91,10 +109,13 @@ class _Look:
     skin: tuple[int, int, int] = (95, 135, 190)
     hair: tuple[int, int, int] = (30, 35, 40)
     shoes: tuple[int, int, int] = (25, 25, 28)
+    covering: tuple[int, int, int] | None = None   # a balaclava of this colour over all but the eyes
 
 
 _LOOK_A = _Look(108.0, (115, 55, 30), (150, 92, 62), "stripes", (45, 45, 50))    # navy, grey ~54
 _LOOK_B = _Look(114.0, (45, 40, 150), (28, 24, 105), "check", (95, 78, 62))     # maroon, grey ~73
+_LOOK_M = _Look(110.0, (48, 48, 52), (70, 70, 76), "stripes", (40, 40, 45), covering=(30, 30, 34))
+_LOOK_L = _Look(104.0, (60, 115, 65), (40, 85, 45), "check", (100, 85, 70))      # green
 _BAG_COLOUR = (28, 34, 44)          # dark brown, grey ~35 on a floor of ~140
 
 
@@ -141,7 +162,7 @@ class _Plan:
         rng = np.random.default_rng([seed, 1])
         self.bg = _render_background(width, height, rng)
         self.cover_img = _render_cover(width, height, rng)
-        self.looks = (_LOOK_A, _LOOK_B)
+        self.looks = (_LOOK_A, _LOOK_B, _LOOK_M, _LOOK_L)
         self.textures = [_make_texture(lk, self.s, rng) for lk in self.looks]
         self._sprites: dict[tuple[int, int, int], _Sprite] = {}
         self.bag_w = max(6, int(round(0.10 * width)))
@@ -234,6 +255,8 @@ class _Plan:
         bag_floor = (int(round(a_atm[0] + BAG_GAP * s)), int(round(a_atm[1] + 2 * s)) - self.bag_h)
         la, lb = _LOOK_A.height * s, _LOOK_B.height * s
         arm_a, arm_b = 0.33 * la, 0.33 * lb
+        arm_m, arm_l = 0.33 * _LOOK_M.height * s, 0.33 * _LOOK_L.height * s
+        l_wait = self.px(*L_WAITING)
 
         def hanging(arm, ang_l, ang_r):
             al, ar = math.radians(ang_l), math.radians(ang_r)
@@ -249,9 +272,9 @@ class _Plan:
             lh, rh = hanging(arm, 8 + swing * ph, 8 - swing * ph)
             return _Person(look, x, y - abs(ph) * 1.0 * s, spread, 0.0, lh, rh)
 
-        def a_using_atm(t):
+        def a_using_atm(t, look=0):
             x = a_atm[0] + 1.2 * s * math.sin(2 * math.pi * 0.25 * t) + rng.normal(0, 0.25 * s)
-            p = _Person(0, x, a_atm[1], 0.0, 0.0, (0.0, 0.0), (0.0, 0.0))
+            p = _Person(look, x, a_atm[1], 0.0, 0.0, (0.0, 0.0), (0.0, 0.0))
             ls, rs = self.shoulders(p)
             tx = keypad[0] + 4 * s * math.sin(2 * math.pi * 1.7 * t) + rng.normal(0, 0.8 * s)
             ty = keypad[1] + 3 * s * math.sin(2 * math.pi * 2.3 * t + 1.0) + rng.normal(0, 0.8 * s)
@@ -261,8 +284,17 @@ class _Plan:
                 dx, dy = dx * arm_a / d, dy * arm_a / d
             p.rhand = (dx, dy)
             p.lhand = hanging(arm_a, 6 + 3 * math.sin(2 * math.pi * 0.4 * t), 0)[0]
-            p.bag_xy = held_bag(p)
+            if look == 0:
+                p.bag_xy = held_bag(p)
             return p
+
+        def l_waiting(t):
+            # Fidgeting: weight shifts, a step to and fro, hands in motion (people waiting do not stand still).
+            x = l_wait[0] + 3.0 * s * math.sin(2 * math.pi * 0.3 * t) + rng.normal(0, 0.3 * s)
+            shift = 0.5 if math.sin(2 * math.pi * 0.2 * t) > 0.5 else 0.0
+            lh, rh = hanging(arm_l, 10 + 12 * math.sin(2 * math.pi * 0.7 * t),
+                             10 + 12 * math.sin(2 * math.pi * 0.5 * t + 1))
+            return _Person(3, x, l_wait[1], shift, 0.0, lh, rh)
 
         def b_waiting(t):
             x = b_wait[0] + 0.9 * s * math.sin(2 * math.pi * 0.2 * t + 0.5) + rng.normal(0, 0.25 * s)
@@ -285,7 +317,19 @@ class _Plan:
                 people: list[_Person] = []
                 bag = None
                 cover = 0.0
-                if name == "a_enters":
+                if name == "m_enters":
+                    people.append(walker(2, lerp(outside_x, a_atm[0], u), a_atm[1], t, 1.8, arm_m, 25))
+                elif name == "m_at_atm":
+                    people.append(a_using_atm(t, look=2))
+                elif name == "m_leaves":
+                    people.append(walker(2, lerp(a_atm[0], outside_x, u), a_atm[1], t, 1.8, arm_m, 25))
+                elif name == "l_enters":
+                    people.append(walker(3, lerp(outside_x, l_wait[0], u), l_wait[1], t, 1.7, arm_l, 25))
+                elif name == "l_waits":
+                    people.append(l_waiting(t))
+                elif name == "l_leaves":
+                    people.append(walker(3, lerp(l_wait[0], outside_x, u), l_wait[1], t, 1.7, arm_l, 25))
+                elif name == "a_enters":
                     x = lerp(outside_x, a_atm[0], u)
                     p = walker(0, x, a_atm[1], t, 1.8, arm_a, 25)
                     p.bag_xy = held_bag(p)
@@ -380,6 +424,14 @@ class _Plan:
             assert two == list(range(a, b + 1)), "crowding must be one interval"
             ev.append(TruthEvent("crowding", a, b,
                                  union([self.person_box(p) for i in two for p in st[i].people])))
+        # face_covered: M (in a balaclava) anywhere in the picture; loitering: L anywhere in the picture
+        for look, type_ in ((2, "face_covered"), (3, "loitering")):
+            seen = [i for i, s in enumerate(st) if any(p.look == look and self.inside_fraction(self.person_box(p)) > 0
+                                                       for p in s.people)]
+            if not seen:
+                continue
+            ev.append(TruthEvent(type_, seen[0], seen[-1],
+                                 union([self.person_box(p) for i in seen for p in st[i].people if p.look == look])))
         # fight: the scuffle phase
         a, b = self.phase("scuffle")
         ev.append(TruthEvent("fight", a, b,
@@ -493,6 +545,13 @@ class Scenario:
             if n == name:
                 return a, b
         raise KeyError(f"no phase {name!r}; phases are {[p[0] for p in self.phases]}")
+
+    def atm_state(self, i: int) -> str:
+        """What the ATM's state reader reports at frame `i` (ATM_STATES; idle otherwise)."""
+        for n, a, b in self.phases:
+            if a <= i <= b:
+                return ATM_STATES.get(n, "idle")
+        raise IndexError(f"frame {i} outside [0, {self.n_frames})")
 
     def events(self, type_: str) -> list[TruthEvent]:
         return [e for e in self.truth if e.type == type_]
@@ -736,12 +795,14 @@ def _make_sprite(look: _Look, tex: np.ndarray, s: float, spread: float, crouch: 
 
     r = 0.085 * h
     neck = (P(-0.035 * h, top - 0.05 * h), P(0.035 * h, top + 0.02 * h))
-    head_c = P(0, top - 0.02 * h - r)
+    head_c = P(0, top - 0.02 * h - 1.1 * r)
+    head_axes = (max(2, int(round(0.85 * r))), max(2, int(round(1.1 * r))))  # a head is taller than wide
     for dst, col in ((img, look.skin), (mask, 255)):
         cv2.rectangle(dst, neck[0], neck[1], col, -1)
-        cv2.circle(dst, head_c, max(2, int(round(r))), col, -1, cv2.LINE_AA)
-    cv2.ellipse(img, (head_c[0], head_c[1] - 1), (max(2, int(round(r))), max(1, int(round(0.6 * r)))),
-                0, 180, 360, look.hair, -1, cv2.LINE_AA)
+        cv2.ellipse(dst, head_c, head_axes, 0, 0, 360, col, -1, cv2.LINE_AA)
+    hair_c = (head_c[0], head_c[1] - int(round(0.55 * r)))
+    cv2.ellipse(img, hair_c, (head_axes[0], max(1, int(round(0.55 * r)))), 0, 180, 360, look.hair, -1, cv2.LINE_AA)
+    _draw_face(img, head_c, r, look)
 
     m = mask > 127
     ys, xs = np.nonzero(m)
@@ -749,6 +810,37 @@ def _make_sprite(look: _Look, tex: np.ndarray, s: float, spread: float, crouch: 
     sh_y = int(round(top + 0.07 * h))
     sh_x = int(round(tw - 0.02 * h))
     return _Sprite(img, m, ox, oy, bbox, (-sh_x, sh_y), (sh_x, sh_y))
+
+
+def _draw_face(img: np.ndarray, c: tuple[int, int], r: float, look: _Look) -> None:
+    """A frontal face on the head (centre `c`, radius `r`): eye sockets darker than the cheeks, a
+    lighter nose bridge, brows, nostrils and mouth, the contrasts a face cascade looks for. With a
+    `covering`, cloth over the head and the lower face leaves only the eyes."""
+    if r < 4:
+        return
+    skin = np.array(look.skin, np.float64)
+    k = r / 40.0                                   # the drawing is laid out for a 40-px radius
+
+    def P(x: float, y: float) -> tuple[int, int]:
+        return int(round(c[0] + x * k)), int(round(c[1] + y * k))
+
+    def L(v: float) -> int:
+        return max(1, int(round(v * k)))
+
+    for sx in (-1, 1):
+        cv2.ellipse(img, P(sx * 15, -2), (L(12), L(8)), 0, 0, 360, (skin * 0.55).tolist(), -1, cv2.LINE_AA)
+        cv2.line(img, P(sx * 5, -11), P(sx * 25, -11), look.hair, L(4), cv2.LINE_AA)
+        cv2.ellipse(img, P(sx * 15, -1), (L(7), L(3.5)), 0, 0, 360, (150, 150, 155), -1, cv2.LINE_AA)
+        cv2.circle(img, P(sx * 15, -1), L(3.5), (20, 20, 20), -1, cv2.LINE_AA)
+    cv2.line(img, P(0, -4), P(0, 10), np.clip(skin * 1.15, 0, 255).tolist(), L(5), cv2.LINE_AA)
+    cv2.ellipse(img, P(0, 14), (L(7), L(4)), 0, 0, 360, (skin * 0.6).tolist(), -1, cv2.LINE_AA)
+    cv2.ellipse(img, P(0, 27), (L(12), L(4)), 0, 0, 360, (60, 60, 130), -1, cv2.LINE_AA)
+    if look.covering is not None:
+        cloth = look.covering
+        cv2.ellipse(img, c, (int(round(r)), int(round(r))), 0, 180, 360, cloth, -1, cv2.LINE_AA)
+        cv2.rectangle(img, P(-40, -14), P(40, -12), cloth, -1)
+        cv2.ellipse(img, c, (int(round(r)), int(round(r))), 0, 0, 180, cloth, -1, cv2.LINE_AA)
+        cv2.rectangle(img, P(-40, 4), P(40, 40), cloth, -1)
 
 
 def _draw_bag(f: np.ndarray, x: int, y: int, w: int, h: int) -> None:

@@ -1,4 +1,8 @@
-"""Crowding: more person-sized moving blobs in the booth than allowed (one, in a booth)."""
+"""Crowding: more people in the booth than allowed (one, in a booth).
+
+The count is the occupancy stage's (`ctx.people`, detectors/people.py: motion regions, the HOG people
+detector and tracks); with occupancy switched off, the person-sized moving blobs.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +15,22 @@ from pydantic import Field
 from core.detector import Detector, Flag, register
 from core.events import WARNING, EventSpec
 from core.settings import Section
-from features.boxes import union_bbox
+from features.boxes import union_boxes
 from features.motion import Blob
 
 
 class CrowdingConfig(Section):
     """Crowding: more people in the booth than allowed; see detectors/crowding.py."""
 
-    max_people: int = Field(1, ge=1, description="more person-sized moving blobs than this is crowding (1 in a booth)")
-    person_min_frac: float = Field(0.02, gt=0, lt=1, description="smallest person-sized blob, fraction of the frame")
+    max_people: int = Field(1, ge=1, description="more people than this is crowding (1 in a booth)")
+    person_min_frac: float = Field(0.02, gt=0, lt=1, description="smallest person-sized blob, fraction of the "
+                                                                  "frame (only when people.enabled is false)")
     persist_s: float = Field(1.5, ge=0, le=600, description="crowding must hold for this long (median over the window)")
 
 
 @register
 class CrowdingDetector(Detector):
-    """More person-sized blobs than allowed; the median count over `persist_s` must exceed the limit.
+    """More people than allowed; the median count over `persist_s` must exceed the limit.
 
     The median, not the maximum, because two people briefly splitting one blob (an arm, a shadow)
     or one blob dropping out for a frame must not decide either way.
@@ -54,16 +59,24 @@ class CrowdingDetector(Detector):
         motion = ctx.motion
         if motion.calibrating:
             return []  # counting people needs the blobs, which need a background
-        flag = self.check(motion.blobs, motion.mask.size)
+        if ctx.people is not None:
+            people = [p.box for p in ctx.people]
+        else:
+            people = [b.bbox for b in self.people(motion.blobs, motion.mask.size)]
+        flag = self.check(people)
         return [flag] if flag else []
 
-    def check(self, blobs: list[Blob], frame_area: int) -> Flag | None:
-        people = self.people(blobs, frame_area)
+    def check_blobs(self, blobs: list[Blob], frame_area: int) -> Flag | None:
+        """The blob-only estimate: each person-sized moving blob is a person."""
+        return self.check([b.bbox for b in self.people(blobs, frame_area)])
+
+    def check(self, people: list[tuple[int, int, int, int]]) -> Flag | None:
+        """`people`: the boxes of the people in view now."""
         self._counts.append(len(people))
         if self.is_calibrating():
             return None
         median = float(statistics.median(self._counts))  # a few dozen small ints: no numpy conversion
         if median <= self.cfg.max_people:
             return None
-        return Flag("crowding", score=min(1.0, median / (self.cfg.max_people + 1)), bbox=union_bbox(people),
+        return Flag("crowding", score=min(1.0, median / (self.cfg.max_people + 1)), bbox=union_boxes(people),
                     extra={"people": int(round(median))})

@@ -407,9 +407,9 @@ class TamperDetector(Detector):
                 flags.append(Flag(MOVED, float(min(1.0, m.shift / (2.0 * cfg.jump_frac))), None,
                                   {"shift_px": round(m.shift * v.grey.shape[1], 1), "rotation_deg": round(m.angle, 1),
                                    "zoom": round(m.scale, 3)}))
-        if (defocused and self._held(DEFOCUSED, v.t)
-                and not (covered_since is not None and covered_since <= self._since[DEFOCUSED])):
-            # A cover blurs the picture too: a blur that came with (or after) a suspected cover is its doing.
+        if defocused and self._held(DEFOCUSED, v.t) and covered_since is None:
+            # A cover blurs the picture too, and a sliding one before it is seen to be a cover: while a
+            # cover is suspected, the blur is its doing.
             flags.append(Flag(DEFOCUSED, float(min(1.0, max(0.0, 1.0 - sharp_rel))), None,
                               {"sharpness_ratio": round(sharp_rel, 3)}))
         self._flags = flags

@@ -19,6 +19,16 @@ def union_bbox(blobs: Iterable) -> tuple[int, int, int, int] | None:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def union_boxes(boxes: Iterable[tuple[int, int, int, int]]) -> tuple[int, int, int, int] | None:
+    """The box around every (x, y, w, h) box; None for none."""
+    boxes = list(boxes)
+    if not boxes:
+        return None
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
 def intersection(a, b) -> float:
     """Area the two boxes share."""
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))

@@ -131,3 +131,34 @@ class StdinKeypad:
 
     def close(self) -> None:
         pass
+
+
+class GuardKeypad:
+    """Stand-in for the guard at the booth (the demo, tests): reads the one-time code from the SMS the
+    guard was sent, as a guard would, and types it. `messages()` returns the texts received so far;
+    a code is typed once."""
+
+    def __init__(self, messages: Callable[[], list[str]], poll_s: float = 0.05):
+        import re
+
+        self._messages = messages
+        self._poll_s = poll_s
+        self._typed: set[str] = set()
+        self._code = re.compile(r"\bcode (\d{4,})\b")
+        self.reads = 0
+
+    def read_code(self, timeout_s: float) -> str | None:
+        self.reads += 1
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for text in reversed(self._messages()):
+                m = self._code.search(text)
+                if m and m.group(1) not in self._typed:
+                    self._typed.add(m.group(1))
+                    return m.group(1)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(self._poll_s)
+
+    def close(self) -> None:
+        pass

@@ -17,6 +17,7 @@ from core.context import FrameContext
 from core.detector import Detector, Flag
 from core.detector import detectors as registered_detectors
 from features.frame_features import FrameFeatures
+from sources.frame_source import Frame
 
 
 @dataclass
@@ -46,12 +47,15 @@ class ClassicalStage:
         self.features = FrameFeatures(cfg.motion, fps)
         self.detectors = build_detectors(cfg, fps, models)
         self._by_name = {d.name: d for d in self.detectors}
+        self.last: ClassicalResult | None = None   # the latest frame's result (tools read counts from it)
 
     def detector(self, name: str) -> Detector | None:
         return self._by_name.get(name)
 
     def process(self, image: np.ndarray, index: int = 0, time_s: float = 0.0, state: str = "unknown",
                 frame: Any = None) -> ClassicalResult:
+        if frame is None:  # a bare image (tests, tools): the detectors that look at pixels still can
+            frame = Frame(index, time_s, image)
         result, row = self.features(image)
         scale = image.shape[1] / result.mask.shape[1]
         ff = self.features
@@ -63,4 +67,5 @@ class ClassicalStage:
                 det.reset()
                 continue
             out.flags.extend(det.detect(ctx))
+        self.last = out
         return out

@@ -92,9 +92,11 @@ class Config(Section):
         return data
 
 
-def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults, then the YAML file, then `KEY=VALUE` overrides; every failure is a UserError."""
-    return settings.load(Config, path, overrides)
+def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] = (),
+                defaults: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults (then a command's own `defaults`), then the YAML file, then `KEY=VALUE` overrides;
+    every failure is a UserError."""
+    return settings.load(Config, path, overrides, defaults)
 
 
 EXAMPLE_HEADER = """\

@@ -44,17 +44,17 @@ def _one_thread() -> None:
     cv2.setNumThreads(1)  # one clip per process; OpenCV's own threads would only fight over the cores
 
 
-def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = "clips") -> list:
+def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = "clips", unit: str = "clip") -> list:
     """`fn(a)` for each of `args`, in order, on up to `jobs` worker processes (4 at most by default),
     with a progress bar. `fn` must be a module-level function (workers import it)."""
     from tqdm import tqdm
 
     jobs = jobs or min(4, os.cpu_count() or 1)
     if jobs <= 1 or len(args) <= 1:
-        return [fn(a) for a in tqdm(args, desc=desc, unit="clip")]
+        return [fn(a) for a in tqdm(args, desc=desc, unit=unit)]
     # spawn, not fork: a fork taken while OpenCV's thread pool is running can deadlock the child.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as ex:
-        return list(tqdm(ex.map(fn, args, chunksize=2), total=len(args), desc=desc, unit="clip"))
+        return list(tqdm(ex.map(fn, args, chunksize=2), total=len(args), desc=desc, unit=unit))
 
 
 def _job(args) -> ClipReplay:

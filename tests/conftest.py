@@ -72,9 +72,11 @@ def small_video(tmp_path_factory):
     sc = booth_scenario()
     path = str(tmp_path_factory.mktemp("video") / "booth.avi")
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), sc.fps, (sc.width, sc.height))
-    for i, frame in enumerate(sc.frames()):
-        if i >= 400:
-            break
-        writer.write(frame)
+    # The empty booth, then from A's entrance on (the visitors before A are the demo's, not needed here).
+    _, empty_end = sc.phase("empty")
+    a_in, _ = sc.phase("a_enters")
+    frames = [*range(empty_end + 1), *range(a_in, a_in + 400 - (empty_end + 1))]
+    for i in frames:
+        writer.write(sc.frame(i))
     writer.release()
     return path

@@ -104,9 +104,12 @@ def test_demo_prints_truth_events_sms_and_buzzer(tmp_path):
     assert res.returncode == 0, res.stderr
     # The truth table always lists every truth type: its rows must say each one was found.
     table = res.stdout.split("ground truth vs detected:", 1)[1]
-    for kind in ("crowding", "fight", "left_object", "camera_covered"):
+    for kind in ("face_covered", "loitering", "crowding", "fight", "left_object", "camera_covered"):
         assert re.search(rf"^\s*{kind}\s+\d+-\d+\s+yes, frame \d+", table, re.M), f"{kind} missed:\n{table}"
     assert "FALSE ALARM" not in table
+    # The masked visitor's door flow: the guard's SMS carries a code, and the keypad opened the door with it.
+    assert re.search(r"to \+15550100: ATM-0001 door locked, code \d{6}, valid", res.stdout), res.stdout
+    assert "door flow: unlocked (door relay GPIO27: locked, unlocked)" in res.stdout
     # Mock hardware by default: what the fake modem received and the buzzer pin's history.
     sms = [line for line in res.stdout.splitlines() if line.strip().startswith("to +15550100:")]
     assert any("camera_covered" in line for line in sms) and any("fight" in line for line in sms)
@@ -243,7 +246,8 @@ def test_bench_contract(tmp_path):
     assert data["opencv_threads"] == 1  # what run.py runs with
     parts = data["classical_parts_ms"]
     # One part per enabled detector, named as registered, besides the features and the rest.
-    assert set(parts) == {"grey_shrink", "motion", "flow", "tamper", "crowding", "fight", "left_object", "rest"}
+    assert set(parts) == {"grey_shrink", "motion", "flow", "tamper", "people", "crowding", "fight", "left_object", "face",
+                          "loitering", "rest"}
     assert all(v >= 0 for v in parts.values())
     ratios = data["classical_parts_over_decode"]
     assert set(ratios) == set(parts) and ratios["left_object"] == pytest.approx(

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from core.detector import Flag
-from detectors.crowding import CrowdingConfig, CrowdingDetector, union_bbox
+from detectors.crowding import CrowdingConfig, CrowdingDetector
+from features.boxes import union_bbox
 from features.flow import FLOW_FEATURES, NO_MOTION, FlowFeatures
 from features.frame_features import FRAME_FEATURES, FrameFeatures, shrink_size
 from features.motion import Blob, MotionConfig, MotionDetector, ThresholdConfig
@@ -178,7 +179,7 @@ def test_crowding_needs_the_persistence_window_and_two_person_sized_blobs():
         moved = [(x + 2 * i, y, w, h) for x, y, w, h in boxes]
         r = det.detect(scene.frame(moved))
         assert len(crowd.people(r.blobs, frame_area)) == 2
-        flags.append(crowd.check(r.blobs, frame_area))
+        flags.append(crowd.check_blobs(r.blobs, frame_area))
         where.append(moved)
     assert flags[: n - 1] == [None] * (n - 1)  # window not full yet: calibrating, no flag
     for f, (a, b) in zip(flags[n - 1:], where[n - 1:]):
@@ -194,7 +195,7 @@ def test_crowding_needs_the_persistence_window_and_two_person_sized_blobs():
     for i in range(3 * n):
         r = det.detect(scene.frame([(20 + 2 * i, 40, SQ, SQ)]))
         assert len(r.blobs) == 1
-        assert crowd.check(r.blobs, frame_area) is None
+        assert crowd.check_blobs(r.blobs, frame_area) is None
     assert not crowd.is_calibrating()
 
 
@@ -205,11 +206,11 @@ def test_crowding_ignores_small_blobs_and_brief_splits():
     big2 = Blob(100, 10, 20, 20, 400, 110.0, 20.0)
     small = Blob(60, 60, 5, 5, 25, 62.0, 62.0)
     # A second blob that is too small to be a person does not count.
-    assert all(crowd.check([big1, small], W * H) is None for _ in range(10))
+    assert all(crowd.check_blobs([big1, small], W * H) is None for _ in range(10))
     # Two people for 2 frames in 5 (a split): the median stays at one.
     crowd.reset()
     seq = [[big1], [big1, big2], [big1], [big1, big2], [big1]]
-    assert [crowd.check(b, W * H) for b in seq] == [None] * 5
+    assert [crowd.check_blobs(b, W * H) for b in seq] == [None] * 5
     assert union_bbox([big1, big2]) == (10, 10, 110, 20) and union_bbox([]) is None
 
 

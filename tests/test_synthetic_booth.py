@@ -16,7 +16,7 @@ if _ROOT not in sys.path:
 
 from datasets.synthetic_booth import TruthEvent, booth_scenario  # noqa: E402
 
-TYPES = {"crowding", "fight", "left_object", "camera_covered"}
+TYPES = {"face_covered", "loitering", "crowding", "fight", "left_object", "camera_covered"}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_different_seed_gives_different_noise(sc):
 
 def test_frames_shape_dtype_and_count(sc):
     assert (sc.width, sc.height, sc.fps) == (320, 240, 15.0)
-    assert 300 <= sc.n_frames <= 800
+    assert 300 <= sc.n_frames <= 1200
     n = 0
     for f in sc.frames():
         assert f.shape == (240, 320, 3) and f.dtype == np.uint8
@@ -226,3 +226,24 @@ def test_write_video_mp4(tmp_path):
 def test_write_video_rejects_unknown_extension(sc, tmp_path):
     with pytest.raises(ValueError):
         sc.write_video(tmp_path / "booth.gif")
+
+
+def test_masked_visitor_loiterer_and_atm_states_follow_the_timeline(sc):
+    from datasets.synthetic_booth import LOITER_AFTER_S
+
+    (masked,), (loiter,) = sc.events("face_covered"), sc.events("loitering")
+    m_in, _ = sc.phase("m_enters")
+    _, m_out = sc.phase("m_leaves")
+    assert m_in <= masked.start_frame <= m_in + 8 and masked.end_frame <= m_out
+    l_in, _ = sc.phase("l_enters")
+    _, l_out = sc.phase("l_leaves")
+    assert l_in <= loiter.start_frame <= l_in + 8 and loiter.end_frame <= l_out
+    # L stays long enough for the demo's limit; nobody else is in the picture meanwhile.
+    assert (loiter.end_frame - loiter.start_frame) / sc.fps > LOITER_AFTER_S + 2
+    assert masked.end_frame < loiter.start_frame < sc.phase("a_enters")[0]
+    # The ATM: at its PIN prompt for M and A, mid-transaction while B is in, idle for L.
+    assert sc.atm_state(sc.phase("m_at_atm")[0]) == "pin_entry" == sc.atm_state(sc.phase("a_at_atm")[1])
+    assert sc.atm_state(sc.phase("crowding")[0]) == "transaction"
+    assert {sc.atm_state(i) for i in range(*sc.phase("l_waits"))} == {"idle"}
+    with pytest.raises(IndexError):
+        sc.atm_state(sc.n_frames)

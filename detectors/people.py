@@ -1,0 +1,104 @@
+"""Occupancy: who is in the booth, for the detectors registered after it (crowding, face, loitering).
+
+It raises no event of its own: it sets `ctx.people`, the people in view with their boxes, ids and
+arrival times (features/people.py). The count combines
+- blob geometry: moving blobs joined into person-sized regions (an arm or a leg is not a person);
+- the HOG people detector, run only inside those regions, at most `update_hz` times a second, on the
+  processing-size grey: a region in which it finds two or more people counts each of them (two people
+  standing together make one blob); a region in which it finds one or none counts one;
+- tracks: a person who stops moving leaves the motion mask (the rolling background takes them in
+  within a second or two), so each update also looks again, with the people detector, where a track
+  stood; a track neither moving nor found again for `hold_s` has left.
+Nothing runs while nothing moves and nobody is in view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from core.detector import Detector, Flag, register
+from core.settings import Section
+from features.people import PeopleTracker, PersonFinder, moving_fraction, person_regions
+
+
+class PeopleConfig(Section):
+    """Occupancy: people counted in motion regions; see detectors/people.py."""
+
+    enabled: bool = Field(True, description="count and track people (crowding, face and loitering use them)")
+    min_person_frac: float = Field(0.02, gt=0, lt=1,
+                                   description="moving pixels a person makes at least, fraction of the frame")
+    join_frac: float = Field(0.05, ge=0, lt=1,
+                             description="blobs closer than this (fraction of the frame width) are one person's "
+                                         "pieces")
+    update_hz: float = Field(5.0, gt=0, le=30, description="people-detector passes a second, at most")
+    min_weight: float = Field(1.0, description="the HOG detector's SVM margin a person must reach")
+    hold_s: float = Field(1.5, gt=0, le=60, description="a person neither moving nor found again for this long has left")
+    min_moving_frac: float = Field(0.1, ge=0, le=1,
+                                   description="a person split off a region must have this fraction of their box moving")
+    settle_s: float = Field(1.0, ge=0, le=60,
+                            description="a person seen moving this long is looked for again when they stand still")
+    use_hog: bool = Field(True, description="split and confirm people with the HOG people detector (off: blobs only)")
+
+
+@register
+class PeopleDetector(Detector):
+    name = "people"
+    reset_on_lighting = True  # the regions after a light change are the light's, not people
+    Settings = PeopleConfig
+    events: dict = {}
+
+    def __init__(self, cfg: PeopleConfig, fps: float, models: dict[str, Any] | None = None):
+        super().__init__(cfg, fps)
+        self.finder = PersonFinder(cfg.min_weight)
+        self.tracker = PeopleTracker(cfg.hold_s)
+        self._next_pass = 0.0
+        self._settled = max(1, round(cfg.settle_s * fps))
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self._next_pass = 0.0
+
+    def detect(self, ctx) -> list[Flag]:
+        motion = ctx.motion
+        if motion.calibrating:
+            ctx.people = []
+            return []
+        H, W = motion.mask.shape[:2]
+        cfg = self.cfg
+        regions = person_regions(motion.blobs, cfg.min_person_frac * W * H, cfg.join_frac * W)
+        t = ctx.time_s
+        grey = None
+        if cfg.use_hog and (regions or self.tracker.tracks) and t >= self._next_pass:
+            self._next_pass = t + 1.0 / cfg.update_hz
+            grey = ctx.grey_pixels()
+        if grey is None:
+            people = [(r, False) for r in regions]
+        else:
+            scale = grey.shape[1] / W
+            people = []
+            for r in regions:
+                found = [_scaled(b, 1.0 / scale) for b, _ in self.finder.find(grey, _scaled(r, scale))]
+                # A person split off a region must move too: the detector also answers to door frames
+                # and posters beside the one person who walked past them.
+                found = [b for b in found if moving_fraction(motion.mask, b) >= cfg.min_moving_frac]
+                if len(found) >= 2:
+                    people += [(b, True) for b in found]
+                else:
+                    people.append((r, bool(found)))
+        tracks = self.tracker.update(people, t)
+        if grey is not None:
+            # Someone standing still has left the motion mask: look again where they stood. Only for
+            # someone seen moving for a while: a track born of one frame may be a door frame.
+            for tr in tracks:
+                if tr.last_s < t and tr.moved >= self._settled and \
+                        self.finder.find(grey, _scaled(tr.box, grey.shape[1] / W), margin=0.1):
+                    self.tracker.seen(tr, t)
+        ctx.people = list(tracks)
+        return []
+
+
+def _scaled(box, s: float) -> tuple[int, int, int, int]:
+    return (int(round(box[0] * s)), int(round(box[1] * s)), max(1, int(round(box[2] * s))),
+            max(1, int(round(box[3] * s))))
