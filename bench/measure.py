@@ -49,11 +49,13 @@ def _decode(path: str) -> tuple[list, float, float]:
     return raw, elapsed, cpu
 
 
-def _timed(stage_process, frames, fps: float) -> tuple[float, float]:
-    """Each frame with its own index and time: detectors that pace themselves (people, face) read it."""
+def _timed(stage_process, frames, fps: float, size: tuple[int, int]) -> tuple[float, float]:
+    """Each frame as `run` has it: its own index and time (detectors that pace themselves read them),
+    its processing-size pixels made only if a detector asks (a fresh Frame per pass: none cached)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    for i, f in enumerate(frames):
-        stage_process(f, i, i / fps)
+    for i, img in enumerate(frames):
+        t = i / fps
+        stage_process(img, i, t, "unknown", Frame(i, t, img, size))
     return time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -76,7 +78,7 @@ class _PartClock:
         setattr(obj, attr, timed)
 
 
-def _parts(cfg, fps: float, models: dict, frames, repeat: int) -> dict:
+def _parts(cfg, fps: float, models: dict, frames, repeat: int, size: tuple[int, int]) -> dict:
     """Per-frame ms of each part of the classical stage, from the fastest of `repeat` timed passes:
     the features (greyscale and shrinking, motion, flow), one part per enabled detector (named as it
     is registered), and the rest."""
@@ -90,7 +92,7 @@ def _parts(cfg, fps: float, models: dict, frames, repeat: int) -> dict:
         clock.wrap(feats.flow, "update", "flow")
         for det in stage.detectors:
             clock.wrap(det, "detect", det.name)
-        total, _ = _timed(stage.process, frames, fps)
+        total, _ = _timed(stage.process, frames, fps, size)
         if best is None or total < best["total"]:
             best = {"total": total, "seconds": dict(clock.seconds), "flow_calls": feats.flow_calls,
                     "names": ["grey_shrink", "motion", "flow", *(d.name for d in stage.detectors)]}
@@ -122,7 +124,7 @@ def measure(path: str, cfg, models: dict, repeat: int = 3) -> dict:
     escalated = 0
     for _ in range(max(1, repeat)):
         # The stage shrinks the decoded frame itself: that cost is ours.
-        wall, cpu = _timed(ClassicalStage(cfg, fps, models).process, raw, fps)
+        wall, cpu = _timed(ClassicalStage(cfg, fps, models).process, raw, fps, process_size)
         if wall < classical_best:
             classical_best, classical_cpu = wall, cpu
 
@@ -133,7 +135,7 @@ def measure(path: str, cfg, models: dict, repeat: int = 3) -> dict:
         escalated = cascade.gate.escalated
 
     ms = lambda s: round(1000.0 * s / n, 4)  # noqa: E731
-    parts = _parts(cfg, fps, models, raw, repeat)
+    parts = _parts(cfg, fps, models, raw, repeat, process_size)
     return {
         "frames": n,
         "decode_ms": ms(best_decode),

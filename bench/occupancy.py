@@ -36,7 +36,13 @@ def read_fixture(path: str) -> list[dict]:
         rows = list(csv.DictReader(fh))
     if not rows or not {"clip", "frame", "count"} <= set(rows[0]):
         raise UserError(f"{path}: expected a header clip,frame,count[,note]")
-    return [{"clip": r["clip"], "frame": int(r["frame"]), "count": int(r["count"])} for r in rows]
+    out = []
+    for line, r in enumerate(rows, start=2):
+        try:
+            out.append({"clip": r["clip"], "frame": int(r["frame"]), "count": int(r["count"])})
+        except (TypeError, ValueError):
+            raise UserError(f"{path}:{line}: frame and count must be whole numbers") from None
+    return out
 
 
 def count_clip(path: str, frames: list[int], cfg) -> dict[int, tuple[int, int]]:

@@ -28,8 +28,8 @@ class FaceModel:
         intercept = np.asarray(arrays["intercept"], np.float64).ravel()
         if mean.shape != (d,) or scale.shape != (d,) or coef.shape != (d,) or intercept.shape != (1,):
             raise ValueError("face model's arrays do not fit this version's face descriptor")
-        if not np.all(np.isfinite(scale)) or np.any(scale == 0):
-            raise ValueError("face model's scaler has zero or non-finite scales")
+        if not all(np.all(np.isfinite(a)) for a in (mean, scale, coef, intercept)) or np.any(scale == 0):
+            raise ValueError("face model's arrays hold non-finite values or zero scales")
         # Folded once: w . (x - mean) / scale + b == (w / scale) . x + (b - w . mean / scale)
         self.w = (coef / scale).astype(np.float32)
         self.b = float(intercept[0] - np.dot(coef / scale, mean))

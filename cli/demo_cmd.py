@@ -16,7 +16,7 @@ from pipeline.loop import EventRecorder, FrameLoop
 from pipeline.models import describe_models, load_models
 from pipeline.responder import Responder
 from pipeline.runtime import use_opencv_threads
-from sources.frame_source import Frame
+from sources.frame_source import Frame, process_size
 
 # Fictitious (the 555-01xx range is reserved for fiction): the demo texts someone even when the
 # configuration names nobody, so the modem's side of the story can be shown.
@@ -70,7 +70,7 @@ def demo(args) -> int:
             recorder = EventRecorder()
             loop = FrameLoop(cascade, [recorder, SimpleNamespace(on_event=lambda ev, _frame: log.write(ev)),
                                        responder])
-            loop.run(_frames(sc, cascade))
+            loop.run(_frames(sc, cascade, cfg.source.process_width))
             events = recorder.events
         unsent = responder.drain()
     finally:
@@ -100,10 +100,11 @@ def demo(args) -> int:
     return 0
 
 
-def _frames(sc, cascade):
+def _frames(sc, cascade, process_width: int):
+    size = process_size(sc.width, sc.height, process_width)   # as a FrameSource would make them
     for i, image in enumerate(sc.frames()):
         cascade.state = sc.atm_state(i)
-        yield Frame(i, i / sc.fps, image)
+        yield Frame(i, i / sc.fps, image, size)
 
 
 def _print_hardware(hw, cfg, responder, storage: str, unsent: int) -> None:

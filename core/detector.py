@@ -39,6 +39,9 @@ class Detector(ABC):
     # so the classical stage resets it and skips it for that frame. False (the default): it sees every
     # frame and handles the guard itself (tamper must keep watching: a covered lens often trips it).
     reset_on_lighting: ClassVar[bool] = False
+    # Detectors whose output this one reads from the context (registered before it): the config
+    # refuses to switch them off while this one is on.
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: Section, fps: float, models: dict[str, Any] | None = None):
         self.cfg = cfg

@@ -29,10 +29,10 @@ class FaceConfig(Section):
     """Face visibility of the person at the machine; see detectors/face.py."""
 
     enabled: bool = Field(True, description="check that the customer's face is visible and uncovered")
-    timeout_s: float = Field(6.0, gt=0, le=600,
+    timeout_s: float = Field(8.0, gt=0, le=600,
                              description="a person present this long without a visible, uncovered face raises "
                                          "face_covered")
-    update_hz: float = Field(3.0, gt=0, le=30, description="face checks a second, at most")
+    update_hz: float = Field(2.0, gt=0, le=30, description="face checks a second, at most")
     head_frac: float = Field(0.45, gt=0.05, le=1, description="the top fraction of a person's box searched for the face")
     absent_s: float = Field(1.0, ge=0, le=60, description="nobody in view this long ends the visit")
     min_person_px: int = Field(48, ge=8, le=4000,
@@ -55,18 +55,23 @@ class FaceCheck:
     def describe(self, grey: np.ndarray):
         return self.describer(grey)
 
+    def covered_proba(self, X) -> np.ndarray:
+        """P(covered) of descriptors (rows of `describe`); the model's, so None without one."""
+        return self.model.covered_proba(X)
+
     def __call__(self, grey: np.ndarray) -> tuple[float, tuple[int, int, int, int] | None, bool]:
         if self.model is None:
             box = self.describer.find(grey)
             return (0.0 if box is not None else 1.0), box, box is not None
         x, box = self.describer(grey)
-        p = float(self.model.covered_proba(x)[0])
+        p = float(self.covered_proba(x)[0])
         return p, box, p < self.threshold
 
 
 @register
 class FaceDetector(Detector):
     name = "face"
+    needs = ("people",)
     Settings = FaceConfig
     events = {"face_covered": EventSpec(WARNING, escalate=True, repeat=False,
                                         description="a person at the machine with no visible, uncovered face")}
@@ -94,7 +99,8 @@ class FaceDetector(Detector):
         near = [p for p in ctx.people or () if p.box[2] * ctx.to_source >= self.cfg.min_person_px]
         if not near:
             if t - self._last_present > self.cfg.absent_s:
-                self._visit_start = self._last_uncovered = None
+                self._visit_start = self._last_uncovered = self._head = None
+                self._p = 1.0
             return []
         if self._visit_start is None:
             self._visit_start = t

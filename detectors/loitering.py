@@ -49,12 +49,13 @@ class LoiteringConfig(Section):
 @register
 class LoiteringDetector(Detector):
     name = "loitering"
+    needs = ("people",)
     Settings = LoiteringConfig
     events = {"loitering": EventSpec(WARNING, repeat=False, description="a person staying in the booth too long")}
 
     def __init__(self, cfg: LoiteringConfig, fps: float, models: dict[str, Any] | None = None):
         super().__init__(cfg, fps)
-        self._since: dict[int, float] = {}   # track id -> when its clock started
+        self._since: dict[int, float | None] = {}   # track id -> when its clock started; None: in use
 
     def reset(self) -> None:
         self._since.clear()
@@ -72,10 +73,12 @@ class LoiteringDetector(Detector):
         flags = []
         for p in people:
             alive.add(p.id)
-            since = self._since.setdefault(p.id, p.first_s)
             if limit is None:
-                self._since[p.id] = t  # in use: the clock starts again when the machine leaves this state
+                self._since[p.id] = None  # in use: the clock starts again on the first frame out of it
                 continue
+            since = self._since.get(p.id, p.first_s)
+            if since is None:
+                since = self._since[p.id] = t
             stayed = t - since
             if stayed >= limit:
                 flags.append(Flag("loitering", score=min(1.0, stayed / (2 * limit)), bbox=p.box,

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from core.detector import Detector, Flag, register
 from core.settings import Section
+from features.boxes import iou
 from features.people import PeopleTracker, PersonFinder, moving_fraction, person_regions
 
 
@@ -33,12 +34,18 @@ class PeopleConfig(Section):
                              description="blobs closer than this (fraction of the frame width) are one person's "
                                          "pieces")
     update_hz: float = Field(5.0, gt=0, le=30, description="people-detector passes a second, at most")
-    min_weight: float = Field(1.0, description="the HOG detector's SVM margin a person must reach")
+    min_weight: float = Field(1.0, ge=-5, le=10, description="the HOG detector's SVM margin a person must reach")
     hold_s: float = Field(1.5, gt=0, le=60, description="a person neither moving nor found again for this long has left")
     min_moving_frac: float = Field(0.1, ge=0, le=1,
                                    description="a person split off a region must have this fraction of their box moving")
     settle_s: float = Field(1.0, ge=0, le=60,
                             description="a person seen moving this long is looked for again when they stand still")
+    still_max_s: float = Field(60.0, gt=0, le=3600,
+                               description="a person who has not moved for this long is no longer looked for where "
+                                           "they stood (no one stands perfectly still that long; a poster does)")
+    split_aspect: float = Field(0.6, gt=0, le=10,
+                                description="a region at least this wide for its height may be two people side "
+                                            "by side: the people detector looks inside it")
     use_hog: bool = Field(True, description="split and confirm people with the HOG people detector (off: blobs only)")
 
 
@@ -60,6 +67,11 @@ class PeopleDetector(Detector):
         self.tracker.reset()
         self._next_pass = 0.0
 
+    def _grey(self, ctx, t: float):
+        """The processing-size grey for a people-detector pass; the next pass no sooner than 1/update_hz."""
+        self._next_pass = t + 1.0 / self.cfg.update_hz
+        return ctx.grey_pixels()
+
     def detect(self, ctx) -> list[Flag]:
         motion = ctx.motion
         if motion.calibrating:
@@ -69,34 +81,49 @@ class PeopleDetector(Detector):
         cfg = self.cfg
         regions = person_regions(motion.blobs, cfg.min_person_frac * W * H, cfg.join_frac * W)
         t = ctx.time_s
-        grey = None
-        if cfg.use_hog and (regions or self.tracker.tracks) and t >= self._next_pass:
-            self._next_pass = t + 1.0 / cfg.update_hz
-            grey = ctx.grey_pixels()
-        if grey is None:
-            people = [(r, False) for r in regions]
-        else:
-            scale = grey.shape[1] / W
-            people = []
-            for r in regions:
+        due = cfg.use_hog and t >= self._next_pass
+        # Blob geometry decides where the people detector is worth its cost: only a region wide
+        # enough for two people side by side can be two people.
+        wide = [r for r in regions if r[2] >= cfg.split_aspect * r[3]] if due else []
+        grey = self._grey(ctx, t) if wide else None
+        scale = grey.shape[1] / W if grey is not None else 1.0
+        people = []
+        for r in regions:
+            if grey is not None and r in wide:
                 found = [_scaled(b, 1.0 / scale) for b, _ in self.finder.find(grey, _scaled(r, scale))]
                 # A person split off a region must move too: the detector also answers to door frames
                 # and posters beside the one person who walked past them.
                 found = [b for b in found if moving_fraction(motion.mask, b) >= cfg.min_moving_frac]
                 if len(found) >= 2:
                     people += [(b, True) for b in found]
-                else:
-                    people.append((r, bool(found)))
+                    continue
+            people.append((r, False))
         tracks = self.tracker.update(people, t)
-        if grey is not None:
-            # Someone standing still has left the motion mask: look again where they stood. Only for
-            # someone seen moving for a while: a track born of one frame may be a door frame.
-            for tr in tracks:
-                if tr.last_s < t and tr.moved >= self._settled and \
-                        self.finder.find(grey, _scaled(tr.box, grey.shape[1] / W), margin=0.1):
-                    self.tracker.seen(tr, t)
+        # Someone standing still has left the motion mask: look again where they stood. Only for
+        # someone seen moving for a while (a track born of one frame may be a door frame), not for
+        # longer than still_max_s, and not at the picture's edge, where a person who stops moving is
+        # one who walked out of it.
+        still = [tr for tr in tracks if tr.last_s < t and tr.moved >= self._settled
+                 and t - tr.moved_s <= cfg.still_max_s and not _at_edge(tr.box, W, H)] if due else []
+        if still:
+            grey = grey if grey is not None else self._grey(ctx, t)
+            if grey is not None:
+                scale = grey.shape[1] / W
+                moving = [tr.box for tr in tracks if tr.last_s == t]
+                for tr in still:
+                    for b, _ in self.finder.find(grey, _scaled(tr.box, scale), margin=0.1):
+                        b = _scaled(b, 1.0 / scale)
+                        # The same person where the track stood, not someone another track follows.
+                        if iou(b, tr.box) >= 0.3 and all(iou(b, m) < 0.3 for m in moving):
+                            self.tracker.seen(tr, t, b)
+                            break
         ctx.people = list(tracks)
         return []
+
+
+def _at_edge(box, W: int, H: int) -> bool:
+    x, y, w, h = box
+    return x <= 1 or x + w >= W - 1
 
 
 def _scaled(box, s: float) -> tuple[int, int, int, int]:

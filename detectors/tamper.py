@@ -407,9 +407,12 @@ class TamperDetector(Detector):
                 flags.append(Flag(MOVED, float(min(1.0, m.shift / (2.0 * cfg.jump_frac))), None,
                                   {"shift_px": round(m.shift * v.grey.shape[1], 1), "rotation_deg": round(m.angle, 1),
                                    "zoom": round(m.scale, 3)}))
-        if defocused and self._held(DEFOCUSED, v.t) and covered_since is None:
-            # A cover blurs the picture too, and a sliding one before it is seen to be a cover: while a
-            # cover is suspected, the blur is its doing.
+        # A cover blurs the picture too, and a sliding one before it is seen to be a cover: while a
+        # cover is reported, or suspected for less than twice persist_s, the blur is its doing. A
+        # suspicion that stays unconfirmed longer does not hold a real blur back.
+        cover_explains = covered_since is not None and (
+            any(f.type == COVERED for f in flags) or v.t - covered_since <= 2 * cfg.persist_s)
+        if defocused and self._held(DEFOCUSED, v.t) and not cover_explains:
             flags.append(Flag(DEFOCUSED, float(min(1.0, max(0.0, 1.0 - sharp_rel))), None,
                               {"sharpness_ratio": round(sharp_rel, 3)}))
         self._flags = flags

@@ -41,8 +41,7 @@ def cascade_path() -> str:
 class FaceDescriber:
     """`grey region -> (descriptor, face box or None)`; the box is in the region's pixels.
 
-    Holds the cascade, the HOG and a 64x64 buffer, built once: nothing is allocated per call but the
-    descriptor itself."""
+    Holds the cascade, the HOG and the 64x64 buffer, built once per detector (not per call)."""
 
     def __init__(self):
         self.cascade = cv2.CascadeClassifier(cascade_path())

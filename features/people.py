@@ -34,6 +34,7 @@ class Person:
     last_s: float
     confirmed: bool = False     # the people detector has seen this person at least once
     moved: int = 0              # frames in which this person was a moving region
+    moved_s: float = 0.0        # when this person was last a moving region
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -42,17 +43,25 @@ class Person:
 
 
 def person_regions(blobs: list, min_area: float, join_px: float) -> list[tuple[int, int, int, int]]:
-    """Blobs joined when closer than `join_px`, kept when their pixels add up to `min_area`."""
-    groups: list[list] = []
-    for b in sorted(blobs, key=lambda b: -b.area):
-        for g in groups:
-            if any(gap(b.bbox, o.bbox) <= join_px for o in g):
-                g.append(b)
-                break
-        else:
-            groups.append([b])
+    """Blobs joined when closer than `join_px` (transitively: a piece between two others joins all
+    three), kept when their pixels add up to `min_area`."""
+    parent = list(range(len(blobs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(blobs)):
+        for j in range(i + 1, len(blobs)):
+            if gap(blobs[i].bbox, blobs[j].bbox) <= join_px:
+                parent[root(i)] = root(j)
+    members: dict[int, list] = {}
+    for i, b in enumerate(blobs):
+        members.setdefault(root(i), []).append(b)
     out = []
-    for g in groups:
+    for g in members.values():
         if sum(b.area for b in g) >= min_area:
             x0, y0 = min(b.x for b in g), min(b.y for b in g)
             x1, y1 = max(b.x + b.w for b in g), max(b.y + b.h for b in g)
@@ -68,7 +77,6 @@ class PersonFinder:
         self.hog = cv2.HOGDescriptor(WINDOW, (16, 16), (8, 8), (8, 8), 9)
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDaimlerPeopleDetector())
         self.min_weight = float(min_weight)
-        self.calls = 0
 
     def find(self, grey: np.ndarray, roi: tuple[int, int, int, int], margin: float = 0.25) -> list:
         H, W = grey.shape[:2]
@@ -84,7 +92,6 @@ class PersonFinder:
             crop = cv2.resize(crop, None, fx=up, fy=up, interpolation=cv2.INTER_LINEAR)
         if crop.shape[0] < WINDOW[1] or crop.shape[1] < WINDOW[0]:
             return []
-        self.calls += 1
         boxes, weights = self.hog.detectMultiScale(crop, winStride=(8, 8), padding=(8, 8), scale=1.1)
         found = []
         for b, wt in sorted(zip(boxes, np.ravel(weights)), key=lambda bw: -float(bw[1])):
@@ -137,17 +144,20 @@ class PeopleTracker:
             used_t.add(i)
             used_b.add(j)
             tr = self.tracks[i]
-            tr.box, tr.last_s = boxes[j][0], t
+            tr.box, tr.last_s, tr.moved_s = boxes[j][0], t, t
             tr.confirmed = tr.confirmed or boxes[j][1]
             tr.moved += 1
         for j, (b, confirmed) in enumerate(boxes):
             if j not in used_b:
-                self.tracks.append(Person(self._next, b, t, t, confirmed, moved=1))
+                self.tracks.append(Person(self._next, b, t, t, confirmed, moved=1, moved_s=t))
                 self._next += 1
         self.tracks = [tr for tr in self.tracks if t - tr.last_s <= self.hold_s]
         return self.tracks
 
-    def seen(self, person: Person, t: float) -> None:
-        """A person confirmed where they stood, without moving (the people detector found them again)."""
+    def seen(self, person: Person, t: float, box: tuple[int, int, int, int] | None = None) -> None:
+        """A person confirmed where they stood, without moving (the people detector found them again,
+        at `box`: the person's own box, tighter than the moving region last seen)."""
         person.last_s = t
         person.confirmed = True
+        if box is not None:
+            person.box = box

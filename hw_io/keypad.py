@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import sys
 import threading
 import time
@@ -133,29 +134,36 @@ class StdinKeypad:
         pass
 
 
+_CODE = re.compile(r"\bcode (\d{4,})\b")
+
+
 class GuardKeypad:
-    """Stand-in for the guard at the booth (the demo, tests): reads the one-time code from the SMS the
-    guard was sent, as a guard would, and types it. `messages()` returns the texts received so far;
-    a code is typed once."""
+    """Stand-in for the guard at the booth (the demo, tests): reads the one-time code from the newest
+    SMS that carries one, as a guard would, and types it once. `messages()` returns the texts
+    received so far. One reader at a time, like the door flow that reads it (the responder runs one
+    flow at a time); a code from an earlier flow is never typed into a later one."""
 
     def __init__(self, messages: Callable[[], list[str]], poll_s: float = 0.05):
-        import re
-
         self._messages = messages
         self._poll_s = poll_s
         self._typed: set[str] = set()
-        self._code = re.compile(r"\bcode (\d{4,})\b")
         self.reads = 0
+
+    def _newest_code(self) -> str | None:
+        for text in reversed(self._messages()):
+            m = _CODE.search(text)
+            if m:
+                return m.group(1)
+        return None
 
     def read_code(self, timeout_s: float) -> str | None:
         self.reads += 1
         deadline = time.monotonic() + timeout_s
         while True:
-            for text in reversed(self._messages()):
-                m = self._code.search(text)
-                if m and m.group(1) not in self._typed:
-                    self._typed.add(m.group(1))
-                    return m.group(1)
+            code = self._newest_code()
+            if code is not None and code not in self._typed:
+                self._typed.add(code)
+                return code
             if time.monotonic() >= deadline:
                 return None
             time.sleep(self._poll_s)

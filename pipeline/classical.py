@@ -17,7 +17,7 @@ from core.context import FrameContext
 from core.detector import Detector, Flag
 from core.detector import detectors as registered_detectors
 from features.frame_features import FrameFeatures
-from sources.frame_source import Frame
+from sources.frame_source import Frame, process_size
 
 
 @dataclass
@@ -54,8 +54,9 @@ class ClassicalStage:
 
     def process(self, image: np.ndarray, index: int = 0, time_s: float = 0.0, state: str = "unknown",
                 frame: Any = None) -> ClassicalResult:
-        if frame is None:  # a bare image (tests, tools): the detectors that look at pixels still can
-            frame = Frame(index, time_s, image)
+        if frame is None:  # a bare image (tests, tools): pixels at the processing size, as `run` has them
+            h, w = image.shape[:2]
+            frame = Frame(index, time_s, image, process_size(w, h, self.cfg.source.process_width))
         result, row = self.features(image)
         scale = image.shape[1] / result.mask.shape[1]
         ff = self.features

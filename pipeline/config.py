@@ -91,6 +91,24 @@ class Config(Section):
                                           {"loc": loc, "msg": first["msg"].removeprefix("Value error, ")}) from None
         return data
 
+    @model_validator(mode="after")
+    def _needs(self) -> "Config":
+        _check_needs(self)
+        return self
+
+
+def _check_needs(cfg: "Config") -> None:
+    """A detector that reads another's output (`needs`) cannot run without it."""
+    for cls in registered_detectors():
+        if not cls.enabled(getattr(cfg, cls.name)):
+            continue
+        for need in cls.needs:
+            dep = next((d for d in registered_detectors() if d.name == need), None)
+            if dep is None or not dep.enabled(getattr(cfg, need)):
+                raise PydanticCustomError("needs", "{name}: needs {need}.enabled true (it reads what {need} "
+                                          "computes); or set {name}.enabled false",
+                                          {"name": cls.name, "need": need})
+
 
 def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] = (),
                 defaults: list[str] | tuple[str, ...] = ()) -> Config:

@@ -96,6 +96,13 @@ class Frame:
         return cv2.resize(self.raw, self.process_size, interpolation=cv2.INTER_AREA)
 
 
+def process_size(width: int, height: int, process_width: int) -> tuple[int, int]:
+    """The processing size of a `width` x `height` frame: at most `process_width` wide, even height."""
+    if width > process_width:
+        return int(process_width), max(2, int(round(height * process_width / width / 2.0)) * 2)
+    return int(width), int(height)
+
+
 def parse_source(src: str) -> tuple[str, Any]:
     """Classify `src` as ("camera", int), ("stream", url) or ("file", path); check that a file exists."""
     text = str(src).strip()
@@ -275,16 +282,10 @@ class FrameSource:
     def _set_sizes(self, image: np.ndarray) -> None:
         h, w = image.shape[:2]
         self.source_size = (int(w), int(h))
-        if w > self.process_width:
-            pw = self.process_width
-            ph = max(2, int(round(h * pw / w / 2.0)) * 2)
-            self.process_size = (pw, ph)
-            # One factor for both axes: the even-height rounding is under a pixel, well below what
-            # any detector's boxes resolve.
-            self.scale = w / pw
-        else:
-            self.process_size = (int(w), int(h))
-            self.scale = 1.0
+        self.process_size = process_size(w, h, self.process_width)
+        # One factor for both axes: the even-height rounding is under a pixel, well below what any
+        # detector's boxes resolve.
+        self.scale = w / self.process_size[0]
 
     # -- iteration -------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from classifiers.metrics import write_evaluation
 from core.errors import UserError
 from datasets.face_cover import KINDS, clutter, cover
 from datasets.labelled import Item, read_labels
+from detectors.face import FaceCheck
 from pipeline.config import Config
 from pipeline.replay import parallel_map
 from tasks.common import load_for_evaluation
@@ -40,13 +41,18 @@ def _read(item: Item) -> np.ndarray:
     return img
 
 
-def _describe(args) -> list[tuple[np.ndarray, int, str, bool]]:
-    """One image -> its rows: (descriptor, label, kind, cascade found a face); with `generate`, an
-    uncovered face also gives one covered row with a drawn covering."""
-    from detectors.face import FaceCheck
+_CHECK = None  # one per worker process: loading the cascade costs about as much as describing an image
 
+
+def _describe(args) -> list[tuple[np.ndarray, int, str, bool]]:
+    """One image -> its rows: (descriptor, label, kind, cascade found a face); with `generate`, a face
+    the cascade finds also gives a row in other surroundings, and an uncovered one a covered row with
+    a drawn covering."""
+    global _CHECK
     item, generate, seed = args
-    check = FaceCheck(None)
+    if _CHECK is None:
+        _CHECK = FaceCheck(None)
+    check = _CHECK
     img = _read(item)
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     x, box = check.describe(grey)
@@ -111,9 +117,9 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
     items = _images(dataset)
     X, _, _, _, found = harvest(items, generate=False)
     y = np.array([it.y for it in items])
-    model = models[NAME]
-    threshold = cfg.face.min_covered_prob if cfg.face.min_covered_prob is not None else model.threshold_
-    scores = model.covered_proba(X)
+    check = FaceCheck(models[NAME], cfg.face.min_covered_prob)   # the detector's own check and threshold
+    threshold = check.threshold
+    scores = check.covered_proba(X)
     haar_alone = float(np.mean((~found).astype(int) == y))
     return write_evaluation(out, NAME, [(it.rel, it.label) for it in items], y, scores, float(threshold), "covered",
                             "uncovered", columns={"face_found": [int(f) for f in found]},

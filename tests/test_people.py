@@ -146,3 +146,18 @@ def test_a_misspelt_atm_state_in_the_loitering_limits_is_a_config_error():
     with pytest.raises(UserError, match="pin-entry"):
         load_config(overrides=["loitering.state_after_s.pin-entry=5"])
     assert load_config(overrides=["loitering.state_after_s.maintenance=30"]).loitering.state_after_s["maintenance"] == 30
+
+
+def test_pieces_of_one_person_join_through_a_piece_between_them():
+    torso, legs, thigh = _blob(10, 0, 10, 20), _blob(10, 30, 10, 20), _blob(12, 22, 6, 6)
+    for order in ([torso, legs, thigh], [thigh, legs, torso], [legs, torso, thigh]):
+        assert person_regions(order, min_area=100, join_px=3) == [(10, 0, 10, 50)]
+
+
+def test_detectors_that_read_people_refuse_a_config_without_it():
+    from core.errors import UserError
+
+    with pytest.raises(UserError, match="face: needs people.enabled"):
+        load_config(overrides=["people.enabled=false"])
+    cfg = load_config(overrides=["people.enabled=false", "face.enabled=false", "loitering.enabled=false"])
+    assert not cfg.people.enabled   # crowding (always on) falls back to blobs alone
