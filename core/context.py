@@ -36,10 +36,17 @@ class FrameContext:
         return None if self.frame is None else self.frame.image
 
     def grey_pixels(self) -> np.ndarray | None:
-        """`pixels()` in grey, converted once per frame and only when a detector asks."""
+        """The decoded frame in grey at the processing size, made once per frame and only when a
+        detector asks. Grey first, then halved while at least twice too wide, then scaled: a colour
+        resize by a non-integer factor costs four times a decode (720x480 to 320 px: 2.1 ms)."""
         if self._grey_image is None and self.frame is not None:
-            self._grey_image = cv2.cvtColor(self.frame.image, cv2.COLOR_BGR2GRAY) if self.frame.image.ndim == 3 \
-                else self.frame.image
+            raw, (w, h) = self.frame.raw, self.frame.process_size
+            grey = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY) if raw.ndim == 3 else raw
+            while grey.shape[1] >= 2 * w:
+                grey = cv2.resize(grey, (grey.shape[1] // 2, grey.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            if grey.shape[1] != w:
+                grey = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA)
+            self._grey_image = grey
         return self._grey_image
 
     def source_crop(self, box: tuple[int, int, int, int]) -> np.ndarray | None:

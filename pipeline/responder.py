@@ -68,7 +68,8 @@ class Responder:
             raise UserError(f"invalid config: alerts.recipients: {exc}") from None
         e = cfg.evidence
         self.evidence = EvidenceRecorder(self.store, os.path.join(root, "evidence"), fps, pre_s=e.pre_s,
-                                         post_s=e.post_s, quota_mb=e.quota_mb, codec=e.codec)
+                                         post_s=e.post_s, quota_mb=e.quota_mb, codec=e.codec, keep=e.keep,
+                                         max_fps=e.max_fps)
         self.worker = OutboxWorker(self.outbox, hardware.sender)
         # Messages left from before a crash or power cut go out now, not at the next event.
         self.worker.start(interval_s=pump_interval_s)

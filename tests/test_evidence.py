@@ -171,3 +171,28 @@ def test_pre_roll_and_clip_rate_come_from_the_frames_timestamps(store, tmp_path)
     assert n == 90 + 90                       # 3 s before (trigger frame included) and 3 s after, at 30/s
     assert fps == pytest.approx(real, abs=0.1)
     assert n / fps == pytest.approx(6.0, abs=0.05)
+
+
+def test_clip_frames_kept_as_jpeg_at_most_max_fps(store, tmp_path):
+    """What `run` uses by default: a 30-fps source keeps every other frame for clips, as JPEG."""
+    fps = 30
+    root = str(tmp_path / "ev")
+    with EvidenceRecorder(store, root, fps=fps, pre_s=1, post_s=1, keep="jpeg", max_fps=15) as rec:
+        for i in range(60):
+            rec.push(i, i / fps, frame(i))
+        held = rec.ring.frames()
+        assert all(f.image.ndim == 1 and f.image.nbytes < frame(0).nbytes / 10 for f in held)  # JPEG bytes
+        assert [f.index for f in held] == list(range(30, 60, 2))    # under 1 s at 15 fps, the newest last
+        rec.trigger("e1", "fight", [], frame(59))
+        for i in range(60, 100):
+            rec.push(i, i / fps, frame(i))
+        rec.flush()
+        (clip,) = [e for e in store.evidence_for("e1") if e["kind"] == "clip"]
+        means = read_clip(clip["path"])
+    cap = cv2.VideoCapture(clip["path"])
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(15, abs=0.6)   # plays in real time
+    cap.release()
+    assert 28 <= len(means) <= 31
+    assert abs(means[0] - 30 * 5) < 5 and abs(means[-1] - (88 * 5 % 250)) < 5
+    with pytest.raises(ValueError):
+        EvidenceRecorder(store, root, fps=fps, keep="png")

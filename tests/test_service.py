@@ -84,7 +84,7 @@ def test_a_flapping_stream_is_one_unstable_episode(tmp_path):
 
 def test_sigterm_after_an_event_finishes_its_clip_timed_by_the_frames_and_exits_0(tmp_path):
     """The camera declares 25 fps (FFmpeg's default for MJPEG) and delivers 30: the clip still has
-    3 s of pre-roll and plays in real time."""
+    3 s of pre-roll and plays in real time (at evidence.max_fps, 15: every other frame kept)."""
     black = np.full((H, W, 3), 3, np.uint8)
     covered_from = 150                 # 5 s of scene, then a cover over the lens
     with MjpegCamera(lambda i: scene_frames(i) if i < covered_from else black, fps=30) as cam:
@@ -103,7 +103,7 @@ def test_sigterm_after_an_event_finishes_its_clip_timed_by_the_frames_and_exits_
     cap = cv2.VideoCapture(str(tmp_path / "var" / "evidence" / clips[0]))
     fps, n = cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
-    assert fps == pytest.approx(30.0, rel=0.1)
+    assert fps == pytest.approx(15.0, rel=0.1)
     assert n / fps == pytest.approx(5.0, abs=0.5)      # 3 s before the event, 2 s after: complete
 
 
