@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TRAIN_STAMP := $(VENV)/.installed-train
 
 .PHONY: demo test install clean
 
@@ -12,12 +13,17 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# The training extras (TensorFlow, Keras): the tests train and export small deep models.
+$(TRAIN_STAMP): $(STAMP) requirements-train.txt
+	$(PY) -m pip install --quiet -r requirements-train.txt
+	touch $(TRAIN_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) run.py demo
 
-test: $(STAMP)
+test: $(TRAIN_STAMP)
 	$(PY) -m pytest -q
 
 clean:

@@ -8,6 +8,9 @@ which project version. The card's threshold is the one used.
 Backends (one loader each):
 - `arrays`: a `.npz` of plain numeric arrays, read with `allow_pickle=False`: a linear model or
   any model that is its parameters.
+- `keras`: a `.keras` file, loaded only for training and export, with `safe_mode=True` (no Lambda
+  layers, no arbitrary code), from the very bytes whose checksum was verified.
+- `tflite`: LiteRT flatbuffers, what the kiosk runs: data for an interpreter, no code.
 A pickle (`.joblib`, `.pkl`) is never loaded: unpickling runs code, and a checksum the attacker can
 rewrite beside the file proves nothing. Models saved that way by older versions are refused with a
 line that says to retrain.
@@ -38,7 +41,7 @@ class ModelCard(BaseModel):
     schema_version: Literal[2]
     name: str = Field(min_length=1)
     task: str = Field(min_length=1)
-    backend: Literal["arrays"]
+    backend: Literal["arrays", "keras", "tflite"]
     files: dict[str, str] = Field(min_length=1, description="file name in the model folder -> sha256")
     classes: list[str] = Field(min_length=2)
     threshold: float = Field(ge=0, le=1)
@@ -104,18 +107,26 @@ def _atomic_write(path: str, write) -> None:
 
 def save_arrays(model_dir: str, name: str, arrays: dict[str, np.ndarray], **card: Any) -> ModelCard:
     """Write `<name>.npz` and its card (each atomically); return the card as saved."""
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    return save_files(model_dir, name, "arrays", {f"{name}.npz": buf.getvalue()}, **card)
+
+
+def save_files(model_dir: str, name: str, backend: str, files: dict[str, bytes], **card: Any) -> ModelCard:
+    """Write each file (plain names in `model_dir`) and then the card that lists their sha256, each
+    atomically; return the card as saved."""
     os.makedirs(model_dir, exist_ok=True)
     for old in legacy_files(model_dir, name):
         os.remove(old)  # a pickle left beside a new card would only confuse the next reader
-    blob = os.path.join(model_dir, f"{name}.npz")
+    digests = {}
+    for fname, data in files.items():
+        def write(tmp: str, data=data) -> None:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
 
-    def write_npz(tmp: str) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
-
-    _atomic_write(blob, write_npz)
-    full = ModelCard(schema_version=SCHEMA_VERSION, name=name, backend="arrays",
-                     files={os.path.basename(blob): sha256_file(blob)},
+        _atomic_write(os.path.join(model_dir, fname), write)
+        digests[fname] = hashlib.sha256(data).hexdigest()
+    full = ModelCard(schema_version=SCHEMA_VERSION, name=name, backend=backend, files=digests,
                      created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                      project_version=PROJECT_VERSION, **card)
     full.card_sha256 = full.content_digest()
@@ -174,6 +185,9 @@ def verified_bytes(model_dir: str, card: ModelCard, fname: str) -> bytes:
 
 def load_arrays(model_dir: str, name: str, retrain: str) -> tuple[dict[str, np.ndarray], ModelCard]:
     card = read_card(model_dir, name, retrain)
+    if card.backend != "arrays":
+        raise UserError(f"model card {card_path(model_dir, name)} is a {card.backend} model, not arrays "
+                        f"(retrain: {retrain})")
     if len(card.files) != 1:
         raise UserError(f"model card {card_path(model_dir, name)} lists {len(card.files)} files; an arrays model "
                         f"has one (retrain: {retrain})")

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 import detectors  # noqa: F401  (registers the built-in detectors and their sections)
+import pipeline.refiners  # noqa: F401  (registers the built-in stage-2 refiners and their sections)
 import sources.health  # noqa: F401  (registers camera_unstable: alerts.severity accepts it in every command)
 from core import settings
 from core.detector import detectors as registered_detectors

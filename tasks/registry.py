@@ -12,7 +12,7 @@ from core.registry import Registry
 
 # Tasks the contract names (../shared/CONTRACT.md) that this version does not build yet: accepted on
 # the command line so that a user hears "not yet" rather than "invalid choice".
-PLANNED = ("weapon", "deep")
+PLANNED = ("weapon",)
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Task:
     model: str | None = None                 # the model name it saves (classifiers.registry)
     backend: str | None = None               # how that model is stored: arrays, skops, keras, tflite
     untrained: str = ""                      # why there is nothing to train, for `train`
+    export: Callable | None = None           # (model_dir) -> card of the kiosk's export; for `export`
 
 
 _TASKS: Registry[Task] = Registry("task")

@@ -1,0 +1,185 @@
+"""The stage-2 CNN: a softmax over anomaly types from one escalated frame (features/deep_input.py).
+Training and export only: it imports Keras/TensorFlow, which the kiosk never does (it runs the
+exported .tflite with classifiers/deep_lite.py).
+
+scikit-learn style: `fit(X, y, groups)`, `predict_proba`, `score`, learned state ending in `_`.
+- A small CNN (about 15k parameters): four 3x3 convolutions (8, 16, 32, 32 filters) with pooling,
+  global average pooling, dropout, softmax. Kiosk-sized input (64x64x2).
+- Augmented for what kiosk cameras do, on every batch: brightness, contrast, noise, blur, JPEG,
+  a small shake (shift), mirror.
+- Regularised for unseen scenes: early stopping on a validation part that holds whole source
+  videos (never frames of a scene it trains on), class weights balanced.
+- The threshold under which stage 2 vetoes a fight flag is fitted on that validation part: the
+  P(fight) that keeps `keep_recall` of its fight frames (a veto must be sure).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+
+import cv2
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupShuffleSplit
+
+# TensorFlow's C++ start-up chatter (oneDNN, absl) is not for the user's terminal; errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+CLASSES = ("normal", "fight")
+FIGHT = 1
+
+
+def build_model(classes: int = len(CLASSES)):
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((64, 64, 2)),
+        layers.Conv2D(8, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.GlobalAveragePooling2D(), layers.Dropout(0.3),
+        layers.Dense(classes, activation="softmax"),
+    ], name="deep_cnn")
+
+
+def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A batch (n, 64, 64, 2) float32 as a kiosk camera might have seen it instead."""
+    X = X.copy()
+    n = len(X)
+    grey = X[..., 0]
+    grey *= rng.uniform(0.6, 1.4, (n, 1, 1))                               # contrast
+    grey += rng.uniform(-0.2, 0.2, (n, 1, 1))                              # brightness
+    grey += rng.uniform(0, 0.04, (n, 1, 1)) * rng.standard_normal(grey.shape).astype(np.float32)  # noise
+    for i in range(n):
+        r = rng.random()
+        if r < 0.2:
+            X[i, ..., 0] = cv2.GaussianBlur(X[i, ..., 0], (0, 0), rng.uniform(0.5, 1.5))
+        elif r < 0.35:
+            q = int(rng.integers(30, 80))
+            enc = cv2.imencode(".jpg", np.clip(X[i, ..., 0] * 255, 0, 255).astype(np.uint8),
+                               [cv2.IMWRITE_JPEG_QUALITY, q])[1]
+            X[i, ..., 0] = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE) / 255.0
+        dx, dy = (int(v) for v in rng.integers(-3, 4, 2))                 # camera shake
+        if dx or dy:
+            X[i] = np.roll(X[i], (dy, dx), axis=(0, 1))
+        if rng.random() < 0.5:
+            X[i] = X[i, :, ::-1]
+    np.clip(X, 0.0, 1.0, out=X)
+    return X
+
+
+class DeepClassifier:
+    def __init__(self, epochs: int = 20, batch: int = 64, patience: int = 4, val_frac: float = 0.25,
+                 keep_recall: float = 0.95, seed: int = 0):
+        self.epochs = epochs
+        self.batch = batch
+        self.patience = patience
+        self.val_frac = val_frac
+        self.keep_recall = keep_recall
+        self.seed = seed
+
+    def fit(self, X, y, groups):
+        import keras
+
+        X = np.asarray(X, np.float32)
+        y = np.asarray(y, np.int64)
+        groups = np.asarray(groups)
+        if set(np.unique(y)) != {0, 1}:
+            raise ValueError("the deep classifier needs normal and fight examples")
+        if len(np.unique(groups)) < 2:
+            raise ValueError("the deep classifier needs examples from at least two source videos")
+        keras.utils.set_random_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        split = GroupShuffleSplit(n_splits=20, test_size=self.val_frac, random_state=self.seed)
+        # A validation part with both classes: the first split that has them.
+        tr, va = next(((a, b) for a, b in split.split(X, y, groups) if len(set(y[b])) == 2 and len(set(y[a])) == 2),
+                      (None, None))
+        if tr is None:
+            raise ValueError("no split of the source videos gives both classes on both sides")
+        counts = np.bincount(y[tr], minlength=2)
+        weights = {c: len(tr) / (2.0 * max(1, counts[c])) for c in (0, 1)}
+        model = build_model()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        best, best_loss, wait = None, np.inf, 0
+        history = []
+        for epoch in range(self.epochs):
+            order = rng.permutation(tr)
+            for s in range(0, len(order), self.batch):
+                idx = order[s:s + self.batch]
+                sw = np.array([weights[int(c)] for c in y[idx]], np.float32)
+                model.train_on_batch(augment(X[idx], rng), y[idx], sample_weight=sw)
+            val_loss = float(model.evaluate(X[va], y[va], verbose=0,
+                                            sample_weight=np.array([weights[int(c)] for c in y[va]], np.float32)))
+            history.append(round(val_loss, 4))
+            if val_loss < best_loss - 1e-4:
+                best, best_loss, wait = model.get_weights(), val_loss, 0
+            else:
+                wait += 1
+                if wait >= self.patience:
+                    break
+        model.set_weights(best)
+        self.model_ = model
+        p_val = model.predict(X[va], verbose=0)[:, FIGHT]
+        self.val_auc_ = float(roc_auc_score(y[va], p_val))
+        fights = np.sort(p_val[y[va] == FIGHT])
+        self.threshold_ = float(fights[int(np.floor((1 - self.keep_recall) * len(fights)))]) if len(fights) else 0.5
+        self.val_veto_rate_normal_ = float(np.mean(p_val[y[va] == 0] < self.threshold_))
+        self.history_ = history
+        self.epochs_run_ = len(history)
+        self.representative_ = X[rng.choice(tr, size=min(200, len(tr)), replace=False)]
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.model_.predict(np.asarray(X, np.float32), verbose=0)
+
+    def score(self, X, y) -> float:
+        return float(np.mean((self.predict_proba(X)[:, FIGHT] >= self.threshold_) == np.asarray(y)))
+
+    def keras_bytes(self) -> bytes:
+        """The tower alone (no optimizer, no loss) as a .keras file's bytes."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "deep.keras")
+            self.model_.save(path, include_optimizer=False)
+            with open(path, "rb") as fh:
+                return fh.read()
+
+
+def load_keras(data: bytes):
+    """A .keras model from verified bytes, in safe mode (no Lambda layers, no code)."""
+    import keras
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "deep.keras")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def to_tflite(model, representative: np.ndarray | None = None) -> bytes:
+    """LiteRT flatbuffer: float, or int8 (weights and activations) calibrated on `representative`."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if representative is not None:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+
+        def gen():
+            for x in representative:
+                yield [np.asarray(x, np.float32)[None]]
+
+        conv.representative_dataset = gen
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def representative_bytes(X: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, x=np.asarray(X, np.float32))
+    return buf.getvalue()

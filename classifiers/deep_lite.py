@@ -1,0 +1,65 @@
+"""The exported deep model as a kiosk runs it: LiteRT (`ai-edge-litert`), never TensorFlow.
+
+`DeepLiteModel` holds the verified bytes of the float and the int8 flatbuffers and builds an
+interpreter for the precision asked for, on first use, on one thread (the frame loop's own). The int8
+model's input scale and zero point are read from the interpreter's input details, never assumed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PRECISIONS = ("float", "int8")
+
+
+class DeepLiteModel:
+    """`predict_proba(x)` -> (classes,) probabilities for one (64, 64, 2) input; `threshold_` is the
+    card's P(fight) under which stage 2 vetoes a fight flag."""
+
+    def __init__(self, flatbuffers: dict[str, bytes], classes: list[str], threshold: float, variant: str,
+                 precision: str = "float"):
+        missing = [p for p in PRECISIONS if p not in flatbuffers]
+        if missing:
+            raise ValueError(f"the export lacks the {', '.join(missing)} model")
+        self._buffers = flatbuffers
+        self.classes_ = tuple(classes)
+        self.threshold_ = float(threshold)
+        self.variant = variant
+        self.precision = precision
+        self._runners: dict[str, tuple] = {}
+        self.calls = 0
+        self._runner(precision)  # a broken flatbuffer is found at load, not on the first alarm
+
+    def __getstate__(self) -> dict:
+        # Replays hand models to worker processes: the flatbuffers travel, interpreters are rebuilt there.
+        state = dict(self.__dict__)
+        state["_runners"] = {}
+        return state
+
+    def _runner(self, precision: str):
+        if precision not in self._runners:
+            from ai_edge_litert.interpreter import Interpreter
+
+            interp = Interpreter(model_content=self._buffers[precision], num_threads=1)
+            interp.allocate_tensors()
+            inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+            if tuple(inp["shape"][1:]) != (64, 64, 2) or int(out["shape"][-1]) != len(self.classes_):
+                raise ValueError(f"{precision} model takes {tuple(inp['shape'])} and gives {tuple(out['shape'])}")
+            self._runners[precision] = (interp, inp, out)
+        return self._runners[precision]
+
+    def predict_proba(self, x: np.ndarray, precision: str | None = None) -> np.ndarray:
+        interp, inp, out = self._runner(precision or self.precision)
+        x = np.asarray(x, np.float32)[None]
+        if inp["dtype"] != np.float32:  # int8: quantise with the interpreter's own parameters
+            scale, zero = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
+        interp.set_tensor(inp["index"], x)
+        interp.invoke()
+        y = interp.get_tensor(out["index"])[0]
+        if out["dtype"] != np.float32:
+            scale, zero = out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        self.calls += 1
+        return y.astype(np.float32)

@@ -1,0 +1,77 @@
+"""Stage 2: the deep CNN looks again at the frames the gate escalates (LiteRT on the kiosk).
+
+On an escalated frame with a flag it may judge (`deep.veto`, by default `fight`), the CNN gives
+P(fight) of the frame (features/deep_input.py). At or above the model's threshold (or
+`deep.min_fight_prob`) the flag is confirmed and carries `"stage": "deep"` and the CNN's probability;
+under it, the flag is vetoed. Flags of other types pass untouched. Built only when an exported deep
+model is present: without one, the cheap stage decides alone, as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from core.detector import Flag
+from core.refiner import Refiner, register_refiner
+from core.settings import Section
+from features.deep_input import from_context
+
+
+class DeepConfig(Section):
+    """Stage 2: the deep CNN on escalated frames; see pipeline/refiners/deep.py."""
+
+    enabled: bool = Field(True, description="use the exported deep model on escalated frames when there is one")
+    precision: str = Field("float", pattern="^(float|int8)$", description="which LiteRT export runs: float or int8")
+    veto: list[str] = Field(default_factory=lambda: ["fight"],
+                            description="flag types stage 2 judges: confirmed at or above the threshold, vetoed "
+                                        "under it (others pass untouched)")
+    min_fight_prob: float | None = Field(None, ge=0, le=1,
+                                         description="P(fight) under which a flag is vetoed; empty: the model's")
+
+
+@register_refiner
+class DeepRefiner(Refiner):
+    name = "deep"
+    Settings = DeepConfig
+
+    def __init__(self, cfg: DeepConfig, model: Any):
+        self.cfg = cfg
+        self.model = model
+        self.model.precision = cfg.precision
+        self.threshold = cfg.min_fight_prob if cfg.min_fight_prob is not None else float(model.threshold_)
+        self.judged = set(cfg.veto)
+        self.fight = list(model.classes_).index("fight")
+        self.model_calls = 0   # frames on which the model was asked (bench reads it)
+        self.peak = 0.0        # the highest P(fight) seen (evaluation reads it)
+        self.vetoed = 0
+
+    @classmethod
+    def build(cls, cfg: DeepConfig | None, models: dict[str, Any]) -> "DeepRefiner | None":
+        model = models.get("deep_lite")
+        if model is None or cfg is None or not cfg.enabled:
+            return None
+        return cls(cfg, model)
+
+    def score(self, ctx) -> float:
+        """P(fight) of this frame (its input made, the model called)."""
+        return float(self.model.predict_proba(from_context(ctx, self.model.variant))[self.fight])
+
+    def refine(self, ctx, flags: list[Flag]) -> list[Flag]:
+        if not any(f.type in self.judged for f in flags):
+            return flags
+        self.model_calls += 1
+        p = self.score(ctx)
+        self.peak = max(self.peak, p)
+        out = []
+        for f in flags:
+            if f.type not in self.judged:
+                out.append(f)
+            elif p >= self.threshold:
+                f.stage = "deep"
+                f.extra["deep_prob"] = round(p, 4)
+                out.append(f)
+            else:
+                self.vetoed += 1
+        return out

@@ -1,0 +1,124 @@
+"""Task `deep`: the stage-2 CNN, trained on what the live cheap stage computes, exported for LiteRT.
+
+Training replays every clip of a labelled clip folder (`fight` / `normal`, grouped by `source_video`)
+through the live classical stage and keeps, every other frame once the background is learnt and
+something moves, the frame as stage 2 would see it (features/deep_input.py), in both input variants
+(plain grey, and the method's preprocessing chain), labelled with its clip's label. One CNN per
+variant is fitted with a validation part of whole source videos; the variant with the higher
+validation AUC is kept and saved (`deep`), and both AUCs go on the card. `python run.py export`
+writes the LiteRT files (`deep_lite`) that `run` loads.
+
+Evaluation replays each clip live through the whole cascade with the exported model (LiteRT, as on a
+kiosk): a clip is predicted fight when a `fight` event came out of the cascade, and its score is the
+highest P(fight) stage 2 gave on the clip's escalated frames (0 when it was never asked).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from classifiers import deep_store
+from classifiers.metrics import write_evaluation
+from core.errors import UserError
+from datasets.labelled import Item, read_labels
+from features.deep_input import VARIANTS, deep_input
+from pipeline.cascade import Cascade
+from pipeline.classical import ClassicalStage
+from pipeline.config import Config
+from pipeline.replay import parallel_map, replay_clips
+from sources.frame_source import FrameSource
+from tasks.common import clip_digests, load_for_evaluation, warn_trained_on
+from tasks.registry import Task, register_task
+
+NAME = deep_store.KERAS_NAME
+EVERY = 2              # every other frame: neighbours are nearly the same picture
+MIN_MOTION = 0.01      # the fight detector's own floor (fight.min_motion_frac): stage 2 is asked about motion
+
+
+def _clip_inputs(args) -> dict[str, np.ndarray]:
+    """One clip -> {variant: (n, 64, 64, 2) uint8} of the frames stage 2 could be asked about."""
+    path, cfg = args
+    out: dict[str, list] = {v: [] for v in VARIANTS}
+    with FrameSource(path, process_width=cfg.source.process_width, reconnect=False) as src:
+        stage = ClassicalStage(cfg, src.fps)
+        for frame in src:
+            ctx = stage.process(frame.raw, frame.index, frame.time_s, "unknown", frame).ctx
+            if ctx.motion.calibrating or frame.index % EVERY or (ctx.motion.mask.mean() / 255.0) < MIN_MOTION:
+                continue
+            for v in VARIANTS:
+                out[v].append(np.round(deep_input(ctx.grey_tamper, ctx.motion.mask, v) * 255).astype(np.uint8))
+    return {v: np.array(x, np.uint8).reshape(-1, 64, 64, 2) for v, x in out.items()}
+
+
+def harvest(items: list[Item], cfg: Config, jobs: int | None = None):
+    per_clip = parallel_map(_clip_inputs, [(it.path, cfg) for it in items], jobs, desc="deep: frames")
+    X = {v: np.concatenate([c[v] for c in per_clip]) for v in VARIANTS}
+    y = np.concatenate([np.full(len(c[VARIANTS[0]]), it.y) for c, it in zip(per_clip, items)])
+    groups = np.concatenate([np.full(len(c[VARIANTS[0]]), it.group) for c, it in zip(per_clip, items)])
+    return X, y, groups
+
+
+def _clips(folder: str) -> list[Item]:
+    items = read_labels(folder, "fight")
+    if len({it.group for it in items}) < 4:
+        raise UserError(f"{folder}: task deep needs clips from at least four source videos (validation holds whole ones)")
+    return items
+
+
+def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 20) -> dict:
+    from classifiers.deep_cnn import DeepClassifier
+
+    items = _clips(dataset)
+    X, y, groups = harvest(items, cfg)
+    if len(set(y.tolist())) < 2:
+        raise UserError(f"{dataset}: task deep needs fight and normal clips with motion")
+    fitted = {}
+    for v in VARIANTS:
+        try:
+            fitted[v] = DeepClassifier(epochs=epochs).fit(X[v].astype(np.float32) / 255.0, y, groups)
+        except ValueError as exc:
+            raise UserError(f"{dataset}: {exc}") from None
+        print(f"deep: input {v}: validation AUC {fitted[v].val_auc_:.3f} (whole source videos held out, "
+              f"{fitted[v].epochs_run_} epochs)", file=sys.stderr)
+    best = max(VARIANTS, key=lambda v: fitted[v].val_auc_)
+    clf = fitted[best]
+    training = {"dataset": os.path.abspath(dataset), "n": int(len(y)), "n_clips": len(items),
+                "per_class": {"normal": int(np.sum(y == 0)), "fight": int(np.sum(y == 1))},
+                "real": "frames of the labelled clips, as the live cheap stage computes them, labelled by clip",
+                "generated": "none (augmented on the fly: brightness, contrast, noise, blur, JPEG, shake, mirror)",
+                "variants_val_auc": {v: round(fitted[v].val_auc_, 4) for v in VARIANTS}, "variant_kept": best,
+                "val_veto_rate_normal": round(clf.val_veto_rate_normal_, 4), "epochs_run": clf.epochs_run_,
+                "val_loss_history": clf.history_, "clips": clip_digests({it.rel: it.path for it in items})}
+    return deep_store.save_keras(clf, model_dir, best, training)
+
+
+def export(model_dir: str) -> dict:
+    return deep_store.export(model_dir)
+
+
+def _stage2_peak(cascade: Cascade) -> float:
+    refiner = next((r for r in cascade.refiners if r.name == "deep"), None)
+    return float(refiner.peak) if refiner is not None else 0.0
+
+
+def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+    cfg, models, meta = load_for_evaluation(model_dir, cfg, deep_store.NAME)
+    items = read_labels(dataset, "fight")
+    y = np.array([it.y for it in items])
+    warn_trained_on([it.path for it in items], meta, dataset, model_dir, NAME)
+    done = replay_clips([it.path for it in items], cfg, models, probe=_stage2_peak, desc="deep: live replay")
+    scores = np.array([r.probe for r in done])
+    pred = np.array([any(e.type == "fight" and e.is_start for e in r.events) for r in done])
+    threshold = cfg.deep.min_fight_prob if cfg.deep.min_fight_prob is not None else models[deep_store.NAME].threshold_
+    return write_evaluation(out, "deep", [(it.rel, it.label) for it in items], y, scores, float(threshold), "fight",
+                            "normal", pred=pred,
+                            extra={"scored_by": "live replay: source -> cascade (stage 2 on escalated frames, LiteRT "
+                                                f"{cfg.deep.precision}) -> decision, as run",
+                                   "model_sha256": meta["sha256"]})
+
+
+register_task(Task(NAME, evaluate=evaluate, train=train, layout="fight_surv", model=NAME, backend="keras",
+                   export=export))

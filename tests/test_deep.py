@@ -1,0 +1,153 @@
+"""Stage 2: the deep input, the CNN trained on tiny data, its LiteRT export against Keras, the
+store's checks, the refiner's confirm/veto, and a kiosk run that loads LiteRT without TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from core.detector import Flag
+from features.deep_input import deep_input
+from pipeline.config import load_config
+from pipeline.refiners.deep import DeepConfig, DeepRefiner
+
+ROOT = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+
+
+def test_deep_input_is_two_channels_in_0_1_for_both_variants():
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (90, 160), dtype=np.uint8)
+    mask = (rng.random((45, 80)) > 0.8).astype(np.uint8) * 255
+    a, b = deep_input(grey, mask, "grey"), deep_input(grey, mask, "method")
+    for x in (a, b):
+        assert x.shape == (64, 64, 2) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert np.array_equal(a[..., 1], b[..., 1]) and not np.array_equal(a[..., 0], b[..., 0])
+    with pytest.raises(ValueError):
+        deep_input(grey, mask, "colour")
+
+
+class _Fixed:
+    classes_ = ("normal", "fight")
+    threshold_ = 0.6
+    variant = "grey"
+    precision = "float"
+
+    def __init__(self, p):
+        self.p = p
+
+    def predict_proba(self, x):
+        assert x.shape == (64, 64, 2)
+        return np.array([1 - self.p, self.p], np.float32)
+
+
+def _ctx():
+    return SimpleNamespace(grey_tamper=np.zeros((90, 160), np.uint8),
+                           motion=SimpleNamespace(mask=np.zeros((45, 80), np.uint8)))
+
+
+def test_refiner_confirms_or_vetoes_only_the_types_it_judges():
+    crowd = lambda: Flag("crowding", 0.7)  # noqa: E731
+    sure = DeepRefiner(DeepConfig(), _Fixed(0.9))
+    out = sure.refine(_ctx(), [Flag("fight", 0.5), crowd()])
+    assert [(f.type, f.stage) for f in out] == [("fight", "deep"), ("crowding", "classical")]
+    assert out[0].extra["deep_prob"] == pytest.approx(0.9)
+    unsure = DeepRefiner(DeepConfig(), _Fixed(0.3))
+    assert [f.type for f in unsure.refine(_ctx(), [Flag("fight", 0.5), crowd()])] == ["crowding"]
+    assert unsure.vetoed == 1 and unsure.peak == pytest.approx(0.3)
+    # Nothing it judges: the model is not asked at all.
+    assert unsure.refine(_ctx(), [crowd()])[0].type == "crowding" and unsure.model_calls == 1
+    # The config's threshold wins over the model's; no model, no refiner.
+    assert DeepRefiner(DeepConfig(min_fight_prob=0.2), _Fixed(0.3)).refine(_ctx(), [Flag("fight", 0.5)])
+    assert DeepRefiner.build(DeepConfig(), {}) is None
+    assert DeepRefiner.build(DeepConfig(enabled=False), {"deep_lite": _Fixed(0.5)}) is None
+
+
+def _toy(n=160, seed=0):
+    """Fight frames: a busy, scattered motion channel; normal: one compact moving blob."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = np.zeros((n, 64, 64, 2), np.float32)
+    X[..., 0] = rng.uniform(0.3, 0.7, (n, 64, 64))
+    for i in range(n):
+        if y[i]:
+            X[i, ..., 1] = rng.random((64, 64)) > 0.6
+        else:
+            x0, y0 = rng.integers(5, 40, 2)
+            X[i, y0:y0 + 20, x0:x0 + 10, 1] = 1.0
+    return X, y, np.arange(n) % 8
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    pytest.importorskip("tensorflow", reason="training extras (requirements-train.txt) not installed")
+    from classifiers import deep_store
+    from classifiers.deep_cnn import DeepClassifier
+
+    model_dir = tmp_path_factory.mktemp("deep")
+    X, y, g = _toy()
+    clf = DeepClassifier(epochs=2, patience=2).fit(X, y, g)
+    keras_card = deep_store.save_keras(clf, str(model_dir), "grey", {"n": len(y)})
+    lite_card = deep_store.export(str(model_dir))
+    return model_dir, clf, keras_card, lite_card, X
+
+
+def test_export_runs_on_litert_like_keras_and_is_checked_at_load(exported):
+    from classifiers import deep_store
+    from core.errors import UserError
+
+    model_dir, clf, keras_card, lite_card, X = exported
+    assert keras_card["backend"] == "keras" and lite_card["backend"] == "tflite"
+    assert set(lite_card["files"]) == {"deep_float.tflite", "deep_int8.tflite"}
+    agree = lite_card["litert_vs_keras"]
+    assert agree["float"]["max_abs_diff"] < 1e-4 and agree["float"]["decision_agreement"] == 1.0
+    assert agree["int8"]["max_abs_diff"] < 0.2 and agree["int8"]["decision_agreement"] >= 0.8
+    model, meta = deep_store.load(str(model_dir))
+    ref = clf.predict_proba(X[:5])
+    for i in range(5):
+        assert np.allclose(model.predict_proba(X[i]), ref[i], atol=1e-4)
+        assert np.allclose(model.predict_proba(X[i], "int8"), ref[i], atol=0.2)
+    assert model.threshold_ == pytest.approx(keras_card["threshold"]) and meta["sha256"] == lite_card["sha256"]
+    blob = model_dir / "deep_int8.tflite"
+    data = bytearray(blob.read_bytes())
+    blob.write_bytes(bytes(data[:-1] + bytes([data[-1] ^ 1])))
+    try:
+        with pytest.raises(UserError, match="checksum"):
+            deep_store.load(str(model_dir))
+    finally:
+        blob.write_bytes(bytes(data))
+
+
+def test_a_kiosk_run_with_the_deep_model_loads_litert_not_tensorflow(exported, small_video, tmp_path):
+    model_dir = exported[0]
+    out_file = tmp_path / "modules.txt"
+    code = ("import sys; sys.path.insert(0, %r); from cli.main import dispatch\n"
+            "assert dispatch(%r) == 0\n"
+            "mods = {m.split('.')[0] for m in sys.modules}\n"
+            "open(%r, 'w').write(repr(sorted(mods & {'tensorflow', 'keras', 'ai_edge_litert', 'sklearn'})))\n") % (
+        ROOT, ["run", "--source", small_video, "--max-frames", "40", "--model-dir", str(model_dir),
+               "--set", f"storage_dir={tmp_path / 'var'}"], str(out_file))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert out_file.read_text() == "['ai_edge_litert']"
+    assert "deep_lite" in res.stderr   # the models line names it
+
+
+def test_augment_keeps_shape_and_range():
+    from classifiers.deep_cnn import augment
+
+    X, _, _ = _toy(16)
+    A = augment(X, np.random.default_rng(1))
+    assert A.shape == X.shape and A.dtype == np.float32 and 0 <= A.min() and A.max() <= 1
+    assert not np.array_equal(A, X)
+
+
+def test_config_refuses_an_unknown_precision():
+    from core.errors import UserError
+
+    with pytest.raises(UserError, match="deep.precision"):
+        load_config(overrides=["deep.precision=int4"])
