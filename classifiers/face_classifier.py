@@ -18,17 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from classifiers.face_model import COVERED
-
-
-def best_balanced_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    y = np.asarray(y, bool)
-    best_t, best = 0.5, -1.0
-    for t in np.unique(np.round(p, 4)):
-        pred = p >= t
-        score = 0.5 * (np.mean(pred[y]) + np.mean(~pred[~y]))
-        if score > best:
-            best_t, best = float(t), score
-    return min(max(best_t, 0.0), 1.0)
+from classifiers.thresholds import best_threshold
 
 
 class FaceClassifier(BaseEstimator, ClassifierMixin):
@@ -56,7 +46,7 @@ class FaceClassifier(BaseEstimator, ClassifierMixin):
         for train, test in cv.split(X, y, groups):
             oof[test] = self._estimator().fit(X[train], y[train]).predict_proba(X[test])[:, COVERED]
         self.oof_proba_ = oof
-        self.threshold_ = best_balanced_threshold(y, oof)
+        self.threshold_ = best_threshold(y == 1, oof, "balanced_accuracy")
         self.model_ = self._estimator().fit(X, y)
         self.classes_ = np.array([0, 1])
         return self

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from classifiers.object_svm import BAG, CLASSES
+from classifiers.thresholds import best_threshold
 from features.blob_descriptors import DESCRIPTOR_NAMES
 
 
@@ -30,18 +31,6 @@ def grouped_splits(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> 
         raise ValueError("the object classifier needs examples from at least two sources")
     cv = StratifiedGroupKFold(n_splits=min(folds, n_groups), shuffle=True, random_state=seed)
     return list(cv.split(np.zeros(len(y)), y, groups))
-
-
-def best_f1_threshold(is_bag: np.ndarray, p_bag: np.ndarray) -> float:
-    """The bag_or_parcel probability that maximises F1 of "bag or parcel" against the rest."""
-    best_t, best_f1 = 0.5, -1.0
-    for t in np.unique(np.round(p_bag, 4)):
-        pred = p_bag >= t
-        tp = int(np.sum(pred & is_bag))
-        f1 = 2 * tp / max(1, int(pred.sum()) + int(is_bag.sum()))
-        if f1 > best_f1:
-            best_t, best_f1 = float(t), f1
-    return min(max(best_t, 0.0), 1.0)
 
 
 class ObjectClassifier(BaseEstimator, ClassifierMixin):
@@ -73,7 +62,8 @@ class ObjectClassifier(BaseEstimator, ClassifierMixin):
             inner = grouped_splits(y[train], groups[train], self.folds, self.seed)
             oof[test] = self._estimator(inner).fit(X[train], y[train]).predict_proba(X[test])
         self.oof_proba_ = oof
-        self.threshold_ = best_f1_threshold(y == BAG, oof[:, BAG])
+        # The bag_or_parcel probability that maximises F1 of "bag or parcel" against the rest.
+        self.threshold_ = best_threshold(y == BAG, oof[:, BAG], "f1")
         self.model_ = self._estimator(splits).fit(X, y)
         self.classes_ = np.arange(len(CLASSES))
         return self

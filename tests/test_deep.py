@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers.files import flip_one_byte
 
 from core.detector import Flag
 from features.deep_input import deep_input
@@ -113,13 +114,12 @@ def test_export_runs_on_litert_like_keras_and_is_checked_at_load(exported):
         assert np.allclose(model.predict_proba(X[i], "int8"), ref[i], atol=0.2)
     assert model.threshold_ == pytest.approx(keras_card["threshold"]) and meta["sha256"] == lite_card["sha256"]
     blob = model_dir / "deep_int8.tflite"
-    data = bytearray(blob.read_bytes())
-    blob.write_bytes(bytes(data[:-1] + bytes([data[-1] ^ 1])))
+    kept = flip_one_byte(blob)
     try:
         with pytest.raises(UserError, match="checksum"):
             deep_store.load(str(model_dir))
     finally:
-        blob.write_bytes(bytes(data))
+        blob.write_bytes(kept)
 
 
 def test_a_kiosk_run_with_the_deep_model_loads_litert_not_tensorflow(exported, small_video, tmp_path):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from helpers.files import flip_one_byte
 
 from core.context import FrameContext
 from datasets.face_cover import KINDS, cover
@@ -91,10 +92,7 @@ def test_the_face_model_saved_through_the_store_scores_as_trained(tmp_path):
     for key, bad in (("mean", arrays["mean"][:-1]), ("coef", arrays["coef"][:5]), ("scale", 0 * arrays["scale"])):
         with pytest.raises(ValueError):
             FaceModel({**arrays, key: bad}, 0.5)
-    blob = tmp_path / "face.npz"
-    data = bytearray(blob.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    blob.write_bytes(bytes(data))
+    flip_one_byte(tmp_path / "face.npz")
     with pytest.raises(UserError, match="face"):
         face_store.load(str(tmp_path))
 

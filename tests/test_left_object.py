@@ -9,6 +9,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from helpers.files import flip_one_byte
 
 from pipeline.cascade import Cascade
 from pipeline.config import Config
@@ -131,10 +132,7 @@ def test_the_svm_saved_through_the_store_scores_on_the_kiosk_exactly_as_trained(
     # numpy alone on the kiosk, the same probabilities as scikit-learn's calibrated SVM
     assert np.allclose(model.predict_proba(X), clf.predict_proba(X), atol=1e-6)
     assert model.threshold_ == pytest.approx(clf.threshold_) and meta["sha256"] == card["sha256"]
-    blob = tmp_path / "objects.npz"
-    data = bytearray(blob.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    blob.write_bytes(bytes(data))
+    flip_one_byte(tmp_path / "objects.npz")
     with pytest.raises(UserError, match="objects"):
         object_store.load(str(tmp_path))
 

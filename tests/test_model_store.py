@@ -121,3 +121,14 @@ def test_half_a_model_is_refused_not_replaced_by_the_builtin_rule(tmp_path):
     os.remove(tmp_path / "fight.json")
     with pytest.raises(UserError, match="not found"):
         load_models(d, Config())
+
+
+def test_thresholds_maximise_their_criterion():
+    from classifiers.thresholds import best_threshold
+
+    pos = np.array([0, 0, 0, 1, 1, 1, 0, 1], bool)
+    p = np.array([0.1, 0.2, 0.35, 0.4, 0.8, 0.9, 0.85, 0.3])
+    # Cut at 0.4: 3 of 4 positives, 1 false alarm; F1 = 6/8, balanced accuracy = (0.75 + 0.75) / 2.
+    assert best_threshold(pos, p, "f1") == pytest.approx(0.3)        # all 4 at the price of 2 false: F1 0.8
+    assert best_threshold(pos, p, "balanced_accuracy") == pytest.approx(0.3)
+    assert best_threshold(np.array([1, 0], bool), np.array([0.9, 0.1]), "f1") == pytest.approx(0.9)
