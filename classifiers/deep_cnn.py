@@ -162,6 +162,9 @@ def load_keras(data: bytes):
 
 def to_tflite(model, representative: np.ndarray | None = None) -> bytes:
     """LiteRT flatbuffer: float, or int8 (weights and activations) calibrated on `representative`."""
+    import contextlib
+    import sys
+
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -176,7 +179,9 @@ def to_tflite(model, representative: np.ndarray | None = None) -> bytes:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
-    return conv.convert()
+    # The converter prints the traced graph on stdout, which carries the commands' results.
+    with contextlib.redirect_stdout(sys.stderr):
+        return conv.convert()
 
 
 def representative_bytes(X: np.ndarray) -> bytes:

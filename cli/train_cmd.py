@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -68,14 +69,21 @@ def _train_all(args, cfg) -> int:
 
 
 def evaluate(args) -> int:
-    cfg = load_config(args.config, args.overrides)
+    # The cheap stage alone: stage 2 is switched off whatever the model folder holds.
+    overrides = [*args.overrides, "deep.enabled=false"] if args.stage == "classical" else args.overrides
+    cfg = load_config(args.config, overrides)
     task = _task(args.task)
     if args.cv is not None:
         if task.cross_validate is None:
             raise UserError(f"--cv does not apply to task {task.name} (nothing is trained)")
         if args.cv < 2:
             raise UserError("--cv needs at least 2 folds")
-        metrics = task.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed)
+        stage = {}
+        if args.stage is not None:
+            if "stage" not in inspect.signature(task.cross_validate).parameters:
+                raise UserError(f"--stage does not apply to task {task.name} with --cv")
+            stage = {"stage": args.stage}
+        metrics = task.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed, **stage)
     else:
         metrics = task.evaluate(args.dataset, args.model_dir, args.out, cfg)
     keys = ("task", "n", "auc", "accuracy", "precision", "recall", "f1", "threshold", "confusion")

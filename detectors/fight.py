@@ -63,6 +63,7 @@ class FightDetector(Detector):
         self._since = self._hop  # a hop "already passed": the first frame past calibration is scored
         self.last_score = 0.0
         self.peak_score = 0.0
+        self.peak_below = 0.0   # the highest score that stayed under the threshold (evaluation reads it)
         self.calls = 0
 
     def is_calibrating(self) -> bool:
@@ -95,11 +96,14 @@ class FightDetector(Detector):
             self.calls += 1
             self.last_score = float(self.model.decision_scores(self.window.summary()[None, :])[0])
         self.peak_score = max(self.peak_score, self.last_score)
+        if self.last_score < self.threshold:
+            self.peak_below = max(self.peak_below, self.last_score)
         return self._flag()
 
     def _flag(self) -> Flag | None:
         if self.last_score >= self.threshold:
-            return Flag("fight", score=self.last_score)
+            # The threshold travels with the flag: stage 2 states its own margin against it.
+            return Flag("fight", score=self.last_score, extra={"threshold": self.threshold})
         return None
 
 

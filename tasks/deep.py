@@ -53,12 +53,18 @@ def _clip_inputs(args) -> dict[str, np.ndarray]:
     return {v: np.array(x, np.uint8).reshape(-1, 64, 64, 2) for v, x in out.items()}
 
 
-def harvest(items: list[Item], cfg: Config, jobs: int | None = None):
+def harvest_by_clip(items: list[Item], cfg: Config, jobs: int | None = None):
+    """{variant: frames}, each frame's label, and the index of its clip in `items`."""
     per_clip = parallel_map(_clip_inputs, [(it.path, cfg) for it in items], jobs, desc="deep: frames")
     X = {v: np.concatenate([c[v] for c in per_clip]) for v in VARIANTS}
     y = np.concatenate([np.full(len(c[VARIANTS[0]]), it.y) for c, it in zip(per_clip, items)])
-    groups = np.concatenate([np.full(len(c[VARIANTS[0]]), it.group) for c, it in zip(per_clip, items)])
-    return X, y, groups
+    clip = np.concatenate([np.full(len(c[VARIANTS[0]]), i) for i, c in enumerate(per_clip)])
+    return X, y, clip
+
+
+def harvest(items: list[Item], cfg: Config, jobs: int | None = None):
+    X, y, clip = harvest_by_clip(items, cfg, jobs)
+    return X, y, np.array([items[i].group for i in clip])
 
 
 def _clips(folder: str) -> list[Item]:
@@ -68,23 +74,37 @@ def _clips(folder: str) -> list[Item]:
     return items
 
 
-def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 20) -> dict:
+def fit_best(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, where: str, epochs: int = 20):
+    """One CNN per input variant; the one with the higher validation AUC, its variant, and all of them."""
     from classifiers.deep_cnn import DeepClassifier
 
-    items = _clips(dataset)
-    X, y, groups = harvest(items, cfg)
     if len(set(y.tolist())) < 2:
-        raise UserError(f"{dataset}: task deep needs fight and normal clips with motion")
+        raise UserError(f"{where}: task deep needs fight and normal clips with motion")
     fitted = {}
     for v in VARIANTS:
         try:
             fitted[v] = DeepClassifier(epochs=epochs).fit(X[v].astype(np.float32) / 255.0, y, groups)
         except ValueError as exc:
-            raise UserError(f"{dataset}: {exc}") from None
+            raise UserError(f"{where}: {exc}") from None
         print(f"deep: input {v}: validation AUC {fitted[v].val_auc_:.3f} (whole source videos held out, "
               f"{fitted[v].epochs_run_} epochs)", file=sys.stderr)
     best = max(VARIANTS, key=lambda v: fitted[v].val_auc_)
-    clf = fitted[best]
+    return fitted[best], best, fitted
+
+
+def lite_model(clf, variant: str):
+    """The fitted CNN as the kiosk runs it: LiteRT float and int8 from the estimator, in memory."""
+    from classifiers.deep_cnn import to_tflite
+    from classifiers.deep_lite import DeepLiteModel
+
+    buffers = {"float": to_tflite(clf.model_), "int8": to_tflite(clf.model_, clf.representative_)}
+    return DeepLiteModel(buffers, list(deep_store.CLASSES), clf.threshold_, variant)
+
+
+def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 20) -> dict:
+    items = _clips(dataset)
+    X, y, groups = harvest(items, cfg)
+    clf, best, fitted = fit_best(X, y, groups, dataset, epochs)
     training = {"dataset": os.path.abspath(dataset), "n": int(len(y)), "n_clips": len(items),
                 "per_class": {"normal": int(np.sum(y == 0)), "fight": int(np.sum(y == 1))},
                 "real": "frames of the labelled clips, as the live cheap stage computes them, labelled by clip",

@@ -14,6 +14,7 @@ K-1 folds' live windows and replays the held-out fold live with that fold's mode
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -115,8 +116,39 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
     return _live_metrics(out, items, y, done, threshold, {"model_sha256": meta["sha256"]})
 
 
-def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0) -> dict:
-    """Grouped k-fold on live windows; each held-out clip is replayed live with its own fold's model."""
+def _both_scores(cascade: Cascade) -> tuple[float, float, float]:
+    """(classical peak score, classical peak / its threshold, the cascade's peak margin): the clip's
+    score for the cheap stage alone and for the cascade, on one scale (1 = the threshold)."""
+    fight = cascade.classical.detector("fight")
+    refiner = next((r for r in cascade.refiners if r.name == "deep"), None)
+    below = fight.peak_below / fight.threshold
+    if refiner is None or refiner.model_calls == 0:
+        return fight.peak_score, fight.peak_score / fight.threshold, below
+    return fight.peak_score, fight.peak_score / fight.threshold, max(below, refiner.peak_margin)
+
+
+def _comparison(y: np.ndarray, classical: np.ndarray, cascade: np.ndarray, pred_c: np.ndarray,
+                pred_k: np.ndarray) -> dict:
+    """Both rows side by side: AUC, decisions at their thresholds, and the cascade's false alarms at
+    the cheap stage's recall (its own score's cut that first reaches that recall)."""
+    from sklearn.metrics import roc_auc_score
+
+    pos = y == 1
+    recall_c = float(np.mean(pred_c[pos]))
+    cut = np.sort(cascade[pos])[::-1][max(0, int(np.ceil(recall_c * pos.sum())) - 1)] if pos.any() else 1.0
+    row = lambda s, p: {"auc": round(float(roc_auc_score(y, s)), 4), "recall": round(float(np.mean(p[pos])), 4),  # noqa: E731
+                        "false_alarms": int(np.sum(p & ~pos)), "normal_clips": int(np.sum(~pos))}
+    return {"classical": row(classical, pred_c), "cascade": row(cascade, pred_k),
+            "cascade_false_alarms_at_classical_recall": int(np.sum((cascade >= cut) & ~pos)),
+            "classical_recall": round(recall_c, 4)}
+
+
+def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0,
+                   stage: str = "classical") -> dict:
+    """Grouped k-fold on live windows; each held-out clip is replayed live with its own fold's model.
+    `stage="cascade"`: each fold also trains the stage-2 CNN on its training clips' frames (as
+    `train --task deep`) and the held-out clips run through the whole cascade with it (LiteRT);
+    `comparison.json` then puts the cheap stage and the cascade side by side."""
     items, y = _dataset(dataset)
     groups = np.array([it.group for it in items])
     if len(set(groups.tolist())) < folds:
@@ -129,21 +161,47 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     if cfg.fight.threshold is not None:
         raise UserError("--cv fits each fold's threshold: unset fight.threshold")
     windows = harvest(items, cfg)
+    if stage == "cascade":
+        from tasks import deep
+
+        frames, frame_y, frame_clip = deep.harvest_by_clip(items, cfg)
     models: list[dict[str, Any]] = [{} for _ in items]
-    thresholds = []
+    thresholds, variants = [], []
     for tr, te in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups):
         clf = _fit([windows[i] for i in tr], y[tr], groups[tr], f"{dataset}: a fold's training part (try fewer folds)")
         # The held-out clips meet the model as a kiosk would load it: the saved arrays, not the estimator.
         live = LinearFightModel(clf.to_arrays(), clf.threshold_)
         thresholds.append(float(clf.threshold_))
+        fold_models = {"fight": live}
+        if stage == "cascade":
+            keep = np.isin(frame_clip, tr)
+            cnn, variant, _ = deep.fit_best({v: x[keep] for v, x in frames.items()}, frame_y[keep],
+                                            groups[frame_clip[keep]], f"{dataset}: a fold's training part")
+            fold_models["deep_lite"] = deep.lite_model(cnn, variant)
+            variants.append(variant)
         for i in te:
-            models[i] = {"fight": live}
-    done = replay_clips([it.path for it in items], cfg, models, probe=_peak_score, desc="fight: live replay")
+            models[i] = fold_models
+    done = replay_clips([it.path for it in items], cfg, models, probe=_both_scores, desc="fight: live replay")
+    extra = {"cv_folds": folds, "cv_grouped_by": "source_video", "cv_seed": seed, "fold_thresholds": thresholds,
+             "stage": stage}
+    raw = [r.probe for r in done]
+    for r in done:
+        r.probe = r.probe[0]
+    if stage == "cascade":
+        classical = np.array([p[1] for p in raw])
+        cascade = np.array([p[2] for p in raw])
+        pred_c = classical >= 1.0
+        pred_k = np.array([any(e.type == EVENT and e.is_start for e in r.events) for r in done])
+        comparison = _comparison(y, classical, cascade, pred_c, pred_k)
+        comparison.update(cv_seed=seed, cv_folds=folds, deep_variants=variants,
+                          scores="each clip's peak over its own fold's threshold: 1 is the threshold")
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "comparison.json"), "w", encoding="utf-8") as fh:
+            json.dump(comparison, fh, indent=2)
+        extra["comparison"] = comparison
     # Each fold has its own threshold: the confusion matrix counts each clip by its own fold's event,
     # and "threshold" reports the mean of the fold thresholds.
-    return _live_metrics(out, items, y, done, float(np.mean(thresholds)),
-                         {"cv_folds": folds, "cv_grouped_by": "source_video", "cv_seed": seed,
-                          "fold_thresholds": thresholds})
+    return _live_metrics(out, items, y, done, float(np.mean(thresholds)), extra)
 
 
 register_task(Task(NAME, evaluate=evaluate, train=train, cross_validate=cross_validate, layout="fight_surv",

@@ -1,5 +1,6 @@
 """Shared test set-up: the project root on sys.path, the real data folder, and a quiet TensorFlow."""
 
+import csv
 import os
 import shutil
 import sys
@@ -80,3 +81,19 @@ def small_video(tmp_path_factory):
         writer.write(sc.frame(i))
     writer.release()
     return path
+
+
+@pytest.fixture(scope="session")
+def small_fight_set(tmp_path_factory):
+    """24 real clips (12 fight, 12 normal) from distinct source videos, as a labelled folder."""
+    folder = shared("fight_surv")
+    with open(os.path.join(folder, "labels.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    picked = [r for r in rows if r["label"] == "fight"][::8][:12] + [r for r in rows if r["label"] == "normal"][::8][:12]
+    out = tmp_path_factory.mktemp("fightset")
+    with open(out / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["clip", "label", "source_video"])
+        for r in picked:
+            w.writerow([os.path.join(folder, r["clip"]), r["label"], r["source_video"]])
+    return str(out)

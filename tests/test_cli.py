@@ -129,22 +129,6 @@ def test_export_checks_the_models_it_lists(tmp_path):
     assert_user_error(cli("export", "--model-dir", str(tmp_path)), "objects.json")
 
 
-@pytest.fixture(scope="module")
-def small_fight_set(tmp_path_factory):
-    """24 real clips (12 fight, 12 normal) from distinct source videos, as a labelled folder."""
-    folder = shared("fight_surv")
-    with open(os.path.join(folder, "labels.csv"), newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    picked = [r for r in rows if r["label"] == "fight"][::8][:12] + [r for r in rows if r["label"] == "normal"][::8][:12]
-    out = tmp_path_factory.mktemp("fightset")
-    with open(out / "labels.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["clip", "label", "source_video"])
-        for r in picked:
-            w.writerow([os.path.join(folder, r["clip"]), r["label"], r["source_video"]])
-    return str(out)
-
-
 def test_train_evaluate_contract(tmp_path, small_fight_set):
     models = tmp_path / "models"
     res = cli("train", "--task", "fight", "--dataset", small_fight_set, "--model-dir", str(models))

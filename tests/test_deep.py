@@ -151,3 +151,40 @@ def test_config_refuses_an_unknown_precision():
 
     with pytest.raises(UserError, match="deep.precision"):
         load_config(overrides=["deep.precision=int4"])
+
+
+def test_refiner_keeps_the_cascades_margin_against_both_thresholds():
+    ref = DeepRefiner(DeepConfig(), _Fixed(0.9))          # model threshold 0.6: P(fight) margin 1.5
+    ref.refine(_ctx(), [Flag("fight", 0.8, extra={"threshold": 0.4})])    # classical margin 2.0
+    assert ref.peak_margin == pytest.approx(1.5)
+    weak = DeepRefiner(DeepConfig(), _Fixed(0.3))         # 0.5: vetoed, under 1
+    weak.refine(_ctx(), [Flag("fight", 0.8, extra={"threshold": 0.4})])
+    assert weak.peak_margin == pytest.approx(0.5) and weak.vetoed == 1
+
+
+def test_comparison_counts_the_cascades_false_alarms_at_the_cheap_stages_recall():
+    from tasks.fight import _comparison
+
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    classical = np.array([1.5, 1.2, 1.1, 0.5, 1.3, 1.05, 0.2, 0.1])   # recall 3/4, 2 false alarms
+    cascade = np.array([1.4, 1.1, 0.9, 0.4, 0.6, 0.95, 0.2, 0.1])     # stage 2 vetoed both, and one fight
+    out = _comparison(y, classical, cascade, classical >= 1, cascade >= 1)
+    assert out["classical"] == {"auc": 0.75, "recall": 0.75, "false_alarms": 2, "normal_clips": 4}
+    assert out["cascade"]["recall"] == 0.5 and out["cascade"]["false_alarms"] == 0
+    # At the cheap stage's recall (3 of 4 fights: cut 0.9) the cascade lets one normal clip through.
+    assert out["cascade_false_alarms_at_classical_recall"] == 1 and out["classical_recall"] == 0.75
+
+
+def test_cross_validation_of_the_cascade_against_the_cheap_stage(tmp_path, small_fight_set):
+    pytest.importorskip("tensorflow", reason="training extras (requirements-train.txt) not installed")
+    from tasks.fight import cross_validate
+
+    metrics = cross_validate(small_fight_set, str(tmp_path / "out"), load_config(), folds=2, seed=0, stage="cascade")
+    comparison = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert metrics["stage"] == "cascade" and metrics["n"] == 24
+    for row in ("classical", "cascade"):
+        assert 0 <= comparison[row]["auc"] <= 1 and comparison[row]["normal_clips"] == 12
+    assert len(comparison["deep_variants"]) == 2 and set(comparison["deep_variants"]) <= {"grey", "method"}
+    # The cascade only removes alarms: it never raises a fight the cheap stage did not flag.
+    assert comparison["cascade"]["false_alarms"] <= comparison["classical"]["false_alarms"]
+    assert comparison["cascade"]["recall"] <= comparison["classical"]["recall"]

@@ -45,6 +45,9 @@ class DeepRefiner(Refiner):
         self.fight = list(model.classes_).index("fight")
         self.model_calls = 0   # frames on which the model was asked (bench reads it)
         self.peak = 0.0        # the highest P(fight) seen (evaluation reads it)
+        # The cascade's own margin on a judged frame: min(classical score / its threshold, P(fight) /
+        # this threshold), at least 1 exactly when the flag stands; the highest seen (evaluation).
+        self.peak_margin = 0.0
         self.vetoed = 0
 
     @classmethod
@@ -66,6 +69,11 @@ class DeepRefiner(Refiner):
         self.peak = max(self.peak, p)
         out = []
         for f in flags:
+            if f.type in self.judged:
+                margin = p / self.threshold if self.threshold > 0 else 1.0
+                if f.extra.get("threshold"):
+                    margin = min(margin, f.score / f.extra["threshold"])
+                self.peak_margin = max(self.peak_margin, margin)
             if f.type not in self.judged:
                 out.append(f)
             elif p >= self.threshold:
