@@ -188,3 +188,43 @@ def representative_bytes(X: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, x=np.asarray(X, np.float32))
     return buf.getvalue()
+
+
+def adversarial_accuracy(model, X: np.ndarray, y: np.ndarray, threshold: float, epsilons, pgd_steps: int = 0,
+                         batch: int = 256) -> list[dict]:
+    """Accuracy of the decision `P(fight) >= threshold` under FGSM (and PGD when `pgd_steps` > 0) at
+    each epsilon (L-infinity, on the 0..1 input), the attack pushing every frame away from its label."""
+    import tensorflow as tf
+
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy()
+    X = np.asarray(X, np.float32)
+    y = np.asarray(y, np.int64)
+
+    def grad_sign(x, t):
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = loss_fn(t, model(x, training=False))
+        return tf.sign(tape.gradient(loss, x)).numpy()
+
+    def accuracy(xs) -> float:
+        p = model.predict(xs, verbose=0, batch_size=batch)[:, FIGHT]
+        return float(np.mean((p >= threshold) == (y == FIGHT)))
+
+    rows = []
+    for eps in epsilons:
+        fgsm, pgd = np.empty_like(X), np.empty_like(X)
+        for s in range(0, len(X), batch):
+            x, t = X[s:s + batch], y[s:s + batch]
+            fgsm[s:s + batch] = np.clip(x + eps * grad_sign(x, t), 0.0, 1.0)
+            if pgd_steps:
+                adv = x.copy()
+                for _ in range(pgd_steps):  # steps of eps/4, projected back into the eps-ball
+                    adv = np.clip(adv + (eps / 4.0) * grad_sign(adv, t), x - eps, x + eps)
+                    adv = np.clip(adv, 0.0, 1.0)
+                pgd[s:s + batch] = adv
+        row = {"epsilon": float(eps), "fgsm_accuracy": round(accuracy(fgsm), 4)}
+        if pgd_steps:
+            row["pgd_accuracy"] = round(accuracy(pgd), 4)
+        rows.append(row)
+    return rows

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cv", type=int, metavar="K",
                    help="instead of saved models: K-fold cross-validation grouped by source video")
     e.add_argument("--seed", type=int, default=0, help="with --cv: the seed that shuffles groups into folds")
+    e.add_argument("--adversarial", action="store_true",
+                   help="instead of the metrics: FGSM and PGD on the task's CNN over a sweep of epsilon "
+                        "(adversarial.json, adversarial.png)")
     e.add_argument("--stage", choices=("cascade", "classical"),
                    help="cascade: stage 2 on escalated frames when a deep model is there (with --cv: trained per "
                         "fold too, and comparison.json puts both side by side); classical: the cheap stage alone. "

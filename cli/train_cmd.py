@@ -73,6 +73,12 @@ def evaluate(args) -> int:
     overrides = [*args.overrides, "deep.enabled=false"] if args.stage == "classical" else args.overrides
     cfg = load_config(args.config, overrides)
     task = _task(args.task)
+    if args.adversarial:
+        if task.adversarial is None:
+            raise UserError(f"--adversarial does not apply to task {task.name} (no CNN to attack)")
+        result = task.adversarial(args.dataset, args.model_dir, args.out, cfg)
+        print(json.dumps(result["rows"]))
+        return 0
     if args.cv is not None:
         if task.cross_validate is None:
             raise UserError(f"--cv does not apply to task {task.name} (nothing is trained)")

@@ -140,5 +140,55 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
                                    "model_sha256": meta["sha256"]})
 
 
+EPSILONS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
+PGD_STEPS = 5
+
+
+def adversarial(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+    """FGSM and PGD on the CNN (its Keras tower: the attack needs gradients) over a sweep of epsilon,
+    on the frames of a labelled clip folder as stage 2 sees them; accuracy of its decision at the
+    saved threshold. Writes adversarial.json and adversarial.png."""
+    import json
+
+    from classifiers.deep_cnn import adversarial_accuracy, load_keras
+    from classifiers.model_store import read_card, verified_bytes
+
+    card = read_card(model_dir, NAME, deep_store.retrain_hint(model_dir))
+    variant = (card.model_extra or {}).get("variant", "grey")
+    model = load_keras(verified_bytes(model_dir, card, "deep.keras"))
+    items = read_labels(dataset, "fight")
+    warn_trained_on([it.path for it in items], {"training": card.training}, dataset, model_dir, NAME)
+    X, y, _ = harvest(items, cfg)
+    rows = adversarial_accuracy(model, X[variant].astype(np.float32) / 255.0, y, card.threshold, EPSILONS, PGD_STEPS)
+    result = {"task": "deep", "attack": "FGSM and PGD (5 steps of epsilon/4), L-infinity on the 0..1 input",
+              "n_frames": int(len(y)), "threshold": card.threshold, "variant": variant, "rows": rows}
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "adversarial.json"), "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2)
+    _plot(os.path.join(out, "adversarial.png"), rows)
+    return result
+
+
+def _plot(path: str, rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    eps = [r["epsilon"] for r in rows]
+    ax.plot(eps, [r["fgsm_accuracy"] for r in rows], "o-", label="FGSM")
+    if "pgd_accuracy" in rows[0]:
+        ax.plot(eps, [r["pgd_accuracy"] for r in rows], "s-", label="PGD")
+    ax.set_xlabel("epsilon (input 0..1)")
+    ax.set_ylabel("frame accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title("stage-2 CNN under attack")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 register_task(Task(NAME, evaluate=evaluate, train=train, layout="fight_surv", model=NAME, backend="keras",
-                   export=export))
+                   export=export, adversarial=adversarial))

@@ -26,6 +26,7 @@ class Task:
     backend: str | None = None               # how that model is stored: arrays, skops, keras, tflite
     untrained: str = ""                      # why there is nothing to train, for `train`
     export: Callable | None = None           # (model_dir) -> card of the kiosk's export; for `export`
+    adversarial: Callable | None = None      # (dataset, model_dir, out, cfg) -> result; `evaluate --adversarial`
 
 
 _TASKS: Registry[Task] = Registry("task")

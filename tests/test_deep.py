@@ -188,3 +188,29 @@ def test_cross_validation_of_the_cascade_against_the_cheap_stage(tmp_path, small
     # The cascade only removes alarms: it never raises a fight the cheap stage did not flag.
     assert comparison["cascade"]["false_alarms"] <= comparison["classical"]["false_alarms"]
     assert comparison["cascade"]["recall"] <= comparison["classical"]["recall"]
+
+
+def test_adversarial_sweep_starts_at_the_clean_accuracy_and_does_not_improve_with_epsilon(exported):
+    from classifiers.deep_cnn import FIGHT, adversarial_accuracy
+
+    _, clf, keras_card, _, X = exported
+    y = (np.arange(len(X)) % 2).astype(np.int64)   # the toy labels
+    rows = adversarial_accuracy(clf.model_, X, y, keras_card["threshold"], (0.0, 0.3), pgd_steps=2)
+    clean = float(np.mean((clf.predict_proba(X)[:, FIGHT] >= keras_card["threshold"]) == (y == FIGHT)))
+    assert rows[0]["epsilon"] == 0.0 and rows[0]["fgsm_accuracy"] == pytest.approx(clean, abs=1e-4)
+    assert rows[1]["fgsm_accuracy"] <= rows[0]["fgsm_accuracy"] and rows[1]["pgd_accuracy"] <= rows[0]["fgsm_accuracy"]
+
+
+def test_evaluate_adversarial_writes_its_curve(exported, small_fight_set, tmp_path):
+    model_dir = exported[0]
+    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "deep", "--adversarial", "--dataset",
+                          small_fight_set, "--model-dir", str(model_dir), "--out", str(tmp_path / "adv")],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    result = json.loads((tmp_path / "adv" / "adversarial.json").read_text())
+    assert [r["epsilon"] for r in result["rows"]][0] == 0.0 and result["n_frames"] > 0
+    assert (tmp_path / "adv" / "adversarial.png").is_file()
+    bad = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "fight", "--adversarial", "--dataset",
+                          small_fight_set, "--model-dir", str(model_dir), "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert bad.returncode == 2 and "--adversarial does not apply to task fight" in bad.stderr
