@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--adversarial", action="store_true",
                    help="instead of the metrics: FGSM and PGD on the task's CNN over a sweep of epsilon "
                         "(adversarial.json, adversarial.png)")
+    e.add_argument("--perturb", action="store_true",
+                   help="also replay the footage with each camera perturbation (brightness, contrast, noise, blur, "
+                        "JPEG, shake) at three strengths: perturb.json and perturb.png")
     e.add_argument("--stage", choices=("cascade", "classical"),
                    help="cascade: stage 2 on escalated frames when a deep model is there (with --cv: trained per "
                         "fold too, and comparison.json puts both side by side); classical: the cheap stage alone. "

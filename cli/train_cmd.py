@@ -79,6 +79,14 @@ def evaluate(args) -> int:
         result = task.adversarial(args.dataset, args.model_dir, args.out, cfg)
         print(json.dumps(result["rows"]))
         return 0
+    if args.perturb:
+        if "perturb" not in inspect.signature(task.evaluate).parameters:
+            raise UserError(f"--perturb does not apply to task {task.name}")
+        if args.cv is not None:
+            raise UserError("--perturb goes with saved models, not --cv")
+        result = _perturb(task, args, cfg)
+        print(json.dumps(result["rows"]))
+        return 0
     if args.cv is not None:
         if task.cross_validate is None:
             raise UserError(f"--cv does not apply to task {task.name} (nothing is trained)")
@@ -96,6 +104,49 @@ def evaluate(args) -> int:
     if all(k in metrics for k in keys):
         print(json.dumps({k: metrics[k] for k in keys}))
     return 0
+
+
+def _perturb(task, args, cfg) -> dict:
+    """The task's metrics on the footage as it is and under each perturbation: perturb.json, perturb.png."""
+    from datasets.perturb import KINDS, LEVELS, describe
+
+    rows = []
+    clean = task.evaluate(args.dataset, args.model_dir, os.path.join(args.out, "clean"), cfg)
+    rows.append({"perturbation": "none", "level": 0, **{k: clean[k] for k in ("auc", "accuracy", "recall")},
+                 "false_alarms": clean["confusion"][0][1]})
+    for kind in KINDS:
+        for level in LEVELS:
+            m = task.evaluate(args.dataset, args.model_dir, os.path.join(args.out, f"{kind}_{level}"), cfg,
+                              perturb=(kind, level))
+            rows.append({"perturbation": kind, "level": level, "what": describe(kind, level),
+                         **{k: m[k] for k in ("auc", "accuracy", "recall")}, "false_alarms": m["confusion"][0][1]})
+    result = {"task": task.name, "n": clean["n"], "scored_by": clean.get("scored_by"), "rows": rows}
+    with open(os.path.join(args.out, "perturb.json"), "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2)
+    _plot_perturb(os.path.join(args.out, "perturb.png"), task.name, rows)
+    return result
+
+
+def _plot_perturb(path: str, task: str, rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    clean = rows[0]["auc"]
+    kinds = sorted({r["perturbation"] for r in rows[1:]}, key=[r["perturbation"] for r in rows].index)
+    for kind in kinds:
+        pts = [(r["level"], r["auc"]) for r in rows if r["perturbation"] == kind and r["auc"] is not None]
+        ax.plot([0] + [p[0] for p in pts], [clean] + [p[1] for p in pts], "o-", label=kind)
+    ax.set_xticks([0, 1, 2, 3])
+    ax.set_xlabel("strength (0: as recorded)")
+    ax.set_ylabel("AUC")
+    ax.set_title(f"{task}: AUC under camera perturbations")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def sign(args) -> int:

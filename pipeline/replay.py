@@ -10,6 +10,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from pipeline.cascade import Cascade
 from pipeline.config import Config
 from pipeline.loop import EventRecorder, FrameLoop
@@ -26,14 +28,27 @@ class ClipReplay:
     probe: Any = None
 
 
+def _perturbed(src, perturb: tuple[str, int, int]):
+    """The source's frames, each changed as datasets/perturb.py says (seeded per clip)."""
+    from datasets.perturb import apply
+
+    kind, level, seed = perturb
+    rng = np.random.default_rng(seed)
+    for frame in src:
+        frame.raw = apply(frame.raw, kind, level, rng)
+        yield frame
+
+
 def replay_clip(path: str, cfg: Config, models: dict[str, Any],
-                probe: Callable[[Cascade], Any] | None = None) -> ClipReplay:
+                probe: Callable[[Cascade], Any] | None = None,
+                perturb: tuple[str, int, int] | None = None) -> ClipReplay:
+    """`perturb`: (kind, level, seed) of datasets/perturb.py applied to every decoded frame."""
     s = cfg.source
     with FrameSource(path, process_width=s.process_width, reconnect=False) as src:
         cascade = Cascade(cfg, src.fps, models)
         recorder = EventRecorder()
         loop = FrameLoop(cascade, [recorder])
-        loop.run(src)
+        loop.run(src if perturb is None else _perturbed(src, perturb))
         fps = src.fps
     return ClipReplay(loop.frames, fps, recorder.events, probe(cascade) if probe else None)
 
@@ -50,7 +65,9 @@ def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = 
     from tqdm import tqdm
 
     jobs = jobs or min(4, os.cpu_count() or 1)
-    if jobs <= 1 or len(args) <= 1:
+    # Starting a worker (a fresh interpreter, OpenCV, the models) costs seconds: for a handful of
+    # items one process is quicker.
+    if jobs <= 1 or len(args) < 2 * jobs:
         return [fn(a) for a in tqdm(args, desc=desc, unit=unit)]
     # spawn, not fork: a fork taken while OpenCV's thread pool is running can deadlock the child.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as ex:
@@ -63,7 +80,10 @@ def _job(args) -> ClipReplay:
 
 def replay_clips(paths: list[str], cfg: Config, models: dict[str, Any] | list[dict[str, Any]],
                  probe: Callable[[Cascade], Any] | None = None, jobs: int | None = None,
-                 desc: str = "clips") -> list[ClipReplay]:
-    """`replay_clip` over many clips in parallel; `models` is one dict for all, or one per clip."""
+                 desc: str = "clips", perturb: tuple[str, int] | None = None) -> list[ClipReplay]:
+    """`replay_clip` over many clips in parallel; `models` is one dict for all, or one per clip;
+    `perturb` (kind, level) changes every frame, seeded by the clip's position."""
     per_clip = models if isinstance(models, list) else [models] * len(paths)
-    return parallel_map(_job, [(p, cfg, m, probe) for p, m in zip(paths, per_clip)], jobs, desc)
+    args = [(p, cfg, m, probe, None if perturb is None else (*perturb, i))
+            for i, (p, m) in enumerate(zip(paths, per_clip))]
+    return parallel_map(_job, args, jobs, desc)

@@ -124,12 +124,13 @@ def _stage2_peak(cascade: Cascade) -> float:
     return float(refiner.peak) if refiner is not None else 0.0
 
 
-def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+def evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None) -> dict:
     cfg, models, meta = load_for_evaluation(model_dir, cfg, deep_store.NAME)
     items = read_labels(dataset, "fight")
     y = np.array([it.y for it in items])
     warn_trained_on([it.path for it in items], meta, dataset, model_dir, NAME)
-    done = replay_clips([it.path for it in items], cfg, models, probe=_stage2_peak, desc="deep: live replay")
+    done = replay_clips([it.path for it in items], cfg, models, probe=_stage2_peak, desc="deep: live replay",
+                        perturb=perturb)
     scores = np.array([r.probe for r in done])
     pred = np.array([any(e.type == "fight" and e.is_start for e in r.events) for r in done])
     threshold = cfg.deep.min_fight_prob if cfg.deep.min_fight_prob is not None else models[deep_store.NAME].threshold_

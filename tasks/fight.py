@@ -107,11 +107,12 @@ def _live_metrics(out: str, items: list[Item], y: np.ndarray, done: list[ClipRep
                             extra={"scored_by": "live replay: source -> cascade -> decision, as run", **extra})
 
 
-def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+def evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None) -> dict:
     cfg, models, meta = load_for_evaluation(model_dir, cfg, NAME)
     items, y = _dataset(dataset)
     warn_trained_on([it.path for it in items], meta, dataset, model_dir, NAME)
-    done = replay_clips([it.path for it in items], cfg, models, probe=_peak_score, desc="fight: live replay")
+    done = replay_clips([it.path for it in items], cfg, models, probe=_peak_score, desc="fight: live replay",
+                        perturb=perturb)
     threshold = cfg.fight.threshold if cfg.fight.threshold is not None else models[NAME].threshold_
     return _live_metrics(out, items, y, done, threshold, {"model_sha256": meta["sha256"]})
 

@@ -214,3 +214,24 @@ def test_evaluate_adversarial_writes_its_curve(exported, small_fight_set, tmp_pa
                           small_fight_set, "--model-dir", str(model_dir), "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode == 2 and "--adversarial does not apply to task fight" in bad.stderr
+
+
+def test_evaluate_perturb_writes_a_row_per_perturbation(exported, small_fight_set, tmp_path):
+    import csv as _csv
+
+    rows = list(_csv.DictReader(open(__import__("os").path.join(small_fight_set, "labels.csv"))))
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    with open(tiny / "labels.csv", "w", newline="") as fh:
+        w = _csv.writer(fh)
+        w.writerow(["clip", "label", "source_video"])
+        for r in rows[:2] + rows[-2:]:
+            w.writerow([r["clip"], r["label"], r["source_video"]])
+    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "deep", "--perturb", "--dataset", str(tiny),
+                          "--model-dir", str(exported[0]), "--out", str(tmp_path / "p")],
+                         capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    result = json.loads((tmp_path / "p" / "perturb.json").read_text())
+    assert len(result["rows"]) == 1 + 6 * 3 and result["rows"][0]["perturbation"] == "none"
+    assert {r["perturbation"] for r in result["rows"][1:]} == {"brightness", "contrast", "noise", "blur", "jpeg", "shake"}
+    assert (tmp_path / "p" / "perturb.png").is_file() and (tmp_path / "p" / "blur_3" / "metrics.json").is_file()
