@@ -27,7 +27,6 @@ class DeepLiteModel:
         self.variant = variant
         self.precision = precision
         self._runners: dict[str, tuple] = {}
-        self.calls = 0
         self._runner(precision)  # a broken flatbuffer is found at load, not on the first alarm
 
     def __getstate__(self) -> dict:
@@ -61,5 +60,4 @@ class DeepLiteModel:
         if out["dtype"] != np.float32:
             scale, zero = out["quantization"]
             y = (y.astype(np.float32) - zero) * scale
-        self.calls += 1
         return y.astype(np.float32)

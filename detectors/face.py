@@ -90,9 +90,6 @@ class FaceDetector(Detector):
         self._p = 1.0
         self._head: tuple[int, int, int, int] | None = None
 
-    def is_calibrating(self) -> bool:
-        return False
-
     def detect(self, ctx) -> list[Flag]:
         t = ctx.time_s
         # A face too small to see is no evidence either way: such a person is not judged.

@@ -117,7 +117,7 @@ class PeopleDetector(Detector):
                         if iou(b, tr.box) >= 0.3 and all(iou(b, m) < 0.3 for m in moving):
                             self.tracker.seen(tr, t, b)
                             break
-        ctx.people = list(tracks)
+        ctx.people = tracks  # a fresh list from the tracker each frame
         return []
 
 

@@ -9,14 +9,7 @@ from typing import Iterable
 
 def union_bbox(blobs: Iterable) -> tuple[int, int, int, int] | None:
     """The box around every blob (anything with x, y, w, h); None for none."""
-    blobs = list(blobs)
-    if not blobs:
-        return None
-    x0 = min(b.x for b in blobs)
-    y0 = min(b.y for b in blobs)
-    x1 = max(b.x + b.w for b in blobs)
-    y1 = max(b.y + b.h for b in blobs)
-    return (x0, y0, x1 - x0, y1 - y0)
+    return union_boxes((b.x, b.y, b.w, b.h) for b in blobs)
 
 
 def union_boxes(boxes: Iterable[tuple[int, int, int, int]]) -> tuple[int, int, int, int] | None:
