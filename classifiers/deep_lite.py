@@ -7,6 +7,10 @@ model's input scale and zero point are read from the interpreter's input details
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 import numpy as np
 
 PRECISIONS = ("float", "int8")
@@ -39,8 +43,9 @@ class DeepLiteModel:
         if precision not in self._runners:
             from ai_edge_litert.interpreter import Interpreter
 
-            interp = Interpreter(model_content=self._buffers[precision], num_threads=1)
-            interp.allocate_tensors()
+            with _native_stderr_silenced():
+                interp = Interpreter(model_content=self._buffers[precision], num_threads=1)
+                interp.allocate_tensors()
             inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
             if tuple(inp["shape"][1:]) != (64, 64, 2) or int(out["shape"][-1]) != len(self.classes_):
                 raise ValueError(f"{precision} model takes {tuple(inp['shape'])} and gives {tuple(out['shape'])}")
@@ -61,3 +66,18 @@ class DeepLiteModel:
             scale, zero = out["quantization"]
             y = (y.astype(np.float32) - zero) * scale
         return y.astype(np.float32)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate" on the process's stderr,
+    which would make a user's one-line error two lines; a failure still raises in Python."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
