@@ -141,12 +141,16 @@ class DeepClassifier:
         return float(np.mean((self.predict_proba(X)[:, FIGHT] >= self.threshold_) == np.asarray(y)))
 
     def keras_bytes(self) -> bytes:
-        """The tower alone (no optimizer, no loss) as a .keras file's bytes."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "deep.keras")
-            self.model_.save(path, include_optimizer=False)
-            with open(path, "rb") as fh:
-                return fh.read()
+        return keras_model_bytes(self.model_)
+
+
+def keras_model_bytes(model) -> bytes:
+    """The tower alone (no optimizer, no loss) as a .keras file's bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path, include_optimizer=False)
+        with open(path, "rb") as fh:
+            return fh.read()
 
 
 def load_keras(data: bytes):
@@ -154,7 +158,7 @@ def load_keras(data: bytes):
     import keras
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "deep.keras")
+        path = os.path.join(tmp, "model.keras")
         with open(path, "wb") as fh:
             fh.write(data)
         return keras.saving.load_model(path, safe_mode=True, compile=False)

@@ -1,19 +1,11 @@
-"""The exported deep model as a kiosk runs it: LiteRT (`ai-edge-litert`), never TensorFlow.
-
-`DeepLiteModel` holds the verified bytes of the float and the int8 flatbuffers and builds an
-interpreter for the precision asked for, on first use, on one thread (the frame loop's own). The int8
-model's input scale and zero point are read from the interpreter's input details, never assumed.
-"""
+"""The exported deep CNN as a kiosk runs it: LiteRT (classifiers/lite_runner.py), never TensorFlow."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-
 import numpy as np
 
-PRECISIONS = ("float", "int8")
+from classifiers.lite_runner import LiteRunner
+from features.deep_input import CHANNELS, SIZE
 
 
 class DeepLiteModel:
@@ -22,62 +14,18 @@ class DeepLiteModel:
 
     def __init__(self, flatbuffers: dict[str, bytes], classes: list[str], threshold: float, variant: str,
                  precision: str = "float"):
-        missing = [p for p in PRECISIONS if p not in flatbuffers]
-        if missing:
-            raise ValueError(f"the export lacks the {', '.join(missing)} model")
-        self._buffers = flatbuffers
         self.classes_ = tuple(classes)
         self.threshold_ = float(threshold)
         self.variant = variant
-        self.precision = precision
-        self._runners: dict[str, tuple] = {}
-        self._runner(precision)  # a broken flatbuffer is found at load, not on the first alarm
+        self._run = LiteRunner(flatbuffers, (SIZE, SIZE, CHANNELS), len(self.classes_), precision)
 
-    def __getstate__(self) -> dict:
-        # Replays hand models to worker processes: the flatbuffers travel, interpreters are rebuilt there.
-        state = dict(self.__dict__)
-        state["_runners"] = {}
-        return state
+    @property
+    def precision(self) -> str:
+        return self._run.precision
 
-    def _runner(self, precision: str):
-        if precision not in self._runners:
-            from ai_edge_litert.interpreter import Interpreter
-
-            with _native_stderr_silenced():
-                interp = Interpreter(model_content=self._buffers[precision], num_threads=1)
-                interp.allocate_tensors()
-            inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-            if tuple(inp["shape"][1:]) != (64, 64, 2) or int(out["shape"][-1]) != len(self.classes_):
-                raise ValueError(f"{precision} model takes {tuple(inp['shape'])} and gives {tuple(out['shape'])}")
-            self._runners[precision] = (interp, inp, out)
-        return self._runners[precision]
+    @precision.setter
+    def precision(self, value: str) -> None:
+        self._run.precision = value
 
     def predict_proba(self, x: np.ndarray, precision: str | None = None) -> np.ndarray:
-        interp, inp, out = self._runner(precision or self.precision)
-        x = np.asarray(x, np.float32)[None]
-        if inp["dtype"] != np.float32:  # int8: quantise with the interpreter's own parameters
-            scale, zero = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
-        interp.set_tensor(inp["index"], x)
-        interp.invoke()
-        y = interp.get_tensor(out["index"])[0]
-        if out["dtype"] != np.float32:
-            scale, zero = out["quantization"]
-            y = (y.astype(np.float32) - zero) * scale
-        return y.astype(np.float32)
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate" on the process's stderr,
-    which would make a user's one-line error two lines; a failure still raises in Python."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        return self._run(x, precision)

@@ -6,7 +6,7 @@ import json
 import tempfile
 from types import SimpleNamespace
 
-from datasets.synthetic_booth import LOITER_AFTER_S, booth_scenario
+from datasets.synthetic_booth import LOITER_AFTER_S, TruthEvent, booth_scenario
 from hw_io.hardware import build_hardware
 from hw_io.keypad import GuardKeypad
 from pipeline.cascade import Cascade
@@ -27,6 +27,15 @@ DEMO_SIZE = (640, 480)
 # The scenario's loiterer stays 14 s; a booth's default limit (loitering.after_s) is two minutes.
 # Applied before --config and --set, which still win.
 DEMO_SETTINGS = (f"loitering.after_s={LOITER_AFTER_S:g}",)
+
+
+def expected_events(sc, models: dict) -> list[TruthEvent]:
+    """The scenario's truth, and what stage 2 should add with the models loaded: with a normality
+    model, the scuffle is also an `anomaly` (unlike the normal behaviour it learnt)."""
+    truth = list(sc.truth)
+    if "normality_lite" in models:
+        truth += [TruthEvent("anomaly", t.start_frame, t.end_frame, t.bbox) for t in sc.truth if t.type == "fight"]
+    return truth
 
 
 def match_truth(truth, events: list[Event], fps: float, slack_s: float = 2.0):
@@ -83,7 +92,7 @@ def demo(args) -> int:
     print("\nevents raised:")
     for ev in events:
         print("  " + json.dumps(ev.to_dict()))
-    rows, unmatched = match_truth(sc.truth, events, sc.fps)
+    rows, unmatched = match_truth(expected_events(sc, models), events, sc.fps)
     print("\nground truth vs detected:")
     print(f"  {'truth':16s} {'frames':>11s}  detected")
     for t, hit in rows:
@@ -96,7 +105,12 @@ def demo(args) -> int:
     hw.close()
     found = sum(hit is not None for _, hit in rows)
     print(f"\n{found}/{len(rows)} scenario events detected, {len(unmatched)} false alarms; "
-          f"{cascade.gate.escalated} of {cascade.gate.seen} frames would escalate to the deep stage")
+          f"{cascade.gate.escalated} of {cascade.gate.seen} frames escalated to stage 2 "
+          f"({cascade.gate.by_suspicion} on suspicion alone)")
+    if cascade.refiners:
+        print("stage 2: " + "; ".join(r.summary() for r in cascade.refiners))
+    else:
+        print("stage 2: no exported deep model (python run.py train --task deep / normality, then export)")
     return 0
 
 

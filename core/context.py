@@ -25,7 +25,17 @@ class FrameContext:
     # The people in the booth (features.people.Person, boxes in motion pixels), set by the `people`
     # detector for the detectors registered after it; None when occupancy is switched off.
     people: list | None = None
+    # How close the cheap stage came to flagging this frame: the highest score over its threshold a
+    # detector reported (1 = at it). The gate escalates a frame that nearly flagged.
+    suspicion: float = 0.0
+    # What later stages make from this frame and share (stage 2's input, made once for every refiner).
+    cache: dict = field(default_factory=dict, repr=False)
     _grey_image: np.ndarray | None = field(default=None, repr=False)
+
+    def suspect(self, score: float, threshold: float) -> None:
+        """A detector's score and its threshold: raises this frame's suspicion to their ratio."""
+        if threshold > 0 and score > self.suspicion * threshold:
+            self.suspicion = score / threshold
 
     @property
     def blobs(self) -> list:

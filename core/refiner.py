@@ -31,6 +31,10 @@ class Refiner(ABC):
     def refine(self, ctx, flags: list[Flag]) -> list[Flag]:
         """`ctx`: core.context.FrameContext of an escalated frame; returns the flags that stand."""
 
+    def summary(self) -> str:
+        """One line on what it did so far (the demo prints it)."""
+        return self.name
+
 
 _REFINERS: Registry[type[Refiner]] = Registry("refiner")
 

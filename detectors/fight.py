@@ -76,6 +76,7 @@ class FightDetector(Detector):
 
     def detect(self, ctx) -> list[Flag]:
         flag = self.update(ctx.row)
+        ctx.suspect(self.last_score, self.threshold)
         if flag is None:
             return []
         flag.bbox = union_bbox(ctx.blobs)  # only for a frame that flags: the hot path builds no box

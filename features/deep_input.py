@@ -36,4 +36,11 @@ def deep_input(grey160: np.ndarray, mask: np.ndarray, variant: str = "grey") -> 
 
 
 def from_context(ctx, variant: str = "grey") -> np.ndarray:
-    return deep_input(ctx.grey_tamper, ctx.motion.mask, variant)
+    """This frame's input, made once however many refiners ask for it (kept in `ctx.cache`)."""
+    cache = getattr(ctx, "cache", None)
+    if cache is None:
+        return deep_input(ctx.grey_tamper, ctx.motion.mask, variant)
+    key = ("deep_input", variant)
+    if key not in cache:
+        cache[key] = deep_input(ctx.grey_tamper, ctx.motion.mask, variant)
+    return cache[key]

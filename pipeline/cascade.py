@@ -29,7 +29,7 @@ class Cascade:
         models = models or {}
         self.cfg = cfg
         self.classical = ClassicalStage(cfg, fps, models)
-        self.gate = Gate()
+        self.gate = Gate(cfg.gate)
         self.refiners = build_refiners(cfg, models)
         self.decision = Decision(cfg.events)
         self.state = state
@@ -39,7 +39,7 @@ class Cascade:
         result = self.classical.process(frame.raw, frame.index, frame.time_s, self.state, frame)
         flags = result.flags
         # Only escalated frames reach stage 2: the per-frame path pays nothing for it otherwise.
-        if self.gate(flags) and self.refiners:
+        if self.gate(flags, result.ctx.suspicion) and self.refiners:
             for refiner in self.refiners:
                 flags = refiner.refine(result.ctx, flags)
         self._last = (frame.index, frame.time_s)

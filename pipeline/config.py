@@ -26,6 +26,7 @@ from hw_io.hardware import HardwareConfig
 from hw_io.modem import ModemConfig
 from pipeline.alerts import AlertsConfig
 from pipeline.decision import EventsConfig
+from pipeline.gate import GateConfig
 from pipeline.runtime import RuntimeConfig
 from sources.frame_source import SourceConfig
 
@@ -63,6 +64,7 @@ class Config(Section):
     hardware: HardwareConfig = Field(default_factory=HardwareConfig, description="the kiosk's GPIO and ATM link")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="snapshots and clips per event")
     events: EventsConfig = Field(default_factory=EventsConfig, description="from flags to events")
+    gate: GateConfig = Field(default_factory=GateConfig, description="which frames go on to stage 2")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="process-wide settings")
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="trained models and how they are trusted")
 

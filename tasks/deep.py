@@ -22,6 +22,7 @@ import numpy as np
 
 from classifiers import deep_store
 from classifiers.metrics import write_evaluation
+from classifiers.normality import scene_state
 from core.errors import UserError
 from datasets.labelled import Item, read_labels
 from features.deep_input import VARIANTS, deep_input
@@ -34,14 +35,16 @@ from tasks.common import clip_digests, load_for_evaluation, warn_trained_on
 from tasks.registry import Task, register_task
 
 NAME = deep_store.KERAS_NAME
+STATE = "state"       # the key of each frame's state in a clip's harvest
 EVERY = 2              # every other frame: neighbours are nearly the same picture
 MIN_MOTION = 0.01      # the fight detector's own floor (fight.min_motion_frac): stage 2 is asked about motion
 
 
 def _clip_inputs(args) -> dict[str, np.ndarray]:
-    """One clip -> {variant: (n, 64, 64, 2) uint8} of the frames stage 2 could be asked about."""
+    """One clip -> {variant: (n, 64, 64, 2) uint8} of the frames stage 2 could be asked about, and
+    under STATE the state each was seen in (here always the scene's: a clip has no state reader)."""
     path, cfg = args
-    out: dict[str, list] = {v: [] for v in VARIANTS}
+    out: dict[str, list] = {v: [] for v in (*VARIANTS, STATE)}
     with FrameSource(path, process_width=cfg.source.process_width, reconnect=False) as src:
         stage = ClassicalStage(cfg, src.fps)
         for frame in src:
@@ -50,20 +53,23 @@ def _clip_inputs(args) -> dict[str, np.ndarray]:
                 continue
             for v in VARIANTS:
                 out[v].append(np.round(deep_input(ctx.grey_tamper, ctx.motion.mask, v) * 255).astype(np.uint8))
-    return {v: np.array(x, np.uint8).reshape(-1, 64, 64, 2) for v, x in out.items()}
+            out[STATE].append(ctx.state if ctx.state != "unknown" else scene_state(ctx.people))
+    states = np.array(out.pop(STATE), dtype=str)
+    return {**{v: np.array(x, np.uint8).reshape(-1, 64, 64, 2) for v, x in out.items()}, STATE: states}
 
 
 def harvest_by_clip(items: list[Item], cfg: Config, jobs: int | None = None):
-    """{variant: frames}, each frame's label, and the index of its clip in `items`."""
+    """{variant: frames}, each frame's label, the index of its clip in `items`, and its state."""
     per_clip = parallel_map(_clip_inputs, [(it.path, cfg) for it in items], jobs, desc="deep: frames")
     X = {v: np.concatenate([c[v] for c in per_clip]) for v in VARIANTS}
     y = np.concatenate([np.full(len(c[VARIANTS[0]]), it.y) for c, it in zip(per_clip, items)])
     clip = np.concatenate([np.full(len(c[VARIANTS[0]]), i) for i, c in enumerate(per_clip)])
-    return X, y, clip
+    states = np.concatenate([c[STATE] for c in per_clip]).astype(str)
+    return X, y, clip, states
 
 
 def harvest(items: list[Item], cfg: Config, jobs: int | None = None):
-    X, y, clip = harvest_by_clip(items, cfg, jobs)
+    X, y, clip, _ = harvest_by_clip(items, cfg, jobs)
     return X, y, np.array([items[i].group for i in clip])
 
 

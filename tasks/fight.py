@@ -165,7 +165,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     if stage == "cascade":
         from tasks import deep
 
-        frames, frame_y, frame_clip = deep.harvest_by_clip(items, cfg)
+        frames, frame_y, frame_clip, _ = deep.harvest_by_clip(items, cfg)
     models: list[dict[str, Any]] = [{} for _ in items]
     thresholds, variants = [], []
     for tr, te in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups):

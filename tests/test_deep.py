@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from helpers.files import flip_one_byte
+from helpers.toy_frames import toy_frames
 
 from core.detector import Flag
 from features.deep_input import deep_input
@@ -46,41 +47,26 @@ class _Fixed:
         return np.array([1 - self.p, self.p], np.float32)
 
 
-def _ctx():
-    return SimpleNamespace(grey_tamper=np.zeros((90, 160), np.uint8),
+def _ctx(time_s=0.0):
+    return SimpleNamespace(time_s=time_s, grey_tamper=np.zeros((90, 160), np.uint8),
                            motion=SimpleNamespace(mask=np.zeros((45, 80), np.uint8)))
 
 
 def test_refiner_confirms_or_vetoes_only_the_types_it_judges():
     crowd = lambda: Flag("crowding", 0.7)  # noqa: E731
-    sure = DeepRefiner(DeepConfig(), _Fixed(0.9))
+    sure = DeepRefiner(DeepConfig(confirm_frames=1), _Fixed(0.9))
     out = sure.refine(_ctx(), [Flag("fight", 0.5), crowd()])
     assert [(f.type, f.stage) for f in out] == [("fight", "deep"), ("crowding", "classical")]
     assert out[0].extra["deep_prob"] == pytest.approx(0.9)
-    unsure = DeepRefiner(DeepConfig(), _Fixed(0.3))
+    unsure = DeepRefiner(DeepConfig(confirm_frames=1), _Fixed(0.3))
     assert [f.type for f in unsure.refine(_ctx(), [Flag("fight", 0.5), crowd()])] == ["crowding"]
     assert unsure.vetoed == 1 and unsure.peak == pytest.approx(0.3)
     # Nothing it judges: the model is not asked at all.
     assert unsure.refine(_ctx(), [crowd()])[0].type == "crowding" and unsure.model_calls == 1
     # The config's threshold wins over the model's; no model, no refiner.
-    assert DeepRefiner(DeepConfig(min_fight_prob=0.2), _Fixed(0.3)).refine(_ctx(), [Flag("fight", 0.5)])
+    assert DeepRefiner(DeepConfig(min_fight_prob=0.2, confirm_frames=1), _Fixed(0.3)).refine(_ctx(), [Flag("fight", 0.5)])
     assert DeepRefiner.build(DeepConfig(), {}) is None
     assert DeepRefiner.build(DeepConfig(enabled=False), {"deep_lite": _Fixed(0.5)}) is None
-
-
-def _toy(n=160, seed=0):
-    """Fight frames: a busy, scattered motion channel; normal: one compact moving blob."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    X = np.zeros((n, 64, 64, 2), np.float32)
-    X[..., 0] = rng.uniform(0.3, 0.7, (n, 64, 64))
-    for i in range(n):
-        if y[i]:
-            X[i, ..., 1] = rng.random((64, 64)) > 0.6
-        else:
-            x0, y0 = rng.integers(5, 40, 2)
-            X[i, y0:y0 + 20, x0:x0 + 10, 1] = 1.0
-    return X, y, np.arange(n) % 8
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +76,7 @@ def exported(tmp_path_factory):
     from classifiers.deep_cnn import DeepClassifier
 
     model_dir = tmp_path_factory.mktemp("deep")
-    X, y, g = _toy()
+    X, y, g = toy_frames()
     clf = DeepClassifier(epochs=2, patience=2).fit(X, y, g)
     keras_card = deep_store.save_keras(clf, str(model_dir), "grey", {"n": len(y)})
     lite_card = deep_store.export(str(model_dir))
@@ -140,7 +126,7 @@ def test_a_kiosk_run_with_the_deep_model_loads_litert_not_tensorflow(exported, s
 def test_augment_keeps_shape_and_range():
     from classifiers.deep_cnn import augment
 
-    X, _, _ = _toy(16)
+    X, _, _ = toy_frames(16)
     A = augment(X, np.random.default_rng(1))
     assert A.shape == X.shape and A.dtype == np.float32 and 0 <= A.min() and A.max() <= 1
     assert not np.array_equal(A, X)
@@ -153,11 +139,32 @@ def test_config_refuses_an_unknown_precision():
         load_config(overrides=["deep.precision=int4"])
 
 
+class _Sequence(_Fixed):
+    def __init__(self, ps):
+        self.ps = iter(ps)
+
+    def predict_proba(self, x):
+        p = next(self.ps)
+        return np.array([1 - p, p], np.float32)
+
+
+def test_refiner_decides_on_the_mean_of_its_last_judged_frames():
+    ref = DeepRefiner(DeepConfig(confirm_frames=3, window_s=1.0), _Sequence([0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.9]))
+    fight = lambda: [Flag("fight", 0.8)]  # noqa: E731
+    stood = [bool(ref.refine(_ctx(t), fight())) for t in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+    # Two witnesses are not enough; then (0.9+0.9+0.1)/3 >= 0.6 stands, one 0.9 among two 0.1s does
+    # not, two 0.9s and a 0.1 do again.
+    assert stood == [False, False, True, False, False, False, True, True]
+    assert ref.held == 2 and ref.vetoed == 3 and ref.model_calls == 8
+    # Judged frames older than window_s are forgotten: a lone frame after a gap waits again.
+    assert ref.refine(_ctx(5.0), fight()) == [] and ref.held == 3
+
+
 def test_refiner_keeps_the_cascades_margin_against_both_thresholds():
-    ref = DeepRefiner(DeepConfig(), _Fixed(0.9))          # model threshold 0.6: P(fight) margin 1.5
+    ref = DeepRefiner(DeepConfig(confirm_frames=1), _Fixed(0.9))          # model threshold 0.6: P(fight) margin 1.5
     ref.refine(_ctx(), [Flag("fight", 0.8, extra={"threshold": 0.4})])    # classical margin 2.0
     assert ref.peak_margin == pytest.approx(1.5)
-    weak = DeepRefiner(DeepConfig(), _Fixed(0.3))         # 0.5: vetoed, under 1
+    weak = DeepRefiner(DeepConfig(confirm_frames=1), _Fixed(0.3))         # 0.5: vetoed, under 1
     weak.refine(_ctx(), [Flag("fight", 0.8, extra={"threshold": 0.4})])
     assert weak.peak_margin == pytest.approx(0.5) and weak.vetoed == 1
 

@@ -1,14 +1,18 @@
 """Stage 2: the deep CNN looks again at the frames the gate escalates (LiteRT on the kiosk).
 
 On an escalated frame with a flag it may judge (`deep.veto`, by default `fight`), the CNN gives
-P(fight) of the frame (features/deep_input.py). At or above the model's threshold (or
-`deep.min_fight_prob`) the flag is confirmed and carries `"stage": "deep"` and the CNN's probability;
-under it, the flag is vetoed. Flags of other types pass untouched. Built only when an exported deep
+P(fight) of the frame (features/deep_input.py). The decision reads the mean P(fight) of the last
+`deep.confirm_frames` judged frames (within `deep.window_s`), not one frame's: one frame and its
+motion mask are a noisy witness, and a flag the cheap stage holds lasts at least a hop. At or above
+the model's threshold (or `deep.min_fight_prob`) the flag is confirmed and carries `"stage": "deep"`
+and the CNN's probability; under it, or while fewer frames have been judged, the flag is vetoed for
+this frame. Flags of other types pass untouched. Built only when an exported deep
 model is present: without one, the cheap stage decides alone, as before.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from pydantic import Field
@@ -29,6 +33,9 @@ class DeepConfig(Section):
                                         "under it (others pass untouched)")
     min_fight_prob: float | None = Field(None, ge=0, le=1,
                                          description="P(fight) under which a flag is vetoed; empty: the model's")
+    confirm_frames: int = Field(3, ge=1, le=50, description="the decision reads the mean P(fight) of this many judged "
+                                                            "frames (1: each frame alone)")
+    window_s: float = Field(1.5, gt=0, le=30, description="judged frames older than this are forgotten")
 
 
 @register_refiner
@@ -49,6 +56,9 @@ class DeepRefiner(Refiner):
         # this threshold), at least 1 exactly when the flag stands; the highest seen (evaluation).
         self.peak_margin = 0.0
         self.vetoed = 0
+        self.confirmed = 0
+        self.held = 0          # judged frames that waited for `confirm_frames` witnesses
+        self._recent: deque[tuple[float, float]] = deque(maxlen=cfg.confirm_frames)  # (time_s, P(fight))
 
     @classmethod
     def build(cls, cfg: DeepConfig | None, models: dict[str, Any]) -> "DeepRefiner | None":
@@ -61,11 +71,24 @@ class DeepRefiner(Refiner):
         """P(fight) of this frame (its input made, the model called)."""
         return float(self.model.predict_proba(from_context(ctx, self.model.variant))[self.fight])
 
+    def summary(self) -> str:
+        return (f"deep CNN (LiteRT {self.cfg.precision}): asked on {self.model_calls} frames; flags confirmed "
+                f"{self.confirmed}, vetoed {self.vetoed}, waiting for {self.cfg.confirm_frames} judged frames {self.held}")
+
     def refine(self, ctx, flags: list[Flag]) -> list[Flag]:
         if not any(f.type in self.judged for f in flags):
             return flags
         self.model_calls += 1
-        p = self.score(ctx)
+        recent = self._recent
+        recent.append((ctx.time_s, self.score(ctx)))
+        while recent[0][0] < ctx.time_s - self.cfg.window_s:
+            recent.popleft()
+        if len(recent) < self.cfg.confirm_frames:
+            # Too few witnesses yet: nothing judged stands on this frame (the cheap stage's flag holds
+            # for a hop, so the next frames bring them).
+            self.held += 1
+            return [f for f in flags if f.type not in self.judged]
+        p = sum(q for _, q in recent) / len(recent)
         self.peak = max(self.peak, p)
         out = []
         for f in flags:
@@ -79,6 +102,7 @@ class DeepRefiner(Refiner):
             elif p >= self.threshold:
                 f.stage = "deep"
                 f.extra["deep_prob"] = round(p, 4)
+                self.confirmed += 1
                 out.append(f)
             else:
                 self.vetoed += 1
