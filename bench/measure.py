@@ -127,21 +127,34 @@ class _StageTwoClock:
 
     def __init__(self, refiners):
         self.seconds = 0.0
+        self.by_name: dict[str, float] = {}
         self.refiners = list(refiners)
         for r in self.refiners:
             inner = r.refine
+            self.by_name[r.name] = 0.0
 
-            def timed(ctx, flags, inner=inner):
+            def timed(ctx, flags, inner=inner, name=r.name):
                 t0 = time.perf_counter()
                 try:
                     return inner(ctx, flags)
                 finally:
-                    self.seconds += time.perf_counter() - t0
+                    dt = time.perf_counter() - t0
+                    self.seconds += dt
+                    self.by_name[name] += dt
 
             r.refine = timed
 
     def calls(self) -> int:
         return sum(int(getattr(r, "model_calls", 0)) for r in self.refiners)
+
+    def per_call_ms(self) -> dict[str, dict]:
+        """Per refiner: its model calls (for the weapon check, person crops) and ms per call."""
+        out = {}
+        for r in self.refiners:
+            calls = int(getattr(r, "model_calls", 0))
+            out[r.name] = {"calls": calls,
+                           "ms_per_call": round(1000.0 * self.by_name[r.name] / calls, 4) if calls else None}
+        return out
 
 
 def _stage2_every_frame(cfg, fps: float, models: dict, path: str, n: int, size, repeat: int) -> float | None:
@@ -181,6 +194,7 @@ def measure(path: str, cfg, models: dict, repeat: int = 3) -> dict:
     classical_best = classical_cpu = cascade_best = float("inf")
     escalated = stage2_calls = 0
     stage2_seconds = 0.0
+    stage2_parts: dict = {}
     for _ in range(max(1, repeat)):
         # The stage shrinks the decoded frame itself: that cost is ours.
         wall, cpu = _timed(ClassicalStage(cfg, fps, models).process, path, fps, process_size)
@@ -203,6 +217,7 @@ def measure(path: str, cfg, models: dict, repeat: int = 3) -> dict:
         FrameLoop(cascade).run(Frame(i, i / fps, img, process_size) for i, img in enumerate(_frames(path)))
         if spent[0] < cascade_best:
             cascade_best, stage2_seconds, stage2_calls = spent[0], stage2.seconds, stage2.calls()
+            stage2_parts = stage2.per_call_ms()
         escalated = cascade.gate.escalated
 
     ms = lambda s: round(1000.0 * s / n, 4)  # noqa: E731
@@ -216,6 +231,8 @@ def measure(path: str, cfg, models: dict, repeat: int = 3) -> dict:
         "escalated_fraction": round(escalated / n, 4),
         "stage2_ms_per_call": round(1000.0 * stage2_seconds / stage2_calls, 4) if stage2_calls else None,
         "stage2_calls": stage2_calls,
+        # Per refiner (the weapon check's calls are person crops); refiners run on escalated frames only.
+        "stage2_parts": stage2_parts,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "classical_over_decode": round(classical_best / best_decode, 4),
         "decode_cpu_ms": ms(best_decode_cpu),

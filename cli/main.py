@@ -9,11 +9,10 @@ from core.errors import UserError
 
 
 def task_names() -> tuple[str, ...]:
-    """The registered tasks, then the contract's tasks not built yet (which say so when asked for)."""
-    from tasks.registry import PLANNED, tasks
+    """The registered tasks."""
+    from tasks.registry import tasks
 
-    names = [t.name for t in tasks()]
-    return tuple(names + [p for p in PLANNED if p not in names])
+    return tuple(t.name for t in tasks())
 
 
 class _TaskChoices:

@@ -9,14 +9,14 @@ import sys
 
 from core.errors import UserError
 from pipeline.config import load_config
-from tasks.registry import PLANNED, get, tasks
+from tasks.registry import get, tasks
 
 
 def _task(name: str):
     task = get(name)
     if task is None:
         built = ", ".join(t.name for t in tasks())
-        raise UserError(f"task {name} is not in this version yet (available: {built})")
+        raise UserError(f"unknown task {name} (available: {built})")
     return task
 
 
@@ -60,7 +60,6 @@ def _train_all(args, cfg) -> int:
         trained.append(task.name)
         print(f"{task.name} model saved in {args.model_dir}: threshold {card['threshold']:.3f} "
               f"(n={card['training']['n']})")
-    skipped += [f"{name} (not in this version yet)" for name in PLANNED]
     print(f"trained: {', '.join(trained) or 'nothing'}; skipped: {'; '.join(skipped)}", file=sys.stderr)
     if not trained:
         raise UserError(f"no labelled set found under {args.dataset}")

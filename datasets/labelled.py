@@ -34,6 +34,7 @@ class Item:
     rel: str        # as written in labels.csv
     label: str
     group: str      # source video / source group when given, else the item itself
+    boxes: str = ""  # absolute path of its YOLO boxes file (task `weapon`), else empty
 
     @property
     def y(self) -> int:
@@ -131,6 +132,7 @@ def read_labels(folder: str, task: str | None) -> list[Item]:
                         raise UserError(f"{where}: {rel} is labelled {label0!r} on line {line0} and "
                                         f"{label!r} on line {start}")
                     first_seen[key] = (start, label)
+                    boxes = ""
                     if boxes_col is not None:
                         boxes = row[boxes_col].strip()
                         if not boxes:
@@ -138,7 +140,8 @@ def read_labels(folder: str, task: str | None) -> list[Item]:
                         if not os.path.isfile(os.path.join(folder, boxes)):
                             raise UserError(f"{where}: boxes file not found: {os.path.join(folder, boxes)}")
                     group = row[group_col].strip() if group_col is not None and group_col < len(row) else ""
-                    items.append(Item(full, rel, label, group or rel))
+                    items.append(Item(full, rel, label, group or rel,
+                                      os.path.join(folder, boxes) if boxes else ""))
             except csv.Error as exc:
                 raise UserError(f"{path}:{reader.line_num}: unreadable CSV: {exc}") from None
     except UnicodeDecodeError:

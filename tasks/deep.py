@@ -76,7 +76,8 @@ def harvest(items: list[Item], cfg: Config, jobs: int | None = None):
 def _clips(folder: str) -> list[Item]:
     items = read_labels(folder, "fight")
     if len({it.group for it in items}) < 4:
-        raise UserError(f"{folder}: task deep needs clips from at least four source videos (validation holds whole ones)")
+        raise UserError(f"{folder}: task deep needs clips from at least four source videos (validation holds "
+                        f"whole ones)")
     return items
 
 
@@ -130,8 +131,16 @@ def _stage2_peak(cascade: Cascade) -> float:
     return float(refiner.peak) if refiner is not None else 0.0
 
 
+def judging_fights(cfg: Config) -> Config:
+    """`cfg` with stage 2's CNN judging fight flags (`deep.veto: [fight]`) when it judges nothing:
+    what `evaluate --task deep` and the cascade's cross-validation measure."""
+    if cfg.deep.veto:
+        return cfg
+    return cfg.model_copy(update={"deep": cfg.deep.model_copy(update={"veto": ["fight"]})})
+
+
 def evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None) -> dict:
-    cfg, models, meta = load_for_evaluation(model_dir, cfg, deep_store.NAME)
+    cfg, models, meta = load_for_evaluation(model_dir, judging_fights(cfg), deep_store.NAME)
     items = read_labels(dataset, "fight")
     y = np.array([it.y for it in items])
     warn_trained_on([it.path for it in items], meta, dataset, model_dir, NAME)
@@ -140,11 +149,40 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple
     scores = np.array([r.probe for r in done])
     pred = np.array([any(e.type == "fight" and e.is_start for e in r.events) for r in done])
     threshold = cfg.deep.min_fight_prob if cfg.deep.min_fight_prob is not None else models[deep_store.NAME].threshold_
+    extra = {"scored_by": "live replay: source -> cascade (stage 2 on escalated frames, LiteRT "
+                          f"{cfg.deep.precision}) -> decision, as run", "model_sha256": meta["sha256"]}
+    if perturb is None:
+        extra["litert_vs_keras"] = litert_against_keras(model_dir, items, cfg, models[deep_store.NAME])
     return write_evaluation(out, "deep", [(it.rel, it.label) for it in items], y, scores, float(threshold), "fight",
-                            "normal", pred=pred,
-                            extra={"scored_by": "live replay: source -> cascade (stage 2 on escalated frames, LiteRT "
-                                                f"{cfg.deep.precision}) -> decision, as run",
-                                   "model_sha256": meta["sha256"]})
+                            "normal", pred=pred, extra=extra)
+
+
+def litert_against_keras(model_dir: str, items: list[Item], cfg: Config, lite) -> dict:
+    """The exported LiteRT model (float and int8) against the Keras tower it came from, on every frame
+    of the evaluated clips as stage 2 would see it: the largest difference in P(fight) and the
+    agreement of the decision at the threshold. Needs the training extras and the `.keras` file;
+    without them, says why."""
+    from classifiers.model_store import has_model, read_card, verified_bytes
+
+    try:
+        from classifiers.deep_cnn import load_keras
+    except ImportError:
+        return {"skipped": "the training extras (requirements-train.txt) are not installed"}
+    if not has_model(model_dir, NAME):
+        return {"skipped": f"no Keras model ({NAME}.json) in {model_dir}"}
+    card = read_card(model_dir, NAME, deep_store.retrain_hint(model_dir))
+    keras_model = load_keras(verified_bytes(model_dir, card, "deep.keras"))
+    X, _, _ = harvest(items, cfg)
+    x = X[lite.variant].astype(np.float32) / 255.0
+    ref = keras_model.predict(x, verbose=0, batch_size=256)[:, 1]
+    out = {}
+    for precision in ("float", "int8"):
+        got = np.array([lite.predict_proba(xi, precision)[1] for xi in x])
+        same = (got >= lite.threshold_) == (ref >= lite.threshold_)
+        out[precision] = {"max_abs_diff": round(float(np.max(np.abs(got - ref))), 6) if len(x) else None,
+                          "decision_agreement": round(float(np.mean(same)), 4) if len(x) else None,
+                          "n_frames": int(len(x))}
+    return out
 
 
 EPSILONS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)

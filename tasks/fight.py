@@ -165,6 +165,10 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     if stage == "cascade":
         from tasks import deep
 
+        # What is measured is stage 2 judging fights: by default a kiosk does not let it (deep.veto
+        # empty), so the comparison asks it to, unless the configuration names its own types.
+        cfg = deep.judging_fights(cfg)
+
         frames, frame_y, frame_clip, _ = deep.harvest_by_clip(items, cfg)
     models: list[dict[str, Any]] = [{} for _ in items]
     thresholds, variants = [], []
@@ -194,7 +198,8 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
         pred_c = classical >= 1.0
         pred_k = np.array([any(e.type == EVENT and e.is_start for e in r.events) for r in done])
         comparison = _comparison(y, classical, cascade, pred_c, pred_k)
-        comparison.update(cv_seed=seed, cv_folds=folds, deep_variants=variants,
+        comparison.update(cv_seed=seed, cv_folds=folds, deep_variants=variants, deep_veto=list(cfg.deep.veto),
+                          deep_confirm_frames=cfg.deep.confirm_frames,
                           scores="each clip's peak over its own fold's threshold: 1 is the threshold")
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "comparison.json"), "w", encoding="utf-8") as fh:

@@ -10,10 +10,6 @@ from typing import Callable
 
 from core.registry import Registry
 
-# Tasks the contract names (../shared/CONTRACT.md) that this version does not build yet: accepted on
-# the command line so that a user hears "not yet" rather than "invalid choice".
-PLANNED = ("weapon",)
-
 
 @dataclass(frozen=True)
 class Task:

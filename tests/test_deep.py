@@ -54,19 +54,22 @@ def _ctx(time_s=0.0):
 
 def test_refiner_confirms_or_vetoes_only_the_types_it_judges():
     crowd = lambda: Flag("crowding", 0.7)  # noqa: E731
-    sure = DeepRefiner(DeepConfig(confirm_frames=1), _Fixed(0.9))
+    sure = DeepRefiner(DeepConfig(veto=["fight"]), _Fixed(0.9))
     out = sure.refine(_ctx(), [Flag("fight", 0.5), crowd()])
     assert [(f.type, f.stage) for f in out] == [("fight", "deep"), ("crowding", "classical")]
     assert out[0].extra["deep_prob"] == pytest.approx(0.9)
-    unsure = DeepRefiner(DeepConfig(confirm_frames=1), _Fixed(0.3))
+    unsure = DeepRefiner(DeepConfig(veto=["fight"]), _Fixed(0.3))
     assert [f.type for f in unsure.refine(_ctx(), [Flag("fight", 0.5), crowd()])] == ["crowding"]
     assert unsure.vetoed == 1 and unsure.peak == pytest.approx(0.3)
     # Nothing it judges: the model is not asked at all.
     assert unsure.refine(_ctx(), [crowd()])[0].type == "crowding" and unsure.model_calls == 1
     # The config's threshold wins over the model's; no model, no refiner.
-    assert DeepRefiner(DeepConfig(min_fight_prob=0.2, confirm_frames=1), _Fixed(0.3)).refine(_ctx(), [Flag("fight", 0.5)])
-    assert DeepRefiner.build(DeepConfig(), {}) is None
-    assert DeepRefiner.build(DeepConfig(enabled=False), {"deep_lite": _Fixed(0.5)}) is None
+    assert DeepRefiner(DeepConfig(veto=["fight"], min_fight_prob=0.2), _Fixed(0.3)).refine(_ctx(), [Flag("fight", 0.5)])
+    assert DeepRefiner.build(DeepConfig(veto=["fight"]), {}) is None
+    assert DeepRefiner.build(DeepConfig(veto=["fight"], enabled=False), {"deep_lite": _Fixed(0.5)}) is None
+    # Nothing to judge (the default policy): the CNN is not run at all.
+    assert DeepRefiner.build(DeepConfig(), {"deep_lite": _Fixed(0.5)}) is None
+    assert DeepRefiner.build(DeepConfig(veto=["fight"]), {"deep_lite": _Fixed(0.5)}) is not None
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +152,8 @@ class _Sequence(_Fixed):
 
 
 def test_refiner_decides_on_the_mean_of_its_last_judged_frames():
-    ref = DeepRefiner(DeepConfig(confirm_frames=3, window_s=1.0), _Sequence([0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.9]))
+    ref = DeepRefiner(DeepConfig(veto=["fight"], confirm_frames=3, window_s=1.0),
+                      _Sequence([0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.9]))
     fight = lambda: [Flag("fight", 0.8)]  # noqa: E731
     stood = [bool(ref.refine(_ctx(t), fight())) for t in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
     # Two witnesses are not enough; then (0.9+0.9+0.1)/3 >= 0.6 stands, one 0.9 among two 0.1s does
@@ -161,10 +165,10 @@ def test_refiner_decides_on_the_mean_of_its_last_judged_frames():
 
 
 def test_refiner_keeps_the_cascades_margin_against_both_thresholds():
-    ref = DeepRefiner(DeepConfig(confirm_frames=1), _Fixed(0.9))          # model threshold 0.6: P(fight) margin 1.5
+    ref = DeepRefiner(DeepConfig(veto=["fight"]), _Fixed(0.9))          # model threshold 0.6: P(fight) margin 1.5
     ref.refine(_ctx(), [Flag("fight", 0.8, extra={"threshold": 0.4})])    # classical margin 2.0
     assert ref.peak_margin == pytest.approx(1.5)
-    weak = DeepRefiner(DeepConfig(confirm_frames=1), _Fixed(0.3))         # 0.5: vetoed, under 1
+    weak = DeepRefiner(DeepConfig(veto=["fight"]), _Fixed(0.3))         # 0.5: vetoed, under 1
     weak.refine(_ctx(), [Flag("fight", 0.8, extra={"threshold": 0.4})])
     assert weak.peak_margin == pytest.approx(0.5) and weak.vetoed == 1
 
@@ -223,7 +227,9 @@ def test_evaluate_adversarial_writes_its_curve(exported, small_fight_set, tmp_pa
     assert bad.returncode == 2 and "--adversarial does not apply to task fight" in bad.stderr
 
 
-def test_evaluate_perturb_writes_a_row_per_perturbation(exported, small_fight_set, tmp_path):
+@pytest.fixture
+def tiny_set(small_fight_set, tmp_path):
+    """Four real clips (two fight, two normal) as a labelled folder."""
     import csv as _csv
 
     rows = list(_csv.DictReader(open(__import__("os").path.join(small_fight_set, "labels.csv"))))
@@ -234,11 +240,27 @@ def test_evaluate_perturb_writes_a_row_per_perturbation(exported, small_fight_se
         w.writerow(["clip", "label", "source_video"])
         for r in rows[:2] + rows[-2:]:
             w.writerow([r["clip"], r["label"], r["source_video"]])
-    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "deep", "--perturb", "--dataset", str(tiny),
-                          "--model-dir", str(exported[0]), "--out", str(tmp_path / "p")],
+    return tiny
+
+
+def test_evaluate_deep_puts_litert_against_keras_on_the_evaluated_frames(exported, tiny_set, tmp_path):
+    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "deep", "--dataset", str(tiny_set),
+                          "--model-dir", str(exported[0]), "--out", str(tmp_path / "e")],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    agree = json.loads((tmp_path / "e" / "metrics.json").read_text())["litert_vs_keras"]
+    assert agree["float"]["n_frames"] > 0 and agree["float"]["n_frames"] == agree["int8"]["n_frames"]
+    assert agree["float"]["max_abs_diff"] < 1e-4 and agree["float"]["decision_agreement"] == 1.0
+    assert agree["int8"]["max_abs_diff"] < 0.3
+
+
+def test_evaluate_perturb_writes_a_row_per_perturbation(exported, tiny_set, tmp_path):
+    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "deep", "--perturb", "--dataset",
+                          str(tiny_set), "--model-dir", str(exported[0]), "--out", str(tmp_path / "p")],
                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     result = json.loads((tmp_path / "p" / "perturb.json").read_text())
     assert len(result["rows"]) == 1 + 6 * 3 and result["rows"][0]["perturbation"] == "none"
-    assert {r["perturbation"] for r in result["rows"][1:]} == {"brightness", "contrast", "noise", "blur", "jpeg", "shake"}
+    kinds = {"brightness", "contrast", "noise", "blur", "jpeg", "shake"}
+    assert {r["perturbation"] for r in result["rows"][1:]} == kinds
     assert (tmp_path / "p" / "perturb.png").is_file() and (tmp_path / "p" / "blur_3" / "metrics.json").is_file()

@@ -84,7 +84,7 @@ def test_train_all_says_what_it_trained_and_skipped(toy_task, toy_root, tmp_path
                         str(tmp_path / "m")]) == 0
     err = capsys.readouterr().err
     assert "trained: toy;" in err and "fight (no fight_surv/labels.csv)" in err
-    assert "tamper (nothing to train" in err and "weapon (not in this version yet)" in err
+    assert "tamper (nothing to train" in err and "weapon (no weapon/labels.csv)" in err
 
 
 def test_a_signed_folder_is_verified_before_anything_is_opened(toy_task, toy_root, tmp_path, capsys):

@@ -28,12 +28,13 @@ class DeepConfig(Section):
 
     enabled: bool = Field(True, description="use the exported deep model on escalated frames when there is one")
     precision: str = Field("float", pattern="^(float|int8)$", description="which LiteRT export runs: float or int8")
-    veto: list[str] = Field(default_factory=lambda: ["fight"],
+    veto: list[str] = Field(default_factory=list,
                             description="flag types stage 2 judges: confirmed at or above the threshold, vetoed "
-                                        "under it (others pass untouched)")
+                                        "under it (others pass untouched); empty (the default: on unseen scenes "
+                                        "it lost more fights than false alarms, see the README): the CNN is not run")
     min_fight_prob: float | None = Field(None, ge=0, le=1,
                                          description="P(fight) under which a flag is vetoed; empty: the model's")
-    confirm_frames: int = Field(3, ge=1, le=50, description="the decision reads the mean P(fight) of this many judged "
+    confirm_frames: int = Field(1, ge=1, le=50, description="the decision reads the mean P(fight) of this many judged "
                                                             "frames (1: each frame alone)")
     window_s: float = Field(1.5, gt=0, le=30, description="judged frames older than this are forgotten")
 
@@ -63,7 +64,7 @@ class DeepRefiner(Refiner):
     @classmethod
     def build(cls, cfg: DeepConfig | None, models: dict[str, Any]) -> "DeepRefiner | None":
         model = models.get("deep_lite")
-        if model is None or cfg is None or not cfg.enabled:
+        if model is None or cfg is None or not cfg.enabled or not cfg.veto:
             return None
         return cls(cfg, model)
 
@@ -73,7 +74,8 @@ class DeepRefiner(Refiner):
 
     def summary(self) -> str:
         return (f"deep CNN (LiteRT {self.cfg.precision}): asked on {self.model_calls} frames; flags confirmed "
-                f"{self.confirmed}, vetoed {self.vetoed}, waiting for {self.cfg.confirm_frames} judged frames {self.held}")
+                f"{self.confirmed}, vetoed {self.vetoed}, waiting for {self.cfg.confirm_frames} judged frames "
+                f"{self.held}")
 
     def refine(self, ctx, flags: list[Flag]) -> list[Flag]:
         if not any(f.type in self.judged for f in flags):

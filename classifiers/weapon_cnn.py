@@ -1,0 +1,175 @@
+"""The weapon classifier: P(armed) of one person crop (features/person_crop.py), a small Keras CNN
+trained from scratch (no weights can be downloaded). Training and export only: the kiosk runs the
+exported .tflite (classifiers/weapon_store.py). Also the baseline it is compared with: a HOG of the
+crop and a linear SVM.
+
+scikit-learn style: `fit(X, y, groups)`, `predict_proba`, `score`, learned state ending in `_`.
+- Five 3x3 convolutions (16, 32, 32, 64, 64 filters) with pooling, global average pooling, dropout,
+  softmax over (unarmed, armed); about 70k parameters at 128x64x1.
+- Augmented on every batch for what CCTV does to a person crop: brightness, contrast, noise,
+  salt-and-pepper (the export this data came from has it), blur, JPEG, a shifted and rescaled box
+  (a tracker's box is never the annotator's), mirror.
+- Early stopping on a validation part holding whole source groups; class weights balanced. The
+  threshold maximises balanced accuracy on that validation part.
+"""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupShuffleSplit
+
+from features.person_crop import HEIGHT, SHAPE, WIDTH
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+CLASSES = ("unarmed", "armed")
+ARMED = 1
+
+
+def build_model():
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input(SHAPE),
+        layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.GlobalAveragePooling2D(), layers.Dropout(0.3),
+        layers.Dense(len(CLASSES), activation="softmax"),
+    ], name="weapon_cnn")
+
+
+def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A batch (n, HEIGHT, WIDTH, 1) float32 as another camera and another box might have given it."""
+    n = len(X)
+    out = np.empty_like(X)
+    for i in range(n):
+        img = X[i, ..., 0]
+        # The box: shifted by up to 8 % and rescaled by up to +-12 %, as a tracker's box would be.
+        s = rng.uniform(0.88, 1.12)
+        tx, ty = rng.uniform(-0.08, 0.08) * WIDTH, rng.uniform(-0.08, 0.08) * HEIGHT
+        m = np.float32([[s, 0, (1 - s) * WIDTH / 2 + tx], [0, s, (1 - s) * HEIGHT / 2 + ty]])
+        img = cv2.warpAffine(img, m, (WIDTH, HEIGHT), borderMode=cv2.BORDER_REFLECT)
+        r = rng.random()
+        if r < 0.2:
+            img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.5))
+        elif r < 0.35:
+            q = int(rng.integers(30, 80))
+            enc = cv2.imencode(".jpg", np.clip(img * 255, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, q])[1]
+            img = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+        img = img * rng.uniform(0.6, 1.4) + rng.uniform(-0.2, 0.2)
+        img = img + rng.uniform(0, 0.04) * rng.standard_normal(img.shape).astype(np.float32)
+        if rng.random() < 0.15:   # salt and pepper
+            dots = rng.random(img.shape)
+            img = np.where(dots < 0.02, 0.0, np.where(dots > 0.98, 1.0, img))
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        out[i, ..., 0] = img
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+def _split(y, groups, val_frac: float, seed: int):
+    split = GroupShuffleSplit(n_splits=20, test_size=val_frac, random_state=seed)
+    return next(((a, b) for a, b in split.split(y, y, groups) if len(set(y[a])) == 2 and len(set(y[b])) == 2),
+                (None, None))
+
+
+def balanced_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The cut on p that maximises balanced accuracy (mean of both classes' recall)."""
+    best, best_t = -1.0, 0.5
+    for t in np.unique(p):
+        pred = p >= t
+        bal = 0.5 * (np.mean(pred[y == 1]) + np.mean(~pred[y == 0]))
+        if bal > best:
+            best, best_t = bal, float(t)
+    return best_t
+
+
+class WeaponClassifier:
+    def __init__(self, epochs: int = 30, batch: int = 64, patience: int = 5, val_frac: float = 0.2, seed: int = 0):
+        self.epochs = epochs
+        self.batch = batch
+        self.patience = patience
+        self.val_frac = val_frac
+        self.seed = seed
+
+    def fit(self, X, y, groups):
+        import keras
+
+        X = np.asarray(X, np.float32)
+        y = np.asarray(y, np.int64)
+        groups = np.asarray(groups)
+        if set(np.unique(y)) != {0, 1}:
+            raise ValueError("the weapon classifier needs armed and unarmed person boxes")
+        tr, va = _split(y, groups, self.val_frac, self.seed)
+        if tr is None:
+            raise ValueError("no split of the source groups gives armed and unarmed people on both sides")
+        keras.utils.set_random_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        counts = np.bincount(y[tr], minlength=2)
+        weights = np.array([len(tr) / (2.0 * max(1, c)) for c in counts], np.float32)
+        model = build_model()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        best, best_auc, wait, history = None, -1.0, 0, []
+        for _ in range(self.epochs):
+            order = rng.permutation(tr)
+            for s in range(0, len(order), self.batch):
+                idx = order[s:s + self.batch]
+                model.train_on_batch(augment(X[idx], rng), y[idx], sample_weight=weights[y[idx]])
+            auc = float(roc_auc_score(y[va], model.predict(X[va], verbose=0, batch_size=256)[:, ARMED]))
+            history.append(round(auc, 4))
+            if auc > best_auc + 1e-4:
+                best, best_auc, wait = model.get_weights(), auc, 0
+            else:
+                wait += 1
+                if wait >= self.patience:
+                    break
+        model.set_weights(best)
+        self.model_ = model
+        p_val = model.predict(X[va], verbose=0, batch_size=256)[:, ARMED]
+        self.val_auc_ = best_auc
+        self.threshold_ = balanced_threshold(y[va], p_val)
+        self.history_ = history
+        self.epochs_run_ = len(history)
+        self.representative_ = X[rng.choice(tr, size=min(200, len(tr)), replace=False)]
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.model_.predict(np.asarray(X, np.float32), verbose=0, batch_size=256)
+
+    def score(self, X, y) -> float:
+        return float(np.mean((self.predict_proba(X)[:, ARMED] >= self.threshold_) == np.asarray(y)))
+
+
+class HogLinearSVM:
+    """The baseline: a HOG of the crop (OpenCV's 64x128 people layout, 3780 values) and a linear SVM
+    on standardised values; `decision_function` is its score."""
+
+    def __init__(self, C: float = 0.01):
+        self.C = C
+
+    @staticmethod
+    def describe(X: np.ndarray) -> np.ndarray:
+        hog = cv2.HOGDescriptor((WIDTH, HEIGHT), (16, 16), (8, 8), (8, 8), 9)
+        return np.stack([hog.compute(np.clip(x[..., 0] * 255, 0, 255).astype(np.uint8)).ravel() for x in X])
+
+    def fit(self, X, y, groups=None):
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import LinearSVC
+
+        self.model_ = make_pipeline(StandardScaler(), LinearSVC(C=self.C, class_weight="balanced", max_iter=5000))
+        self.model_.fit(self.describe(X), y)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.model_.decision_function(self.describe(X))

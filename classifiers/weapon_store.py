@@ -1,0 +1,98 @@
+"""Where the weapon classifier is kept, each with a validated card beside its files:
+
+- `weapon` (training and export only): `weapon.keras` (the tower alone, loaded in safe mode) and
+  `weapon_representative.npz` (training crops for int8 calibration).
+- `weapon_lite` (what a kiosk loads): `weapon_float.tflite` and `weapon_int8.tflite`; the card says
+  the input shape, classes, threshold, and how far LiteRT is from Keras on the representative crops.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from classifiers.lite_runner import LiteRunner
+from classifiers.model_store import read_card, save_files, verified_bytes
+from classifiers.registry import ModelSpec, register_model
+from core.errors import UserError
+from features.person_crop import HEIGHT, MARGIN, SHAPE, WIDTH
+
+KERAS_NAME = "weapon"
+NAME = "weapon_lite"
+CLASSES = ["unarmed", "armed"]
+FEATURES = [f"person_crop:grey:{HEIGHT}x{WIDTH}x1:margin{MARGIN:g}"]
+
+
+def retrain_hint(model_dir: str) -> str:
+    return f"python run.py train --task weapon --dataset FOLDER --model-dir {model_dir}"
+
+
+class WeaponLiteModel:
+    """`predict_proba(x)` -> (unarmed, armed) for one person crop of SHAPE; `threshold_` on P(armed)."""
+
+    def __init__(self, flatbuffers: dict[str, bytes], threshold: float, precision: str = "float"):
+        self.classes_ = tuple(CLASSES)
+        self.threshold_ = float(threshold)
+        self.runner = LiteRunner(flatbuffers, SHAPE, len(CLASSES), precision)
+
+    def predict_proba(self, x: np.ndarray, precision: str | None = None) -> np.ndarray:
+        return self.runner(x, precision)
+
+
+def save_keras(clf, model_dir: str, training: dict) -> dict:
+    from classifiers.deep_cnn import keras_model_bytes, representative_bytes
+
+    card = save_files(model_dir, KERAS_NAME, "keras",
+                      {"weapon.keras": keras_model_bytes(clf.model_),
+                       "weapon_representative.npz": representative_bytes(clf.representative_)},
+                      task="weapon", classes=CLASSES, threshold=float(clf.threshold_), features=FEATURES,
+                      training=training, input_shape=list(SHAPE),
+                      threshold_rule="P(armed) that maximises balanced accuracy on a validation part holding whole "
+                                     "source groups")
+    return dict(card.model_dump(), sha256=card.sha256)
+
+
+def export(model_dir: str) -> dict:
+    """`weapon_lite` from `weapon`: LiteRT float and int8, compared with Keras on the representative crops."""
+    from classifiers.deep_cnn import load_keras, to_tflite
+
+    card = read_card(model_dir, KERAS_NAME, retrain_hint(model_dir))
+    if card.backend != "keras" or set(card.files) != {"weapon.keras", "weapon_representative.npz"}:
+        raise UserError(f"{model_dir}: the weapon model's card does not list weapon.keras and its representative crops")
+    model = load_keras(verified_bytes(model_dir, card, "weapon.keras"))
+    with np.load(io.BytesIO(verified_bytes(model_dir, card, "weapon_representative.npz")), allow_pickle=False) as z:
+        rep = np.asarray(z["x"], np.float32)
+    buffers = {"float": to_tflite(model), "int8": to_tflite(model, rep)}
+    lite = WeaponLiteModel(buffers, card.threshold)
+    ref = model.predict(rep, verbose=0)
+    agreement = {}
+    for precision in ("float", "int8"):
+        got = np.stack([lite.predict_proba(x, precision) for x in rep])
+        same = (got[:, 1] >= card.threshold) == (ref[:, 1] >= card.threshold)
+        agreement[precision] = {"max_abs_diff": round(float(np.max(np.abs(got - ref))), 6),
+                                "decision_agreement": round(float(np.mean(same)), 4), "n": int(len(rep))}
+    out = save_files(model_dir, NAME, "tflite", {"weapon_float.tflite": buffers["float"],
+                                                 "weapon_int8.tflite": buffers["int8"]},
+                     task="weapon", classes=CLASSES, threshold=card.threshold, features=card.features,
+                     training={"from": KERAS_NAME, "keras_card_sha256": card.card_sha256},
+                     input_shape=list(SHAPE), litert_vs_keras=agreement)
+    return dict(out.model_dump(), sha256=out.sha256)
+
+
+def load(model_dir: str) -> tuple[WeaponLiteModel, dict]:
+    """The exported weapon classifier (LiteRT), checksums verified first."""
+    card = read_card(model_dir, NAME, retrain_hint(model_dir))
+    if card.backend != "tflite" or card.classes != CLASSES or card.features != FEATURES:
+        raise UserError(f"weapon model in {model_dir} was exported for other inputs or classes than this version "
+                        f"uses; retrain it")
+    buffers = {p: verified_bytes(model_dir, card, f"weapon_{p}.tflite") for p in ("float", "int8")
+               if f"weapon_{p}.tflite" in card.files}
+    try:
+        model = WeaponLiteModel(buffers, card.threshold)
+    except (ValueError, RuntimeError) as exc:
+        raise UserError(f"weapon model in {model_dir} is not usable ({exc}); retrain it") from None
+    return model, dict(card.model_dump(), sha256=card.sha256)
+
+
+register_model(ModelSpec(NAME, load))

@@ -1,0 +1,145 @@
+"""Task `weapon`: is this person armed? Scored per person box, as ../shared/CONTRACT.md says.
+
+Every person box of a labelled image folder (`image,label,boxes[,source_group]`) becomes one example:
+its crop as the kiosk's stage 2 cuts it (features/person_crop.py), labelled armed when a weapon box
+lies over half inside it (datasets/weapon_boxes.py). The image-level label is not used to score: a
+scene's look gives it away (see ../shared/data/README.md).
+
+- `train`: the CNN (classifiers/weapon_cnn.py), early-stopped on a validation part of whole source
+  groups, its threshold fitted there; saved as `weapon` (Keras) and at once exported for LiteRT
+  (`weapon_lite`), so `evaluate` and `run` work without a separate `export` (which redoes it).
+- `evaluate`: the exported model (LiteRT, as the kiosk runs it) on every person box.
+- `--cv K`: grouped by source group, the CNN and the HOG + linear SVM baseline on the same folds;
+  out-of-fold metrics for the CNN and `comparison.json` for both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+from classifiers import weapon_store
+from classifiers.metrics import write_evaluation
+from core.errors import UserError
+from datasets.labelled import Item, read_labels
+from datasets.weapon_boxes import labelled_people, read_boxes
+from features.person_crop import crop_input
+from pipeline.config import Config
+from tasks.common import load_for_evaluation
+from tasks.registry import Task, register_task
+
+NAME = weapon_store.KERAS_NAME
+
+
+def person_examples(items: list[Item]):
+    """(crops (n, *SHAPE) float32, armed (n,), group (n,), rows [(image rel, person index, box px)])."""
+    X, y, groups, rows = [], [], [], []
+    for it in items:
+        grey = cv2.imread(it.path, cv2.IMREAD_GRAYSCALE)
+        if grey is None:
+            raise UserError(f"{it.path}: not an image OpenCV can read")
+        H, W = grey.shape
+        for k, (person, armed) in enumerate(labelled_people(read_boxes(it.boxes))):
+            box = person.pixels(W, H)
+            x = crop_input(grey, box)
+            if x is None:
+                continue
+            X.append(x)
+            y.append(int(armed))
+            groups.append(it.group)
+            rows.append((it.rel, k, box))
+    if not X:
+        raise UserError("no person boxes in the dataset (task weapon is scored per person box, class 0)")
+    return np.stack(X).astype(np.float32), np.array(y), np.array(groups), rows
+
+
+def _items(dataset: str) -> list[Item]:
+    return read_labels(dataset, "weapon")
+
+
+def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 30) -> dict:
+    from classifiers.weapon_cnn import WeaponClassifier
+
+    X, y, groups, _ = person_examples(_items(dataset))
+    if len(set(groups.tolist())) < 4:
+        raise UserError(f"{dataset}: task weapon needs person boxes from at least four source groups")
+    try:
+        clf = WeaponClassifier(epochs=epochs).fit(X, y, groups)
+    except ValueError as exc:
+        raise UserError(f"{dataset}: {exc}") from None
+    print(f"weapon: validation AUC {clf.val_auc_:.3f} per person box (whole source groups held out, "
+          f"{clf.epochs_run_} epochs), threshold {clf.threshold_:.3f}", file=sys.stderr)
+    training = {"dataset": os.path.abspath(dataset), "n": int(len(y)),
+                "per_class": {"unarmed": int(np.sum(y == 0)), "armed": int(np.sum(y == 1))},
+                "n_groups": int(len(set(groups.tolist()))),
+                "real": "person boxes of the labelled images, armed when a weapon box lies over half inside",
+                "generated": "none (augmented on the fly: box shift and scale, brightness, contrast, noise, "
+                             "salt and pepper, blur, JPEG, mirror)",
+                "val_auc": round(clf.val_auc_, 4), "epochs_run": clf.epochs_run_, "val_auc_history": clf.history_}
+    card = weapon_store.save_keras(clf, model_dir, training)
+    weapon_store.export(model_dir)   # the kiosk's LiteRT files at once: evaluate and run need no extra step
+    return card
+
+
+def export(model_dir: str) -> dict:
+    return weapon_store.export(model_dir)
+
+
+def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+    cfg, models, meta = load_for_evaluation(model_dir, cfg, weapon_store.NAME)
+    model = models[weapon_store.NAME]
+    X, y, _, rows = person_examples(_items(dataset))
+    scores = np.array([model.predict_proba(x)[1] for x in X])
+    return write_evaluation(out, "weapon", [(rel, "weapon" if a else "no_weapon") for (rel, _, _), a in zip(rows, y)],
+                            y, scores, float(model.threshold_), "weapon", "no_weapon",
+                            columns={"person": [k for _, k, _ in rows], "box": [list(b) for _, _, b in rows]},
+                            extra={"scored_by": "per person box: its crop as stage 2 cuts it, the exported model "
+                                                "(LiteRT float), as run", "model_sha256": meta["sha256"]})
+
+
+def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0, epochs: int = 30) -> dict:
+    """Grouped K-fold per person box: the CNN and the HOG + linear SVM on the same folds."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from classifiers.weapon_cnn import HogLinearSVM, WeaponClassifier
+
+    X, y, groups, rows = person_examples(_items(dataset))
+    if len(set(groups.tolist())) < folds:
+        raise UserError(f"{dataset}: --cv {folds} needs person boxes from at least {folds} source groups")
+    cnn, hog = np.zeros(len(y)), np.zeros(len(y))
+    thresholds = []
+    for k, (tr, te) in enumerate(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups)):
+        clf = WeaponClassifier(epochs=epochs, seed=seed).fit(X[tr], y[tr], groups[tr])
+        cnn[te] = clf.predict_proba(X[te])[:, 1]
+        thresholds.append(clf.threshold_)
+        hog[te] = HogLinearSVM().fit(X[tr], y[tr]).decision_function(X[te])
+        print(f"weapon: fold {k + 1}/{folds}: CNN AUC {roc_auc_score(y[te], cnn[te]):.3f}, "
+              f"HOG + linear SVM AUC {roc_auc_score(y[te], hog[te]):.3f}", file=sys.stderr)
+    comparison = {"cnn_auc": round(float(roc_auc_score(y, cnn)), 4),
+                  "hog_linear_svm_auc": round(float(roc_auc_score(y, hog)), 4),
+                  "folds": folds, "seed": seed, "n_person_boxes": int(len(y)),
+                  "scores": "out of fold, folds grouped by source group"}
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "comparison.json"), "w", encoding="utf-8") as fh:
+        json.dump(comparison, fh, indent=2)
+    # Each fold's box is judged at its own fold's threshold (fitted on that fold's training groups).
+    fold_thr = np.zeros(len(y))
+    for (tr, te), t in zip(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups),
+                           thresholds):
+        fold_thr[te] = t
+    return write_evaluation(out, "weapon", [(rel, "weapon" if a else "no_weapon") for (rel, _, _), a in zip(rows, y)],
+                            y, cnn, float(np.median(thresholds)), "weapon", "no_weapon", pred=cnn >= fold_thr,
+                            columns={"person": [k for _, k, _ in rows], "box": [list(b) for _, _, b in rows],
+                                     "hog_svm_score": [round(float(s), 6) for s in hog]},
+                            extra={"cv_folds": folds, "cv_seed": seed, "comparison": comparison,
+                                   "scored_by": "out of fold per person box (the CNN in Keras, as trained)"})
+
+
+register_task(Task(NAME, evaluate=evaluate, train=train, cross_validate=cross_validate, layout="weapon", model=NAME,
+                   backend="keras", export=export))
+

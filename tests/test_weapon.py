@@ -1,0 +1,194 @@
+"""Task `weapon`: person boxes labelled from YOLO files (boxes and polygons), the crop, the stage-2
+refiner's persistence rule, the classifier saved and exported through the store with its checks, and
+train/evaluate per person box from the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+from helpers.files import flip_one_byte
+
+from core.detector import Flag
+from core.errors import UserError
+from core.events import event_spec
+from datasets.weapon_boxes import labelled_people, read_boxes
+from features.person_crop import SHAPE, crop_input, widened
+from pipeline.refiners.weapon import WeaponConfig, WeaponRefiner
+
+ROOT = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+
+
+def test_boxes_and_polygons_are_read_and_a_person_is_armed_when_a_weapon_lies_mostly_inside(tmp_path):
+    f = tmp_path / "b.txt"
+    f.write_text("0 0.25 0.5 0.3 0.8\n"                 # person A: x 0.10-0.40
+                 "0 0.75 0.5 0.3 0.8\n"                 # person B: x 0.60-0.90
+                 "1 0.35 0.5 0.1 0.1\n"                 # weapon x 0.30-0.40: all inside A
+                 "1 0.60 0.5 0.1 0.1\n"                 # weapon x 0.55-0.65: half inside B, not over half
+                 "0 0.1 0.1 0.2 0.1 0.2 0.3 0.1 0.3\n"  # person C as a polygon: x 0.1-0.2, y 0.1-0.3
+                 "1 0.12 0.12 0.18 0.12 0.18 0.2\n"     # weapon polygon inside C
+                 "\n")
+    boxes = read_boxes(str(f))
+    assert len(boxes) == 6
+    people = labelled_people(boxes)
+    assert [armed for _, armed in people] == [True, False, True]
+    c = people[2][0]
+    assert (c.x0, c.y0, c.x1, c.y1) == pytest.approx((0.1, 0.1, 0.2, 0.3))
+    assert c.pixels(100, 200) == (10, 20, 10, 40)
+
+
+@pytest.mark.parametrize("line, message", [("0 0.5 0.5 0.2", "4 numbers|numbers"), ("2 0.5 0.5 0.2 0.2", "class 2"),
+                                           ("0 a b c d", "expected"), ("0 0.5 0.5 0 0.2", "empty box")])
+def test_a_malformed_boxes_line_is_one_clear_error(tmp_path, line, message):
+    f = tmp_path / "b.txt"
+    f.write_text("0 0.5 0.5 0.2 0.2\n" + line + "\n")
+    with pytest.raises(UserError, match=rf"b.txt:2: .*({message})"):
+        read_boxes(str(f))
+
+
+def test_the_crop_is_the_widened_box_squeezed_to_the_classifiers_input():
+    grey = np.zeros((200, 300), np.uint8)
+    grey[50:150, 100:150] = 200
+    assert widened((100, 50, 50, 100), 300, 200) == (95, 40, 155, 160)
+    x = crop_input(grey, (100, 50, 50, 100))
+    assert x.shape == SHAPE and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 200 / 255 + 1e-6
+    assert x[..., 0].mean() > 0.5   # mostly the person, a little margin
+    assert crop_input(grey, (299, 199, 1, 1)) is None
+
+
+class _Armed:
+    """A stand-in weapon model: P(armed) by call order."""
+
+    threshold_ = 0.5
+
+    def __init__(self, ps):
+        self.ps = iter(ps)
+        self.runner = SimpleNamespace(precision="float")
+
+    def predict_proba(self, x):
+        assert x.shape == SHAPE
+        p = next(self.ps)
+        return np.array([1 - p, p], np.float32)
+
+
+def _ctx(t, people):
+    raw = np.full((240, 320, 3), 90, np.uint8)
+    frame = SimpleNamespace(raw=raw)
+    ctx = SimpleNamespace(time_s=t, people=people, to_source=2.0, motion=SimpleNamespace(mask=np.zeros((120, 160))),
+                          frame=frame)
+    from core.context import FrameContext
+
+    ctx.source_crop = lambda box: FrameContext.source_crop(ctx, box)
+    return ctx
+
+
+def _person(pid, box=(40, 20, 30, 60)):
+    return SimpleNamespace(id=pid, box=box)
+
+
+def test_weapon_needs_one_person_armed_on_several_scored_frames_within_the_window():
+    ref = WeaponRefiner(WeaponConfig(persist_frames=3, window_s=1.0), _Armed([0.9, 0.2, 0.8, 0.7, 0.9, 0.9, 0.9]))
+    got = []
+    for t in (0.0, 0.2, 0.4, 0.6, 3.0, 3.2, 3.4):
+        got.append([f for f in ref.refine(_ctx(t, [_person(7)]), [Flag("fight", 0.9)]) if f.type == "weapon"])
+    # Armed at 0.0, 0.4, 0.6 (0.2 was not): the third armed frame within a second raises it; after a
+    # gap the count starts again.
+    assert [bool(g) for g in got] == [False, False, False, True, False, False, True]
+    flag = got[3][0]
+    assert flag.stage == "deep" and flag.bbox == (40, 20, 30, 60) and flag.extra["person_id"] == 7
+    assert ref.model_calls == 7 and event_spec("weapon").severity == "attack"
+
+
+def test_weapon_scores_nobody_on_an_empty_frame_and_skips_people_too_small_to_judge():
+    ref = WeaponRefiner(WeaponConfig(min_person_px=48), _Armed([0.9]))
+    assert ref.refine(_ctx(0.0, []), []) == [] and ref.model_calls == 0
+    tiny = _person(1, box=(10, 10, 8, 20))          # 20 motion px = 40 source px: under 48
+    assert ref.refine(_ctx(0.0, [tiny]), []) == [] and ref.model_calls == 0
+    # Two people armed on alternate frames never add up to one armed person.
+    ref2 = WeaponRefiner(WeaponConfig(persist_frames=2, max_people=1), _Armed([0.9, 0.9, 0.9]))
+    seq = [[_person(1, (0, 0, 40, 60))], [_person(2, (60, 0, 40, 60))], [_person(1, (0, 0, 40, 60))]]
+    raised = [any(f.type == "weapon" for f in ref2.refine(_ctx(t, p), [])) for t, p in zip((0.0, 0.1, 0.2), seq)]
+    assert raised == [False, False, True]
+    assert WeaponRefiner.build(WeaponConfig(), {}) is None
+
+
+def weapon_store_sha(model_dir):
+    from classifiers import weapon_store
+
+    return weapon_store.load(str(model_dir))[1]["sha256"]
+
+
+def _synthetic_set(folder, n=24, seed=0):
+    """Images of standing people (bright boxes); the armed ones hold a dark bar at arm's length."""
+    rng = np.random.default_rng(seed)
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    rows = []
+    for i in range(n):
+        img = rng.integers(60, 120, (160, 160), dtype=np.uint8)
+        armed = i % 2 == 0
+        x, y, w, h = int(rng.integers(10, 90)), int(rng.integers(5, 30)), 40, 110
+        cv2.rectangle(img, (x, y), (x + w, y + h), 220, -1)
+        lines = [f"0 {(x + w / 2) / 160} {(y + h / 2) / 160} {w / 160} {h / 160}"]
+        if armed:
+            cv2.rectangle(img, (x + 25, y + 40), (x + 38, y + 46), 10, -1)
+            lines.append(f"1 {(x + 31.5) / 160} {(y + 43) / 160} {14 / 160} {7 / 160}")
+        cv2.imwrite(str(folder / "images" / f"{i}.png"), img)
+        (folder / "labels" / f"{i}.txt").write_text("\n".join(lines) + "\n")
+        rows.append([f"images/{i}.png", "weapon" if armed else "no_weapon", f"labels/{i}.txt", f"g{i % 6}"])
+    with open(folder / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "label", "boxes", "source_group"])
+        w.writerows(rows)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    pytest.importorskip("tensorflow", reason="training extras (requirements-train.txt) not installed")
+    from pipeline.config import load_config
+    from tasks import weapon
+
+    base = tmp_path_factory.mktemp("weapon")
+    data = _synthetic_set(base / "data")
+    keras_card = weapon.train(str(data), str(base / "m"), load_config(), epochs=1)
+    assert keras_card["backend"] == "keras" and keras_card["training"]["n"] == 24
+    card = json.loads((base / "m" / "weapon_lite.json").read_text())
+    card["sha256"] = weapon_store_sha(base / "m")
+    return data, base / "m", card
+
+
+def test_the_weapon_model_is_saved_exported_and_checked_at_load(trained):
+    from classifiers import weapon_store
+
+    _, model_dir, card = trained
+    assert card["backend"] == "tflite" and set(card["files"]) == {"weapon_float.tflite", "weapon_int8.tflite"}
+    assert card["litert_vs_keras"]["float"]["max_abs_diff"] < 1e-4
+    model, meta = weapon_store.load(str(model_dir))
+    assert model.predict_proba(np.zeros(SHAPE, np.float32)).shape == (2,) and meta["sha256"] == card["sha256"]
+    blob = model_dir / "weapon_float.tflite"
+    kept = flip_one_byte(blob)
+    try:
+        with pytest.raises(UserError, match="checksum"):
+            weapon_store.load(str(model_dir))
+    finally:
+        blob.write_bytes(kept)
+
+
+def test_evaluate_weapon_scores_each_person_box_with_the_exported_model(trained, tmp_path):
+    data, model_dir, _ = trained
+    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "weapon", "--dataset", str(data),
+                          "--model-dir", str(model_dir), "--out", str(tmp_path / "ev")],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["task"] == "weapon" and metrics["n"] == 24 and "LiteRT" in metrics["scored_by"]
+    rows = list(csv.DictReader(open(tmp_path / "ev" / "predictions.csv")))
+    assert len(rows) == 24 and {r["label"] for r in rows} == {"weapon", "no_weapon"} and rows[0]["box"]
+    assert (tmp_path / "ev" / "roc.png").is_file()
