@@ -66,7 +66,7 @@ def embed(tower, X: np.ndarray, batch: int = 512) -> np.ndarray:
 class SiameseNormality:
     def __init__(self, dim: int = 16, epochs: int = 15, batch: int = 64, margin: float = 0.2, k: int = 5,
                  percentile: float = 99.0, val_frac: float = 0.25, patience: int = 4, min_state_frames: int = 50,
-                 steps_per_epoch: int = 60, seed: int = 0):
+                 steps_per_epoch: int | None = None, seed: int = 0):
         self.dim = dim
         self.epochs = epochs
         self.batch = batch
@@ -117,8 +117,10 @@ class SiameseNormality:
         normal_tr, abnormal_tr = tr[y[tr] == 0], tr[y[tr] == 1]
         half = self.batch // 2
         best, best_auc, wait, history = None, -1.0, 0, []
+        # An epoch: about one pass over the training frames (balanced batches are drawn, not dealt).
+        steps = self.steps_per_epoch or max(1, int(np.ceil(len(tr) / self.batch)))
         for _ in range(self.epochs):
-            for _ in range(self.steps_per_epoch):
+            for _ in range(steps):
                 # Balanced batches: half normal, half abnormal, from many source videos.
                 idx = np.concatenate([rng.choice(normal_tr, half), rng.choice(abnormal_tr, half)])
                 step(tf.constant(augment(X[idx], rng)), tf.constant(y[idx]), tf.constant(g_codes[idx]))

@@ -117,15 +117,18 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple
     return _live_metrics(out, items, y, done, threshold, {"model_sha256": meta["sha256"]})
 
 
-def _both_scores(cascade: Cascade) -> tuple[float, float, float]:
-    """(classical peak score, classical peak / its threshold, the cascade's peak margin): the clip's
-    score for the cheap stage alone and for the cascade, on one scale (1 = the threshold)."""
+def _both_scores(cascade: Cascade) -> tuple[float, float, float, float]:
+    """(classical peak score, classical peak / its threshold, the cascade's peak margin, the normality
+    check's peak margin): the clip's score for the cheap stage alone and for the cascade, on one scale
+    (1 = the threshold), and how far from normal stage 2's normality check found it (0: not asked)."""
     fight = cascade.classical.detector("fight")
     refiner = next((r for r in cascade.refiners if r.name == "deep"), None)
+    normality = next((r for r in cascade.refiners if r.name == "normality"), None)
+    anomaly = float(normality.peak_margin) if normality is not None else 0.0
     below = fight.peak_below / fight.threshold
     if refiner is None or refiner.model_calls == 0:
-        return fight.peak_score, fight.peak_score / fight.threshold, below
-    return fight.peak_score, fight.peak_score / fight.threshold, max(below, refiner.peak_margin)
+        return fight.peak_score, fight.peak_score / fight.threshold, below, anomaly
+    return fight.peak_score, fight.peak_score / fight.threshold, max(below, refiner.peak_margin), anomaly
 
 
 def _comparison(y: np.ndarray, classical: np.ndarray, cascade: np.ndarray, pred_c: np.ndarray,
@@ -142,6 +145,17 @@ def _comparison(y: np.ndarray, classical: np.ndarray, cascade: np.ndarray, pred_
     return {"classical": row(classical, pred_c), "cascade": row(cascade, pred_k),
             "cascade_false_alarms_at_classical_recall": int(np.sum((cascade >= cut) & ~pos)),
             "classical_recall": round(recall_c, 4)}
+
+
+def _anomaly_row(y: np.ndarray, margin: np.ndarray, raised: np.ndarray) -> dict:
+    """The normality check against the clips' labels (fight the abnormal kind): AUC of its peak
+    margin, fight clips with an `anomaly` event, normal clips with one."""
+    from sklearn.metrics import roc_auc_score
+
+    pos = y == 1
+    return {"auc": round(float(roc_auc_score(y, margin)), 4) if len(set(y.tolist())) == 2 else None,
+            "fight_clips_with_anomaly": int(np.sum(raised & pos)),
+            "normal_clips_with_anomaly": int(np.sum(raised & ~pos)), "fight_clips": int(np.sum(pos)), "normal_clips": int(np.sum(~pos))}
 
 
 def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0,
@@ -169,7 +183,9 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
         # empty), so the comparison asks it to, unless the configuration names its own types.
         cfg = deep.judging_fights(cfg)
 
-        frames, frame_y, frame_clip, _ = deep.harvest_by_clip(items, cfg)
+        from tasks import normality
+
+        frames, frame_y, frame_clip, frame_state = deep.harvest_by_clip(items, cfg)
     models: list[dict[str, Any]] = [{} for _ in items]
     thresholds, variants = [], []
     for tr, te in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups):
@@ -184,6 +200,10 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
                                             groups[frame_clip[keep]], f"{dataset}: a fold's training part")
             fold_models["deep_lite"] = deep.lite_model(cnn, variant)
             variants.append(variant)
+            # The normality check too, from the same training frames: its anomaly events are scored below.
+            siamese = normality.fit(frames[normality.VARIANT][keep], frame_y[keep], groups[frame_clip[keep]],
+                                    frame_state[keep], f"{dataset}: a fold's training part")
+            fold_models["normality_lite"] = normality.lite_model(siamese)
         for i in te:
             models[i] = fold_models
     done = replay_clips([it.path for it in items], cfg, models, probe=_both_scores, desc="fight: live replay")
@@ -198,6 +218,9 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
         pred_c = classical >= 1.0
         pred_k = np.array([any(e.type == EVENT and e.is_start for e in r.events) for r in done])
         comparison = _comparison(y, classical, cascade, pred_c, pred_k)
+        anomaly = np.array([p[3] for p in raw])
+        raised = np.array([any(e.type == "anomaly" and e.is_start for e in r.events) for r in done])
+        comparison["anomaly"] = _anomaly_row(y, anomaly, raised)
         comparison.update(cv_seed=seed, cv_folds=folds, deep_variants=variants, deep_veto=list(cfg.deep.veto),
                           deep_confirm_frames=cfg.deep.confirm_frames,
                           scores="each clip's peak over its own fold's threshold: 1 is the threshold")

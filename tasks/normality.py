@@ -68,6 +68,18 @@ def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 15) -> dict:
     return normality_store.save_keras(model, model_dir, VARIANT, training)
 
 
+def lite_model(model):
+    """The fitted normality model as the kiosk runs it: the tower in LiteRT float and int8, in memory."""
+    from classifiers.deep_cnn import to_tflite
+    from classifiers.lite_runner import LiteRunner
+    from classifiers.normality import NormalityLiteModel
+    from features.deep_input import CHANNELS, SIZE
+
+    buffers = {"float": to_tflite(model.tower_), "int8": to_tflite(model.tower_, model.representative_)}
+    runner = LiteRunner(buffers, (SIZE, SIZE, CHANNELS), model.dictionary_.dim)
+    return NormalityLiteModel(runner, model.dictionary_, VARIANT)
+
+
 def export(model_dir: str) -> dict:
     return normality_store.export(model_dir)
 

@@ -199,6 +199,10 @@ def test_cross_validation_of_the_cascade_against_the_cheap_stage(tmp_path, small
     # The cascade only removes alarms: it never raises a fight the cheap stage did not flag.
     assert comparison["cascade"]["false_alarms"] <= comparison["classical"]["false_alarms"]
     assert comparison["cascade"]["recall"] <= comparison["classical"]["recall"]
+    # The normality check trained per fold too: its anomaly events counted per class.
+    anomaly = comparison["anomaly"]
+    assert anomaly["fight_clips"] == anomaly["normal_clips"] == 12
+    assert 0 <= anomaly["fight_clips_with_anomaly"] <= 12 and 0 <= anomaly["normal_clips_with_anomaly"] <= 12
 
 
 def test_adversarial_sweep_starts_at_the_clean_accuracy_and_does_not_improve_with_epsilon(exported):
