@@ -9,8 +9,9 @@ scikit-learn style: `fit(X, y, groups)`, `predict_proba`, `score`, learned state
 - Augmented on every batch for what CCTV does to a person crop: brightness, contrast, noise,
   salt-and-pepper (the export this data came from has it), blur, JPEG, a shifted and rescaled box
   (a tracker's box is never the annotator's), mirror.
-- Early stopping on a validation part holding whole source groups; class weights balanced. The
-  threshold maximises balanced accuracy on that validation part.
+- Early stopping on a validation part holding whole source groups (patience 15 epochs: from scratch
+  on about 2,000 crops it still improves after 60), class weights balanced. The threshold maximises
+  balanced accuracy on that validation part.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def balanced_threshold(y: np.ndarray, p: np.ndarray) -> float:
 
 
 class WeaponClassifier:
-    def __init__(self, epochs: int = 30, batch: int = 64, patience: int = 5, val_frac: float = 0.2, seed: int = 0):
+    def __init__(self, epochs: int = 100, batch: int = 64, patience: int = 15, val_frac: float = 0.2, seed: int = 0):
         self.epochs = epochs
         self.batch = batch
         self.patience = patience
