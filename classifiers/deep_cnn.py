@@ -22,7 +22,8 @@ import tempfile
 import cv2
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupShuffleSplit
+
+from classifiers.training import EarlyStopping, grouped_validation_split
 
 # TensorFlow's C++ start-up chatter (oneDNN, absl) is not for the user's terminal; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -94,19 +95,13 @@ class DeepClassifier:
             raise ValueError("the deep classifier needs examples from at least two source videos")
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        split = GroupShuffleSplit(n_splits=20, test_size=self.val_frac, random_state=self.seed)
-        # A validation part with both classes: the first split that has them.
-        tr, va = next(((a, b) for a, b in split.split(X, y, groups) if len(set(y[b])) == 2 and len(set(y[a])) == 2),
-                      (None, None))
-        if tr is None:
-            raise ValueError("no split of the source videos gives both classes on both sides")
+        tr, va = grouped_validation_split(y, groups, self.val_frac, self.seed)
         counts = np.bincount(y[tr], minlength=2)
         weights = {c: len(tr) / (2.0 * max(1, counts[c])) for c in (0, 1)}
         model = build_model()
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-        best, best_loss, wait = None, np.inf, 0
-        history = []
-        for epoch in range(self.epochs):
+        stop = EarlyStopping(self.patience, higher_is_better=False)
+        for _ in range(self.epochs):
             order = rng.permutation(tr)
             for s in range(0, len(order), self.batch):
                 idx = order[s:s + self.batch]
@@ -114,22 +109,17 @@ class DeepClassifier:
                 model.train_on_batch(augment(X[idx], rng), y[idx], sample_weight=sw)
             val_loss = float(model.evaluate(X[va], y[va], verbose=0,
                                             sample_weight=np.array([weights[int(c)] for c in y[va]], np.float32)))
-            history.append(round(val_loss, 4))
-            if val_loss < best_loss - 1e-4:
-                best, best_loss, wait = model.get_weights(), val_loss, 0
-            else:
-                wait += 1
-                if wait >= self.patience:
-                    break
-        model.set_weights(best)
+            if stop.update(val_loss, model.get_weights):
+                break
+        model.set_weights(stop.best_weights)
         self.model_ = model
         p_val = model.predict(X[va], verbose=0)[:, FIGHT]
         self.val_auc_ = float(roc_auc_score(y[va], p_val))
         fights = np.sort(p_val[y[va] == FIGHT])
         self.threshold_ = float(fights[int(np.floor((1 - self.keep_recall) * len(fights)))]) if len(fights) else 0.5
         self.val_veto_rate_normal_ = float(np.mean(p_val[y[va] == 0] < self.threshold_))
-        self.history_ = history
-        self.epochs_run_ = len(history)
+        self.history_ = stop.history
+        self.epochs_run_ = len(stop.history)
         self.representative_ = X[rng.choice(tr, size=min(200, len(tr)), replace=False)]
         self.classes_ = np.array([0, 1])
         return self

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupShuffleSplit
 
 from classifiers.deep_cnn import augment
 from classifiers.normality import ANY, NormalityDictionary
+from classifiers.training import EarlyStopping, grouped_validation_split
 
 
 def build_tower(dim: int = 16):
@@ -96,11 +96,7 @@ class SiameseNormality:
             raise ValueError("the normality dictionary needs normal frames from at least two source videos")
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        split = GroupShuffleSplit(n_splits=20, test_size=self.val_frac, random_state=self.seed)
-        tr, va = next(((a, b) for a, b in split.split(X, y, groups)
-                       if len(set(y[a])) == 2 and len(set(y[b])) == 2), (None, None))
-        if tr is None:
-            raise ValueError("no split of the source videos gives both classes on both sides")
+        tr, va = grouped_validation_split(y, groups, self.val_frac, self.seed)
         _, g_codes = np.unique(groups, return_inverse=True)
         tower = build_tower(self.dim)
         opt = keras.optimizers.Adam(1e-3)
@@ -116,7 +112,7 @@ class SiameseNormality:
 
         normal_tr, abnormal_tr = tr[y[tr] == 0], tr[y[tr] == 1]
         half = self.batch // 2
-        best, best_auc, wait, history = None, -1.0, 0, []
+        stop = EarlyStopping(self.patience)
         # An epoch: about one pass over the training frames (balanced batches are drawn, not dealt).
         steps = self.steps_per_epoch or max(1, int(np.ceil(len(tr) / self.batch)))
         for _ in range(self.epochs):
@@ -124,19 +120,13 @@ class SiameseNormality:
                 # Balanced batches: half normal, half abnormal, from many source videos.
                 idx = np.concatenate([rng.choice(normal_tr, half), rng.choice(abnormal_tr, half)])
                 step(tf.constant(augment(X[idx], rng)), tf.constant(y[idx]), tf.constant(g_codes[idx]))
-            auc = self._val_auc(tower, X, y, tr, va)
-            history.append(round(auc, 4))
-            if auc > best_auc + 1e-4:
-                best, best_auc, wait = tower.get_weights(), auc, 0
-            else:
-                wait += 1
-                if wait >= self.patience:
-                    break
-        tower.set_weights(best)
+            if stop.update(self._val_auc(tower, X, y, tr, va), tower.get_weights):
+                break
+        tower.set_weights(stop.best_weights)
         self.tower_ = tower
-        self.history_ = history
-        self.epochs_run_ = len(history)
-        self.val_auc_ = float(best_auc)
+        self.history_ = stop.history
+        self.epochs_run_ = len(stop.history)
+        self.val_auc_ = float(stop.best_value)
         # Thresholds: held-out normal frames against the training normal frames' dictionary.
         E = embed(tower, X)
         train_dict = NormalityDictionary({ANY: E[normal_tr]}, {ANY: 0.0}, self.k)

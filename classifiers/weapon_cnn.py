@@ -21,8 +21,9 @@ import os
 import cv2
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupShuffleSplit
 
+from classifiers.thresholds import best_threshold
+from classifiers.training import EarlyStopping, grouped_validation_split
 from features.person_crop import HEIGHT, SHAPE, WIDTH
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,23 +78,6 @@ def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _split(y, groups, val_frac: float, seed: int):
-    split = GroupShuffleSplit(n_splits=20, test_size=val_frac, random_state=seed)
-    return next(((a, b) for a, b in split.split(y, y, groups) if len(set(y[a])) == 2 and len(set(y[b])) == 2),
-                (None, None))
-
-
-def balanced_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """The cut on p that maximises balanced accuracy (mean of both classes' recall)."""
-    best, best_t = -1.0, 0.5
-    for t in np.unique(p):
-        pred = p >= t
-        bal = 0.5 * (np.mean(pred[y == 1]) + np.mean(~pred[y == 0]))
-        if bal > best:
-            best, best_t = bal, float(t)
-    return best_t
-
-
 class WeaponClassifier:
     def __init__(self, epochs: int = 100, batch: int = 64, patience: int = 15, val_frac: float = 0.2, seed: int = 0):
         self.epochs = epochs
@@ -110,36 +94,29 @@ class WeaponClassifier:
         groups = np.asarray(groups)
         if set(np.unique(y)) != {0, 1}:
             raise ValueError("the weapon classifier needs armed and unarmed person boxes")
-        tr, va = _split(y, groups, self.val_frac, self.seed)
-        if tr is None:
-            raise ValueError("no split of the source groups gives armed and unarmed people on both sides")
+        tr, va = grouped_validation_split(y, groups, self.val_frac, self.seed)
         keras.utils.set_random_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         counts = np.bincount(y[tr], minlength=2)
         weights = np.array([len(tr) / (2.0 * max(1, c)) for c in counts], np.float32)
         model = build_model()
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-        best, best_auc, wait, history = None, -1.0, 0, []
+        stop = EarlyStopping(self.patience)
         for _ in range(self.epochs):
             order = rng.permutation(tr)
             for s in range(0, len(order), self.batch):
                 idx = order[s:s + self.batch]
                 model.train_on_batch(augment(X[idx], rng), y[idx], sample_weight=weights[y[idx]])
             auc = float(roc_auc_score(y[va], model.predict(X[va], verbose=0, batch_size=256)[:, ARMED]))
-            history.append(round(auc, 4))
-            if auc > best_auc + 1e-4:
-                best, best_auc, wait = model.get_weights(), auc, 0
-            else:
-                wait += 1
-                if wait >= self.patience:
-                    break
-        model.set_weights(best)
+            if stop.update(auc, model.get_weights):
+                break
+        model.set_weights(stop.best_weights)
         self.model_ = model
         p_val = model.predict(X[va], verbose=0, batch_size=256)[:, ARMED]
-        self.val_auc_ = best_auc
-        self.threshold_ = balanced_threshold(y[va], p_val)
-        self.history_ = history
-        self.epochs_run_ = len(history)
+        self.val_auc_ = stop.best_value
+        self.threshold_ = best_threshold(y[va] == ARMED, p_val, "balanced_accuracy")
+        self.history_ = stop.history
+        self.epochs_run_ = len(stop.history)
         self.representative_ = X[rng.choice(tr, size=min(200, len(tr)), replace=False)]
         self.classes_ = np.array([0, 1])
         return self

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers.files import flip_one_byte
+from helpers.kiosk import kiosk_modules
 
 from core.detector import Flag
 from core.errors import UserError
@@ -192,3 +193,10 @@ def test_evaluate_weapon_scores_each_person_box_with_the_exported_model(trained,
     rows = list(csv.DictReader(open(tmp_path / "ev" / "predictions.csv")))
     assert len(rows) == 24 and {r["label"] for r in rows} == {"weapon", "no_weapon"} and rows[0]["box"]
     assert (tmp_path / "ev" / "roc.png").is_file()
+
+
+def test_a_kiosk_run_with_the_weapon_model_loads_litert_not_tensorflow(trained, small_video, tmp_path):
+    res, modules = kiosk_modules(["run", "--source", small_video, "--max-frames", "40", "--model-dir",
+                                  str(trained[1]), "--set", f"storage_dir={tmp_path / 'var'}"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert modules == ["ai_edge_litert"] and "weapon_lite" in res.stderr
