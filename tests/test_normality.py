@@ -235,3 +235,21 @@ def test_train_export_and_evaluate_normality_on_real_clips(small_fight_set, tmp_
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert metrics["n"] == 24 and metrics["threshold"] == 1.0 and "live replay" in metrics["scored_by"]
     assert (tmp_path / "ev" / "predictions.csv").is_file() and (tmp_path / "ev" / "roc.png").is_file()
+
+
+def test_bench_escalation_sums_the_gates_counts_per_label(small_video, tmp_path, capsys):
+    from bench.escalation import main
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "labels.csv").write_text(f"clip,label\n{small_video},normal\n")
+    assert main(["--dataset", str(folder), "--model-dir", str(tmp_path / "none"), "--set", "gate.suspicion=0.5",
+                 "--out", str(tmp_path / "e.json")]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    normal = result["per_label"]["normal"]
+    assert result["gate_suspicion"] == 0.5 and normal["clips"] == 1 and normal["frames"] > 0
+    assert 0 <= normal["by_suspicion"] <= normal["escalated"] <= normal["frames"]
+    assert normal["escalated_fraction"] == round(normal["escalated"] / normal["frames"], 4)
+    capsys.readouterr()
+    assert main(["--dataset", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

@@ -1,0 +1,73 @@
+"""What share of frames the gate sends to stage 2, over every clip of a labelled folder, per label.
+
+`bench` measures one clip; a site wants the share over its own normal footage (the gate's promise
+is that normal footage rarely pays for stage 2). Each clip is replayed through the live cascade
+(source -> classical stage -> gate -> refiners -> decision, as `run`) with the folder's models, and
+the gate's own counts are summed per label: frames escalated, and those escalated on suspicion
+alone; plus the clips in which stage 2 raised an event of its own (`anomaly`, `weapon`).
+
+    python -m bench.escalation --dataset ../shared/data/fight_surv --model-dir models/ [--set gate.suspicion=0.8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+from core.errors import UserError
+from datasets.labelled import read_labels
+from pipeline.cascade import Cascade
+from pipeline.config import load_config
+from pipeline.models import load_models
+from sources.frame_source import FrameSource
+
+
+def escalation(dataset: str, model_dir: str | None, cfg) -> dict:
+    cfg, models, _ = load_models(model_dir, cfg)
+    totals: dict[str, dict] = defaultdict(lambda: {"clips": 0, "frames": 0, "escalated": 0, "by_suspicion": 0,
+                                                   "clips_with_stage2_events": 0})
+    for item in read_labels(dataset, None):
+        with FrameSource(item.path, process_width=cfg.source.process_width, reconnect=False) as src:
+            cascade = Cascade(cfg, src.fps, models)
+            stage2_event = False
+            for frame in src:
+                stage2_event |= any(e.stage == "deep" and e.is_start and e.type not in ("fight", "crowding")
+                                    for e in cascade.process(frame))
+        t = totals[item.label or "unlabelled"]
+        t["clips"] += 1
+        t["frames"] += cascade.gate.seen
+        t["escalated"] += cascade.gate.escalated
+        t["by_suspicion"] += cascade.gate.by_suspicion
+        t["clips_with_stage2_events"] += stage2_event
+    out = {}
+    for label, t in totals.items():
+        out[label] = {**t, "escalated_fraction": round(t["escalated"] / t["frames"], 4) if t["frames"] else None,
+                      "by_suspicion_fraction": round(t["by_suspicion"] / t["frames"], 4) if t["frames"] else None}
+    return {"dataset": dataset, "model_dir": model_dir, "gate_suspicion": cfg.gate.suspicion, "per_label": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", required=True, help="a labelled clip folder (labels.csv)")
+    ap.add_argument("--model-dir", default="models")
+    ap.add_argument("--config", help="YAML configuration (as run)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--out", help="write the JSON here as well")
+    args = ap.parse_args(argv)
+    try:
+        result = escalation(args.dataset, args.model_dir, load_config(args.config, args.overrides))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(result, indent=2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    print(json.dumps(result["per_label"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
