@@ -4,7 +4,7 @@
 is that normal footage rarely pays for stage 2). Each clip is replayed through the live cascade
 (source -> classical stage -> gate -> refiners -> decision, as `run`) with the folder's models, and
 the gate's own counts are summed per label: frames escalated, and those escalated on suspicion
-alone; plus the clips in which stage 2 raised an event of its own (`anomaly`, `weapon`).
+alone; plus, per event type of stage 2's own (`anomaly`, `weapon`), the clips in which it was raised.
 
     python -m bench.escalation --dataset ../shared/data/fight_surv --model-dir models/ [--set gate.suspicion=0.8]
 """
@@ -25,26 +25,30 @@ from sources.frame_source import FrameSource
 
 
 def escalation(dataset: str, model_dir: str | None, cfg) -> dict:
+    from core.refiner import refiners
+
     cfg, models, _ = load_models(model_dir, cfg)
+    own = {name for cls in refiners() for name in cls.events}
     totals: dict[str, dict] = defaultdict(lambda: {"clips": 0, "frames": 0, "escalated": 0, "by_suspicion": 0,
-                                                   "clips_with_stage2_events": 0})
+                                                   "clips_with_stage2_event": defaultdict(int)})
     for item in read_labels(dataset, None):
         with FrameSource(item.path, process_width=cfg.source.process_width, reconnect=False) as src:
             cascade = Cascade(cfg, src.fps, models)
-            stage2_event = False
+            raised: set[str] = set()   # stage 2's own event types (a confirmed flag keeps its classical type)
             for frame in src:
-                stage2_event |= any(e.stage == "deep" and e.is_start and e.type not in ("fight", "crowding")
-                                    for e in cascade.process(frame))
+                raised |= {e.type for e in cascade.process(frame) if e.is_start and e.type in own}
         t = totals[item.label or "unlabelled"]
         t["clips"] += 1
         t["frames"] += cascade.gate.seen
         t["escalated"] += cascade.gate.escalated
         t["by_suspicion"] += cascade.gate.by_suspicion
-        t["clips_with_stage2_events"] += stage2_event
+        for kind in raised:
+            t["clips_with_stage2_event"][kind] += 1
     out = {}
     for label, t in totals.items():
-        out[label] = {**t, "escalated_fraction": round(t["escalated"] / t["frames"], 4) if t["frames"] else None,
-                      "by_suspicion_fraction": round(t["by_suspicion"] / t["frames"], 4) if t["frames"] else None}
+        share = (lambda k: round(t[k] / t["frames"], 4) if t["frames"] else None)  # noqa: E731
+        out[label] = {**t, "clips_with_stage2_event": dict(t["clips_with_stage2_event"]),
+                      "escalated_fraction": share("escalated"), "by_suspicion_fraction": share("by_suspicion")}
     return {"dataset": dataset, "model_dir": model_dir, "gate_suspicion": cfg.gate.suspicion, "per_label": out}
 
 
