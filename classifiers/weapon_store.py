@@ -48,8 +48,9 @@ def save_keras(clf, model_dir: str, training: dict) -> dict:
                        "weapon_representative.npz": representative_bytes(clf.representative_)},
                       task="weapon", classes=CLASSES, threshold=float(clf.threshold_), features=FEATURES,
                       training=training, input_shape=list(SHAPE),
-                      threshold_rule="P(armed) that maximises balanced accuracy on a validation part holding whole "
-                                     "source groups")
+                      threshold_rule=f"the lowest P(armed) that leaves at most {clf.max_false_alarm:g} of the unarmed "
+                                     f"people of a validation part holding whole source groups over it (an attack "
+                                     f"alarm must be rare on unarmed people)")
     return dict(card.model_dump(), sha256=card.sha256)
 
 

@@ -72,14 +72,17 @@ def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 100) -> dict:
     except ValueError as exc:
         raise UserError(f"{dataset}: {exc}") from None
     print(f"weapon: validation AUC {clf.val_auc_:.3f} per person box (whole source groups held out, "
-          f"{clf.epochs_run_} epochs), threshold {clf.threshold_:.3f}", file=sys.stderr)
+          f"{clf.epochs_run_} epochs); threshold {clf.threshold_:.3f}: armed people over it {clf.val_recall_:.3f}, "
+          f"unarmed {clf.val_false_alarm_:.3f}", file=sys.stderr)
     training = {"dataset": os.path.abspath(dataset), "n": int(len(y)),
                 "per_class": {"unarmed": int(np.sum(y == 0)), "armed": int(np.sum(y == 1))},
                 "n_groups": int(len(set(groups.tolist()))),
                 "real": "person boxes of the labelled images, armed when a weapon box lies over half inside",
                 "generated": "none (augmented on the fly: box shift and scale, brightness, contrast, noise, "
                              "salt and pepper, blur, JPEG, mirror)",
-                "val_auc": round(clf.val_auc_, 4), "epochs_run": clf.epochs_run_, "val_auc_history": clf.history_}
+                "val_auc": round(clf.val_auc_, 4), "val_recall_at_threshold": round(clf.val_recall_, 4),
+                "val_false_alarm_at_threshold": round(clf.val_false_alarm_, 4), "epochs_run": clf.epochs_run_,
+                "val_auc_history": clf.history_}
     card = weapon_store.save_keras(clf, model_dir, training)
     weapon_store.export(model_dir)   # the kiosk's LiteRT files at once: evaluate and run need no extra step
     return card
