@@ -116,7 +116,10 @@ def test_weapon_scores_nobody_on_an_empty_frame_and_skips_people_too_small_to_ju
     seq = [[_person(1, (0, 0, 40, 60))], [_person(2, (60, 0, 40, 60))], [_person(1, (0, 0, 40, 60))]]
     raised = [any(f.type == "weapon" for f in ref2.refine(_ctx(t, p), [])) for t, p in zip((0.0, 0.1, 0.2), seq)]
     assert raised == [False, False, True]
-    assert WeaponRefiner.build(WeaponConfig(), {}) is None
+    assert WeaponRefiner.build(WeaponConfig(enabled=True), {}) is None
+    # Off by default (it still raises attack alarms on unarmed people); a site switches it on.
+    assert WeaponRefiner.build(WeaponConfig(), {"weapon_lite": _Armed([])}) is None
+    assert WeaponRefiner.build(WeaponConfig(enabled=True), {"weapon_lite": _Armed([])}) is not None
 
 
 def weapon_store_sha(model_dir):

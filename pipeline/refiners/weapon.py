@@ -6,7 +6,8 @@ On a frame the gate escalates, each person the occupancy stage tracks (`ctx.peop
 P(armed) reaches the threshold on `weapon.persist_frames` scored frames within `weapon.window_s`
 raises `weapon` (attack, `"stage": "deep"`, with the person's box and id): one frame's glint is not a
 gun. Frames that do not escalate, and frames with nobody in view, pay nothing. Built only when an
-exported weapon model is present.
+exported weapon model is present and `weapon.enabled` is set: it is off by default until it stops
+raising attack alarms on people who hold nothing (README, "Weapons").
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from features.person_crop import MARGIN, region_input, widened
 class WeaponConfig(Section):
     """Stage 2: the weapon classifier on the people of escalated frames; see pipeline/refiners/weapon.py."""
 
-    enabled: bool = Field(True, description="use the exported weapon model on escalated frames when there is one")
+    enabled: bool = Field(False, description="use the exported weapon model on escalated frames when there is one; off "
+                                             "by default: on street and café footage without a weapon it still raised "
+                                             "`weapon` (see the README), and `weapon` is an attack alarm")
     precision: str = Field("float", pattern="^(float|int8)$", description="which LiteRT export runs: float or int8")
     min_prob: float | None = Field(None, ge=0, le=1, description="P(armed) that counts as armed; empty: the model's")
     persist_frames: int = Field(3, ge=1, le=100, description="weapon needs this many armed frames of one person ...")
