@@ -16,7 +16,7 @@ import json
 import sys
 from collections import defaultdict
 
-from core.errors import UserError
+from bench.report import finish
 from datasets.labelled import read_labels
 from pipeline.cascade import Cascade
 from pipeline.config import load_config
@@ -60,17 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--out", help="write the JSON here as well")
     args = ap.parse_args(argv)
-    try:
-        result = escalation(args.dataset, args.model_dir, load_config(args.config, args.overrides))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    text = json.dumps(result, indent=2)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    print(json.dumps(result["per_label"]))
-    return 0
+    return finish(lambda: escalation(args.dataset, args.model_dir, load_config(args.config, args.overrides)),
+                  args.out, lambda result: json.dumps(result["per_label"]))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from bench.report import finish
 from core.errors import UserError
 from detectors.crowding import CrowdingDetector
 from pipeline.cascade import Cascade
@@ -100,17 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", help="YAML configuration (as run)")
     ap.add_argument("--out", help="write the JSON here as well")
     args = ap.parse_args(argv)
-    try:
-        result = evaluate(args.data, args.fixture, load_config(args.config))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    text = json.dumps(result, indent=2)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    print(json.dumps(result["mae"]))
-    return 0
+    return finish(lambda: evaluate(args.data, args.fixture, load_config(args.config)), args.out,
+                  lambda result: json.dumps(result["mae"]))
 
 
 if __name__ == "__main__":

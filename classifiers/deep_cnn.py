@@ -32,19 +32,28 @@ CLASSES = ("normal", "fight")
 FIGHT = 1
 
 
-def build_model(classes: int = len(CLASSES)):
+def stage2_backbone() -> list:
+    """The stage-2 input (64x64x2) through four small convolutions to one pooled vector: shared by
+    the CNN and the Siamese tower (classifiers/siamese.py), which differ only in their heads."""
     import keras
     from keras import layers
 
-    return keras.Sequential([
+    return [
         keras.Input((64, 64, 2)),
         layers.Conv2D(8, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
         layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
         layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
         layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.GlobalAveragePooling2D(), layers.Dropout(0.3),
-        layers.Dense(classes, activation="softmax"),
-    ], name="deep_cnn")
+        layers.GlobalAveragePooling2D(),
+    ]
+
+
+def build_model(classes: int = len(CLASSES)):
+    import keras
+    from keras import layers
+
+    return keras.Sequential([*stage2_backbone(), layers.Dropout(0.3), layers.Dense(classes, activation="softmax")],
+                            name="deep_cnn")
 
 
 def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -152,6 +161,33 @@ def load_keras(data: bytes):
         with open(path, "wb") as fh:
             fh.write(data)
         return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def tower_for_export(model_dir: str, card, tower_file: str, representative_file: str, files: set[str], what: str):
+    """A Keras card's tower (safe mode, from checksum-verified bytes), its representative inputs and
+    their LiteRT flatbuffers, float and int8: what every deep model's `export` starts from. A card
+    that is not a Keras model with exactly `files` is one UserError line naming `what`."""
+    from classifiers.model_store import verified_bytes
+    from core.errors import UserError
+
+    if card.backend != "keras" or set(card.files) != files:
+        raise UserError(f"{model_dir}: the {what} model's card does not list {', '.join(sorted(files))}")
+    model = load_keras(verified_bytes(model_dir, card, tower_file))
+    with np.load(io.BytesIO(verified_bytes(model_dir, card, representative_file)), allow_pickle=False) as z:
+        rep = np.asarray(z["x"], np.float32)
+    return model, rep, {"float": to_tflite(model), "int8": to_tflite(model, rep)}
+
+
+def class_agreement(ref: np.ndarray, predict, X: np.ndarray, threshold: float) -> dict:
+    """LiteRT against Keras for a two-class softmax, per precision: the largest difference in the
+    probabilities and the agreement of the decision `P(positive) >= threshold`."""
+    out = {}
+    for precision in ("float", "int8"):
+        got = np.stack([predict(x, precision) for x in X])
+        same = (got[:, 1] >= threshold) == (ref[:, 1] >= threshold)
+        out[precision] = {"max_abs_diff": round(float(np.max(np.abs(got - ref))), 6),
+                          "decision_agreement": round(float(np.mean(same)), 4), "n": int(len(X))}
+    return out
 
 
 def to_tflite(model, representative: np.ndarray | None = None) -> bytes:

@@ -10,11 +10,7 @@ export (`deep_lite`, what a kiosk loads), each with a validated card beside its 
 
 from __future__ import annotations
 
-import io
-import os
 from typing import Any
-
-import numpy as np
 
 from classifiers.deep_lite import DeepLiteModel
 from classifiers.model_store import read_card, save_files, verified_bytes
@@ -39,7 +35,8 @@ def save_keras(clf, model_dir: str, variant: str, training: dict) -> dict:
     from classifiers.deep_cnn import representative_bytes
 
     card = save_files(model_dir, KERAS_NAME, "keras",
-                      {"deep.keras": clf.keras_bytes(), "deep_representative.npz": representative_bytes(clf.representative_)},
+                      {"deep.keras": clf.keras_bytes(),
+                       "deep_representative.npz": representative_bytes(clf.representative_)},
                       task="deep", classes=CLASSES, threshold=float(clf.threshold_), features=features(variant),
                       training=training, variant=variant, input_shape=[SIZE, SIZE, CHANNELS],
                       threshold_rule="P(fight) that keeps 95 % of the fight frames of a validation part holding "
@@ -49,26 +46,15 @@ def save_keras(clf, model_dir: str, variant: str, training: dict) -> dict:
 
 def export(model_dir: str) -> dict:
     """`deep_lite` from `deep`: LiteRT float and int8, compared with Keras on the representative inputs."""
-    from classifiers.deep_cnn import load_keras, to_tflite
+    from classifiers.deep_cnn import class_agreement, tower_for_export
 
     card = read_card(model_dir, KERAS_NAME, retrain_hint(model_dir))
-    if card.backend != "keras" or set(card.files) != {"deep.keras", "deep_representative.npz"}:
-        raise UserError(f"{model_dir}: the deep model's card does not list deep.keras and its representative inputs")
-    model = load_keras(verified_bytes(model_dir, card, "deep.keras"))
-    with np.load(io.BytesIO(verified_bytes(model_dir, card, "deep_representative.npz")), allow_pickle=False) as z:
-        rep = np.asarray(z["x"], np.float32)
-    buffers = {"float": to_tflite(model), "int8": to_tflite(model, rep)}
+    model, rep, buffers = tower_for_export(model_dir, card, "deep.keras", "deep_representative.npz",
+                                           {"deep.keras", "deep_representative.npz"}, "deep")
     extra: dict[str, Any] = card.model_extra or {}
     variant = extra.get("variant", "grey")
     lite = DeepLiteModel(buffers, card.classes, card.threshold, variant)
-    ref = model.predict(rep, verbose=0)
-    agreement = {}
-    for precision in ("float", "int8"):
-        got = np.stack([lite.predict_proba(x, precision) for x in rep])
-        agreement[precision] = {
-            "max_abs_diff": round(float(np.max(np.abs(got - ref))), 6),
-            "decision_agreement": round(float(np.mean((got[:, 1] >= card.threshold) == (ref[:, 1] >= card.threshold))), 4),
-            "n": int(len(rep))}
+    agreement = class_agreement(model.predict(rep, verbose=0), lite.predict_proba, rep, card.threshold)
     out = save_files(model_dir, NAME, "tflite", {"deep_float.tflite": buffers["float"],
                                                  "deep_int8.tflite": buffers["int8"]},
                      task="deep", classes=card.classes, threshold=card.threshold, features=card.features,

@@ -77,18 +77,13 @@ def save_keras(model, model_dir: str, variant: str, training: dict) -> dict:
 
 def export(model_dir: str) -> dict:
     """`normality_lite` from `normality`: the tower in LiteRT float and int8, the dictionary as it is."""
-    from classifiers.deep_cnn import load_keras, to_tflite
+    from classifiers.deep_cnn import tower_for_export
 
     card = read_card(model_dir, KERAS_NAME, retrain_hint(model_dir))
-    if card.backend != "keras" or set(card.files) != KERAS_FILES:
-        raise UserError(f"{model_dir}: the normality model's card does not list {', '.join(sorted(KERAS_FILES))}")
-    tower = load_keras(verified_bytes(model_dir, card, "normality.keras"))
-    with np.load(io.BytesIO(verified_bytes(model_dir, card, "normality_representative.npz")),
-                 allow_pickle=False) as z:
-        rep = np.asarray(z["x"], np.float32)
+    tower, rep, buffers = tower_for_export(model_dir, card, "normality.keras", "normality_representative.npz",
+                                           KERAS_FILES, "normality")
     dict_bytes = verified_bytes(model_dir, card, DICTIONARY)
     dictionary = _dictionary(dict_bytes, model_dir)
-    buffers = {"float": to_tflite(tower), "int8": to_tflite(tower, rep)}
     runner = LiteRunner(buffers, (SIZE, SIZE, CHANNELS), dictionary.dim)
     ref = tower.predict(rep, verbose=0)
     agreement = {}

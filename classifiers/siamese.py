@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from classifiers.deep_cnn import augment
+from classifiers.deep_cnn import augment, stage2_backbone
 from classifiers.normality import ANY, NormalityDictionary
 from classifiers.training import EarlyStopping, grouped_validation_split
 
@@ -31,15 +31,8 @@ def build_tower(dim: int = 16):
     import keras
     from keras import layers
 
-    return keras.Sequential([
-        keras.Input((64, 64, 2)),
-        layers.Conv2D(8, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.GlobalAveragePooling2D(),
-        layers.Dense(dim), layers.UnitNormalization(),
-    ], name="normality_tower")
+    return keras.Sequential([*stage2_backbone(), layers.Dense(dim), layers.UnitNormalization()],
+                            name="normality_tower")
 
 
 def triplet_loss(emb, y, g, margin: float):

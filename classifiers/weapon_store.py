@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
 from classifiers.lite_runner import LiteRunner
@@ -56,23 +54,13 @@ def save_keras(clf, model_dir: str, training: dict) -> dict:
 
 def export(model_dir: str) -> dict:
     """`weapon_lite` from `weapon`: LiteRT float and int8, compared with Keras on the representative crops."""
-    from classifiers.deep_cnn import load_keras, to_tflite
+    from classifiers.deep_cnn import class_agreement, tower_for_export
 
     card = read_card(model_dir, KERAS_NAME, retrain_hint(model_dir))
-    if card.backend != "keras" or set(card.files) != {"weapon.keras", "weapon_representative.npz"}:
-        raise UserError(f"{model_dir}: the weapon model's card does not list weapon.keras and its representative crops")
-    model = load_keras(verified_bytes(model_dir, card, "weapon.keras"))
-    with np.load(io.BytesIO(verified_bytes(model_dir, card, "weapon_representative.npz")), allow_pickle=False) as z:
-        rep = np.asarray(z["x"], np.float32)
-    buffers = {"float": to_tflite(model), "int8": to_tflite(model, rep)}
+    model, rep, buffers = tower_for_export(model_dir, card, "weapon.keras", "weapon_representative.npz",
+                                           {"weapon.keras", "weapon_representative.npz"}, "weapon")
     lite = WeaponLiteModel(buffers, card.threshold)
-    ref = model.predict(rep, verbose=0)
-    agreement = {}
-    for precision in ("float", "int8"):
-        got = np.stack([lite.predict_proba(x, precision) for x in rep])
-        same = (got[:, 1] >= card.threshold) == (ref[:, 1] >= card.threshold)
-        agreement[precision] = {"max_abs_diff": round(float(np.max(np.abs(got - ref))), 6),
-                                "decision_agreement": round(float(np.mean(same)), 4), "n": int(len(rep))}
+    agreement = class_agreement(model.predict(rep, verbose=0), lite.predict_proba, rep, card.threshold)
     out = save_files(model_dir, NAME, "tflite", {"weapon_float.tflite": buffers["float"],
                                                  "weapon_int8.tflite": buffers["int8"]},
                      task="weapon", classes=CLASSES, threshold=card.threshold, features=card.features,

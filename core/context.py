@@ -28,8 +28,9 @@ class FrameContext:
     # How close the cheap stage came to flagging this frame: the highest score over its threshold a
     # detector reported (1 = at it). The gate escalates a frame that nearly flagged.
     suspicion: float = 0.0
-    # What later stages make from this frame and share (stage 2's input, made once for every refiner).
-    cache: dict = field(default_factory=dict, repr=False)
+    # What later stages make from this frame and share (stage 2's input, made once for every refiner);
+    # created by the first stage that stores something, so a frame nobody asks about allocates nothing.
+    cache: dict | None = field(default=None, repr=False)
     _grey_image: np.ndarray | None = field(default=None, repr=False)
 
     def suspect(self, score: float, threshold: float) -> None:

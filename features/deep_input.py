@@ -39,7 +39,7 @@ def from_context(ctx, variant: str = "grey") -> np.ndarray:
     """This frame's input, made once however many refiners ask for it (kept in `ctx.cache`)."""
     cache = getattr(ctx, "cache", None)
     if cache is None:
-        return deep_input(ctx.grey_tamper, ctx.motion.mask, variant)
+        cache = ctx.cache = {}
     key = ("deep_input", variant)
     if key not in cache:
         cache[key] = deep_input(ctx.grey_tamper, ctx.motion.mask, variant)

@@ -12,7 +12,6 @@ model is present: without one, the cheap stage decides alone, as before.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from pydantic import Field
@@ -21,6 +20,7 @@ from core.detector import Flag
 from core.refiner import Refiner, register_refiner
 from core.settings import Section
 from features.deep_input import from_context
+from pipeline.refiners.recent import Recent
 
 
 class DeepConfig(Section):
@@ -59,7 +59,7 @@ class DeepRefiner(Refiner):
         self.vetoed = 0
         self.confirmed = 0
         self.held = 0          # judged frames that waited for `confirm_frames` witnesses
-        self._recent: deque[tuple[float, float]] = deque(maxlen=cfg.confirm_frames)  # (time_s, P(fight))
+        self._recent = Recent(cfg.window_s, maxlen=cfg.confirm_frames)  # (time_s, P(fight)) of judged frames
 
     @classmethod
     def build(cls, cfg: DeepConfig | None, models: dict[str, Any]) -> "DeepRefiner | None":
@@ -82,15 +82,13 @@ class DeepRefiner(Refiner):
             return flags
         self.model_calls += 1
         recent = self._recent
-        recent.append((ctx.time_s, self.score(ctx)))
-        while recent[0][0] < ctx.time_s - self.cfg.window_s:
-            recent.popleft()
+        recent.add(ctx.time_s, self.score(ctx))
         if len(recent) < self.cfg.confirm_frames:
             # Too few witnesses yet: nothing judged stands on this frame (the cheap stage's flag holds
             # for a hop, so the next frames bring them).
             self.held += 1
             return [f for f in flags if f.type not in self.judged]
-        p = sum(q for _, q in recent) / len(recent)
+        p = recent.mean()
         self.peak = max(self.peak, p)
         out = []
         for f in flags:

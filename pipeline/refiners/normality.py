@@ -12,7 +12,6 @@ nothing. Built only when an exported normality model is present.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from pydantic import Field
@@ -23,6 +22,7 @@ from core.refiner import Refiner, register_refiner
 from core.settings import Section
 from features.boxes import union_bbox
 from features.deep_input import from_context
+from pipeline.refiners.recent import Recent
 
 
 class NormalityConfig(Section):
@@ -55,7 +55,7 @@ class NormalityRefiner(Refiner):
         self.model_calls = 0    # frames embedded (bench reads it)
         self.peak_margin = 0.0  # the highest distance over threshold seen (evaluation reads it)
         self.vetoed = 0
-        self._abnormal: deque[float] = deque()  # times of abnormal escalated frames within window_s
+        self._abnormal = Recent(cfg.window_s)  # abnormal escalated frames within window_s
 
     @classmethod
     def build(cls, cfg: NormalityConfig | None, models: dict[str, Any]) -> "NormalityRefiner | None":
@@ -75,7 +75,8 @@ class NormalityRefiner(Refiner):
 
     def summary(self) -> str:
         return (f"normality check (LiteRT {self.cfg.precision}): {self.model_calls} frames compared with normal "
-                f"behaviour; highest distance {self.peak_margin:.2f}x its state's threshold; flags vetoed {self.vetoed}")
+                f"behaviour; highest distance {self.peak_margin:.2f}x its state's threshold; flags vetoed "
+                f"{self.vetoed}")
 
     def refine(self, ctx, flags: list[Flag]) -> list[Flag]:
         self.model_calls += 1
@@ -83,9 +84,9 @@ class NormalityRefiner(Refiner):
         self.peak_margin = max(self.peak_margin, margin)
         abnormal = self._abnormal
         if margin >= self.cfg.min_margin:
-            abnormal.append(ctx.time_s)
-        while abnormal and abnormal[0] < ctx.time_s - self.cfg.window_s:
-            abnormal.popleft()
+            abnormal.add(ctx.time_s)
+        else:
+            abnormal.forget_before(ctx.time_s)
         out = flags
         if self.vetoes and margin < self.cfg.veto_below:
             out = [f for f in flags if f.type not in self.vetoes]

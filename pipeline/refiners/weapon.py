@@ -12,7 +12,6 @@ raising attack alarms on people who hold nothing (README, "Weapons").
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from pydantic import Field
@@ -22,6 +21,7 @@ from core.events import ATTACK, EventSpec
 from core.refiner import Refiner, register_refiner
 from core.settings import Section
 from features.person_crop import MARGIN, region_input, widened
+from pipeline.refiners.recent import Recent
 
 
 class WeaponConfig(Section):
@@ -53,7 +53,7 @@ class WeaponRefiner(Refiner):
         self.model_calls = 0    # person crops scored (bench reads it)
         self.frames = 0         # escalated frames with somebody to score
         self.peak = 0.0         # the highest P(armed) seen
-        self._armed: dict[int, deque[float]] = {}   # person id -> times of armed frames within window_s
+        self._armed: dict[int, Recent] = {}   # person id -> their armed frames within window_s
 
     @classmethod
     def build(cls, cfg: WeaponConfig | None, models: dict[str, Any]) -> "WeaponRefiner | None":
@@ -74,10 +74,13 @@ class WeaponRefiner(Refiner):
         region = ctx.source_crop((x0, y0, x1 - x0, y1 - y0))
         return None if region is None else region_input(region)
 
+    def _largest(self, people) -> list:
+        """The people to score: the largest `max_people` first (bounds the cost in a crowd)."""
+        return sorted(people or [], key=lambda p: p.box[2] * p.box[3], reverse=True)[:self.cfg.max_people]
+
     def score(self, ctx) -> float:
         """The highest P(armed) of this frame's people (bench prices stage 2 on every frame with it)."""
-        people = sorted(ctx.people or [], key=lambda p: p.box[2] * p.box[3], reverse=True)[:self.cfg.max_people]
-        crops = [c for c in (self._crop(ctx, p.box) for p in people) if c is not None]
+        crops = [c for c in (self._crop(ctx, p.box) for p in self._largest(ctx.people)) if c is not None]
         return max((float(self.model.predict_proba(c)[1]) for c in crops), default=0.0)
 
     def refine(self, ctx, flags: list[Flag]) -> list[Flag]:
@@ -86,22 +89,24 @@ class WeaponRefiner(Refiner):
         self.frames += 1
         out = flags
         t = ctx.time_s
-        for person in sorted(ctx.people, key=lambda p: p.box[2] * p.box[3], reverse=True)[:self.cfg.max_people]:
+        for person in self._largest(ctx.people):
             crop = self._crop(ctx, person.box)
             if crop is None:
                 continue
             self.model_calls += 1
             p = float(self.model.predict_proba(crop)[1])
             self.peak = max(self.peak, p)
-            hits = self._armed.setdefault(person.id, deque())
+            hits = self._armed.setdefault(person.id, Recent(self.cfg.window_s))
             if p >= self.threshold:
-                hits.append(t)
-            while hits and hits[0] < t - self.cfg.window_s:
-                hits.popleft()
+                hits.add(t)
+            else:
+                hits.forget_before(t)
             if len(hits) >= self.cfg.persist_frames and p >= self.threshold:
                 out = [*out, Flag("weapon", round(p, 4), person.box, stage="deep",
                                   extra={"person_id": person.id, "threshold": round(self.threshold, 4)})]
         # People gone for a window are forgotten (a long shift must not grow this).
-        for pid in [k for k, v in self._armed.items() if not v or v[-1] < t - self.cfg.window_s]:
+        for recent in self._armed.values():
+            recent.forget_before(t)
+        for pid in [k for k, v in self._armed.items() if not v]:
             del self._armed[pid]
         return out
