@@ -24,9 +24,14 @@ DEMO_RECIPIENT = "+15550100"
 # Rendered at 640x480: at 320x240 a face is 9 px wide, too small for any face detector (a kiosk camera
 # sees the customer's face at 40 px or more).
 DEMO_SIZE = (640, 480)
-# The scenario's loiterer stays 14 s; a booth's default limit (loitering.after_s) is two minutes.
-# Applied before --config and --set, which still win.
+# The scenario's loiterer stays 14 s; a booth's default limit (loitering.after_s) is two minutes. The
+# fascia is where a site would draw it on a snapshot of its camera. Applied before --config and --set,
+# which still win.
 DEMO_SETTINGS = (f"loitering.after_s={LOITER_AFTER_S:g}",)
+
+
+def demo_settings(sc) -> tuple[str, ...]:
+    return DEMO_SETTINGS + (f"skimming.roi={sc.fascia_roi()}",)
 
 
 def expected_events(sc, models: dict) -> list[TruthEvent]:
@@ -55,15 +60,16 @@ def match_truth(truth, events: list[Event], fps: float, slack_s: float = 2.0):
 
 
 def demo(args) -> int:
-    cfg = load_config(args.config, args.overrides, defaults=DEMO_SETTINGS)
+    sc = booth_scenario(*DEMO_SIZE)
+    settings = demo_settings(sc)
+    cfg = load_config(args.config, args.overrides, defaults=settings)
     use_opencv_threads(cfg)
     cfg, models, metas = load_models(args.model_dir, cfg)
-    sc = booth_scenario(*DEMO_SIZE)
     if args.save_video:
         sc.write_video(args.save_video)
     print(f"ATM Sentinel demo: synthetic booth {sc.width}x{sc.height} at {sc.fps:g} fps, {sc.n_frames} frames; "
           f"ATM states from the scenario, as a state reader would report them; demo settings: "
-          f"{', '.join(DEMO_SETTINGS)}")
+          f"{', '.join(settings)}")
     print(describe_models(metas))
     cascade = Cascade(cfg, sc.fps, models)
     storage = args.storage or tempfile.mkdtemp(prefix="atm-sentinel-demo-")

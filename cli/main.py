@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--key", help="the key file (kept outside the model folder)")
     _common(g)
 
+    f = sub.add_parser("relearn", help="forget the learnt ATM fascia (after servicing the machine); the service "
+                                       "learns it again after a reload (SIGHUP) or a restart")
+    _common(f)
+
     b = sub.add_parser("bench", help="measure the cost of each stage on a real clip")
     b.add_argument("--source", required=True)
     b.add_argument("--model-dir", default="models/")
@@ -164,6 +168,9 @@ def dispatch(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from cli.bench_cmd import bench
         return bench(args)
+    if args.command == "relearn":
+        from cli.relearn_cmd import relearn
+        return relearn(args)
     raise AssertionError(args.command)
 
 

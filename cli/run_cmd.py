@@ -12,6 +12,7 @@ import time
 from types import SimpleNamespace
 
 from core.errors import UserError
+from detectors.skimming import reference_path
 from detectors.tamper import OfflineWatchdog
 from hw_io.atm_state import AtmStateReader
 from hw_io.hardware import build_hardware
@@ -27,19 +28,28 @@ from sources.health import CameraHealth
 
 
 def _reload_threshold(cascade: Cascade, args, metas: dict[str, dict]) -> None:
-    """SIGHUP: re-read the config's motion threshold section, so a site can tune it without a restart."""
+    """SIGHUP: re-read the config's motion threshold section, so a site can tune it without a restart,
+    and the fascia's region (a new one, or one `relearn` deleted, is learnt again)."""
     try:
         # As at start: a threshold the site leaves at default stays the one the models were trained with.
         cfg = reconcile(load_config(args.config, args.overrides), metas, args.model_dir)
         t = cfg.motion.threshold
         motion = cascade.classical.features.motion
         motion.use_threshold(t)
+        skimming = cascade.classical.detector("skimming")
+        said = None
+        if skimming is not None:
+            if skimming.cfg.reference_file:   # a live source keeps it (see _run)
+                cfg.skimming.reference_file = reference_path(cfg.skimming, cfg.storage_dir)
+            said = skimming.reload(cfg.skimming)
     except Exception as exc:  # a bad edit must not stop the watch
         print(f"config reload ignored: {exc}", file=sys.stderr)
         return
     value = "none" if t.value is None else f"{t.value:g}"
     print(f"motion threshold now: method {t.method}, value {value}, floor {t.floor:g}, ceiling {t.ceiling:g}",
           file=sys.stderr)
+    if said:
+        print(said, file=sys.stderr)
 
 
 def _emit(log: EventLog, ev, out) -> None:
@@ -171,6 +181,10 @@ def _run(args, out) -> int:
     cfg, models, metas = load_models(args.model_dir, cfg)
     s = cfg.source
     kind, _ = parse_source(args.source)   # a missing file is refused before anything is set up
+    if kind != FILE:
+        # A kiosk keeps the learnt fascia across restarts (a power cut must not learn a skimmer); a file
+        # is its own timeline and learns its own, so one clip never judges another's fascia.
+        cfg.skimming.reference_file = reference_path(cfg.skimming, cfg.storage_dir)
     n = 0
     cascade: Cascade | None = None
     loop: FrameLoop | None = None

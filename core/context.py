@@ -25,6 +25,12 @@ class FrameContext:
     # The people in the booth (features.people.Person, boxes in motion pixels), set by the `people`
     # detector for the detectors registered after it; None when occupancy is switched off.
     people: list | None = None
+    # The ATM's fascia (x, y, w, h in motion pixels), set by the `skimming` detector when a site configured
+    # it: where "at the machine" is for the detectors after it. None: not configured.
+    fascia: tuple | None = None
+    # Regions an earlier detector answers for (the fascia: a change there is a skimmer, not a left bag);
+    # the detectors after it leave them alone.
+    claimed: list | None = None
     # How close the cheap stage came to flagging this frame: the highest score over its threshold a
     # detector reported (1 = at it). The gate escalates a frame that nearly flagged.
     suspicion: float = 0.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from core.events import EventSpec, register_event_type, unregister_owner
 from core.registry import Registry
@@ -29,6 +29,9 @@ class Flag:
     bbox: tuple[int, int, int, int] | None = None  # x, y, w, h in motion-analysis pixels
     extra: dict[str, Any] = field(default_factory=dict)
     stage: str = "classical"
+    # Pictures for the evidence beside the snapshot (name -> BGR image), made only when the flag starts
+    # an event: a callable, so a flag repeated on every frame allocates nothing.
+    images: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
 
 
 class Detector(ABC):

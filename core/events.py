@@ -81,6 +81,8 @@ class Event:
     stage: str = "classical"
     state: str = "unknown"
     extra: dict[str, Any] = field(default_factory=dict)
+    # Pictures the responder keeps with the snapshot (a skimmer's before/after pair); never in the record.
+    images: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def phase(self) -> str:
@@ -91,7 +93,12 @@ class Event:
         return self.phase != END
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        images, self.images = self.images, {}
+        try:
+            d = asdict(self)   # without copying the pictures
+        finally:
+            self.images = images
+        d.pop("images")
         extra = d.pop("extra")
         d["time_s"] = round(float(d["time_s"]), 3)
         d["score"] = round(float(d["score"]), 4)

@@ -3,7 +3,7 @@ classical pipeline, plus ground-truth events computed from the very timeline tha
 
 Used by `python run.py demo` (the whole cascade with no camera or data set) and by the tests.
 
-    sc = booth_scenario()              # 320x240, 15 fps, 623 frames (41.5 s)
+    sc = booth_scenario()              # 320x240, 15 fps, 788 frames (52.5 s)
     for i, bgr in enumerate(sc.frames()):
         ...
     sc.truth                           # [TruthEvent('crowding', ...), ...]
@@ -40,6 +40,10 @@ REF_W, REF_H = 320, 240
 # [0, n_frames) exactly at any fps.
 TIMELINE: tuple[tuple[str, float], ...] = (
     ("empty", 4.0),           # static booth: the background must be learnt
+    ("s_enters", 2.0),        # a visitor S walks in to the ATM
+    ("s_fits", 4.0),          # S fits an overlay on the card slot (half-way through), hands at the slot
+    ("s_leaves", 2.0),        # S walks out; the overlay stays until the end
+    ("s_gone", 3.0),          # empty booth, a skimmer on the card slot
     ("m_enters", 2.0),        # a visitor M in a balaclava walks in to the ATM
     ("m_at_atm", 8.0),        # M at the keypad (the ATM at its PIN prompt), face covered throughout
     ("m_leaves", 2.0),        # M walks out
@@ -50,8 +54,8 @@ TIMELINE: tuple[tuple[str, float], ...] = (
     ("l_gone", 3.0),          # empty booth
     ("a_enters", 2.5),        # person A walks in through the door to the ATM
     ("a_at_atm", 8.0),        # A uses the keypad (arm moving, slight sway)
-    ("b_enters", 2.0),        # person B walks in and stops behind A
-    ("crowding", 5.0),        # A at the ATM, B waiting behind: two separate blobs
+    ("b_enters", 2.0),        # person B walks in and stops behind A, who is still entering the PIN
+    ("crowding", 5.0),        # A at the ATM, B watching from behind: two separate blobs
     ("scuffle", 4.0),         # A and B fight: fast erratic motion, flailing arms, overlaps
     ("b_leaves", 1.5),        # B runs out through the door; A steps back in front of the ATM
     ("bag_drop", 1.5),        # A crouches and puts the bag on the floor
@@ -67,6 +71,9 @@ DOOR = (0, 24, 48, 226)          # door opening x0, y0, x1, y1 (left edge of the
 DOOR_POST = 8                    # width of the door frame
 ATM = (237, 54, 298, 178)        # ATM box x0, y0, x1, y1 (stands against the wall, on the floor)
 KEYPAD = (249, 119, 273, 138)    # keypad rectangle on the ATM front
+CARD_SLOT = (278, 122, 290, 126)  # card slot on the ATM front
+SKIMMER = (275, 117, 293, 131)   # the overlay S fits over the card slot
+FASCIA = (244, 110, 296, 144)    # the region a site would configure as skimming.roi (keypad and card slot)
 A_AT_ATM = (220.0, 214.0)        # A's feet while using the ATM
 B_WAITING = (148.0, 202.0)       # B's feet while waiting behind A
 A_FIGHT = (197.0, 209.0)         # centres of the scuffle
@@ -80,8 +87,8 @@ L_WAITING = (140.0, 206.0)       # L's feet while loitering
 LOITER_AFTER_S = 10.0
 
 # The ATM's state per phase, as the state reader would report it (phases not listed: idle).
-ATM_STATES = {"m_at_atm": "pin_entry", "a_at_atm": "pin_entry", "b_enters": "transaction",
-              "crowding": "transaction", "scuffle": "transaction", "b_leaves": "transaction",
+ATM_STATES = {"m_at_atm": "pin_entry", "a_at_atm": "pin_entry", "b_enters": "pin_entry",
+              "crowding": "pin_entry", "scuffle": "transaction", "b_leaves": "transaction",
               "bag_drop": "transaction", "a_leaves": "card_ejected"}
 
 SENSOR_SIGMA = 2.0
@@ -116,6 +123,7 @@ _LOOK_A = _Look(108.0, (115, 55, 30), (150, 92, 62), "stripes", (45, 45, 50))   
 _LOOK_B = _Look(114.0, (45, 40, 150), (28, 24, 105), "check", (95, 78, 62))     # maroon, grey ~73
 _LOOK_M = _Look(110.0, (48, 48, 52), (70, 70, 76), "stripes", (40, 40, 45), covering=(30, 30, 34))
 _LOOK_L = _Look(104.0, (60, 115, 65), (40, 85, 45), "check", (100, 85, 70))      # green
+_LOOK_S = _Look(107.0, (70, 100, 125), (50, 75, 95), "stripes", (60, 60, 64))     # brown
 _BAG_COLOUR = (28, 34, 44)          # dark brown, grey ~35 on a floor of ~140
 
 
@@ -139,6 +147,7 @@ class _FrameState:
     people: list[_Person]
     bag_floor: tuple[int, int] | None   # top-left of the bag on the floor
     cover: float                        # 0 = no cover, 1 = fully covered (fraction slid in)
+    skimmer: bool = False               # the overlay is on the card slot
 
 
 @dataclass
@@ -162,7 +171,8 @@ class _Plan:
         rng = np.random.default_rng([seed, 1])
         self.bg = _render_background(width, height, rng)
         self.cover_img = _render_cover(width, height, rng)
-        self.looks = (_LOOK_A, _LOOK_B, _LOOK_M, _LOOK_L)
+        self.bg_skimmer = _with_skimmer(self.bg)
+        self.looks = (_LOOK_A, _LOOK_B, _LOOK_M, _LOOK_L, _LOOK_S)
         self.textures = [_make_texture(lk, self.s, rng) for lk in self.looks]
         self._sprites: dict[tuple[int, int, int], _Sprite] = {}
         self.bag_w = max(6, int(round(0.10 * width)))
@@ -272,12 +282,14 @@ class _Plan:
             lh, rh = hanging(arm, 8 + swing * ph, 8 - swing * ph)
             return _Person(look, x, y - abs(ph) * 1.0 * s, spread, 0.0, lh, rh)
 
-        def a_using_atm(t, look=0):
+        slot = self.px((CARD_SLOT[0] + CARD_SLOT[2]) / 2.0, (CARD_SLOT[1] + CARD_SLOT[3]) / 2.0)
+
+        def a_using_atm(t, look=0, target=keypad):
             x = a_atm[0] + 1.2 * s * math.sin(2 * math.pi * 0.25 * t) + rng.normal(0, 0.25 * s)
             p = _Person(look, x, a_atm[1], 0.0, 0.0, (0.0, 0.0), (0.0, 0.0))
             ls, rs = self.shoulders(p)
-            tx = keypad[0] + 4 * s * math.sin(2 * math.pi * 1.7 * t) + rng.normal(0, 0.8 * s)
-            ty = keypad[1] + 3 * s * math.sin(2 * math.pi * 2.3 * t + 1.0) + rng.normal(0, 0.8 * s)
+            tx = target[0] + 4 * s * math.sin(2 * math.pi * 1.7 * t) + rng.normal(0, 0.8 * s)
+            ty = target[1] + 3 * s * math.sin(2 * math.pi * 2.3 * t + 1.0) + rng.normal(0, 0.8 * s)
             dx, dy = tx - rs[0], ty - rs[1]
             d = math.hypot(dx, dy)
             if d > arm_a:
@@ -308,6 +320,8 @@ class _Plan:
 
         fight_arms = {0: [(40.0, 40.0)], 1: [(40.0, 40.0)]}
         last = {}
+        skimmer = False
+        arm_s = 0.33 * _LOOK_S.height * s
         for name, start, end in self.bounds:
             n = end - start + 1
             for i in range(start, end + 1):
@@ -317,7 +331,14 @@ class _Plan:
                 people: list[_Person] = []
                 bag = None
                 cover = 0.0
-                if name == "m_enters":
+                if name == "s_enters":
+                    people.append(walker(4, lerp(outside_x, a_atm[0], u), a_atm[1], t, 1.8, arm_s, 25))
+                elif name == "s_fits":
+                    people.append(a_using_atm(t, look=4, target=slot))
+                    skimmer = skimmer or u >= 0.5
+                elif name == "s_leaves":
+                    people.append(walker(4, lerp(a_atm[0], outside_x, u), a_atm[1], t, 1.8, arm_s, 25))
+                elif name == "m_enters":
                     people.append(walker(2, lerp(outside_x, a_atm[0], u), a_atm[1], t, 1.8, arm_m, 25))
                 elif name == "m_at_atm":
                     people.append(a_using_atm(t, look=2))
@@ -400,7 +421,7 @@ class _Plan:
                 elif name == "covered":
                     bag = bag_floor
                     cover = 1.0
-                states.append(_FrameState(people, bag, cover))
+                states.append(_FrameState(people, bag, cover, skimmer))
         return states
 
     def truth(self) -> list[TruthEvent]:
@@ -444,6 +465,27 @@ class _Plan:
             bx, by = st[alone[0]].bag_floor
             ev.append(TruthEvent("left_object", alone[0], cover_start - 1,
                                  union([(bx, by, bx + self.bag_w, by + self.bag_h)])))
+        # skimmer_suspected: the overlay on the card slot with nobody in front of the fascia, until the cover
+        fascia = self.clip((*self.px(FASCIA[0], FASCIA[1]), *self.px(FASCIA[2], FASCIA[3])))
+        fascia = tuple(int(round(v)) for v in fascia)
+
+        def touches(box) -> bool:
+            x0, y0, x1, y1 = self.clip(box)
+            return x0 < fascia[2] and fascia[0] < x1 and y0 < fascia[3] and fascia[1] < y1
+
+        left = [i for i in range(cover_start) if st[i].skimmer and not any(touches(self.person_box(p))
+                                                                             for p in st[i].people)]
+        if left:
+            # Everything the overlay changes: its body, its shadow and the optics' blur around them.
+            sk = tuple(int(round(v)) for v in (*self.px(SKIMMER[0] - 2, SKIMMER[1] - 2),
+                                               *self.px(SKIMMER[2] + 3, SKIMMER[3] + 4)))
+            ev.append(TruthEvent("skimmer_suspected", left[0], cover_start - 1,
+                                 (sk[0], sk[1], sk[2] - sk[0], sk[3] - sk[1])))
+        # shoulder_surfing: B watching from behind while A enters the PIN (the ATM at its PIN prompt)
+        a, b = self.phase("crowding")
+        if ATM_STATES.get("crowding") == "pin_entry":
+            ev.append(TruthEvent("shoulder_surfing", a, b,
+                                 union([self.person_box(p) for i in range(a, b + 1) for p in st[i].people])))
         # camera_covered: more than 80 % of the picture covered
         cov = [i for i, s in enumerate(st) if self.covered_fraction(s.cover) > 0.8]
         ev.append(TruthEvent("camera_covered", cov[0], self.n_frames - 1, None))
@@ -453,7 +495,7 @@ class _Plan:
     # -- drawing ---------------------------------------------------------------------------------
     def render(self, i: int) -> np.ndarray:
         st = self.states[i]
-        f = self.bg.copy()
+        f = (self.bg_skimmer if st.skimmer else self.bg).copy()
         if st.cover < 1.0:
             if st.bag_floor is not None:
                 _draw_bag(f, st.bag_floor[0], st.bag_floor[1], self.bag_w, self.bag_h)
@@ -535,9 +577,16 @@ class Scenario:
             raise IndexError(f"frame {i} outside [0, {self.n_frames})")
         return self._require_plan().render(i)
 
-    def background(self) -> np.ndarray:
-        """The empty booth without noise (a copy)."""
-        return self._require_plan().bg.copy()
+    def fascia_roi(self) -> list[int]:
+        """The ATM's keypad and card slot as [x, y, w, h] in this scenario's pixels (`skimming.roi`)."""
+        x0, y0 = self._require_plan().px(FASCIA[0], FASCIA[1])
+        x1, y1 = self._require_plan().px(FASCIA[2], FASCIA[3])
+        return [int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))]
+
+    def background(self, skimmer: bool = False) -> np.ndarray:
+        """The empty booth without noise (a copy); with the card-slot overlay fitted if `skimmer`."""
+        plan = self._require_plan()
+        return (plan.bg_skimmer if skimmer else plan.bg).copy()
 
     def phase(self, name: str) -> tuple[int, int]:
         """(start_frame, end_frame) of a phase, inclusive."""
@@ -724,6 +773,27 @@ def _render_background(W: int, H: int, rng: np.random.Generator) -> np.ndarray:
     img = cv2.GaussianBlur(img, (3, 3), 0.7)          # optics: no perfectly sharp edges
     grain = rng.normal(0, 1.5, (H, W, 1))             # fixed-pattern texture of the surfaces
     return np.clip(img.astype(np.float32) + grain, 0, 255).astype(np.uint8)
+
+
+def _with_skimmer(bg: np.ndarray) -> np.ndarray:
+    """The background with a card-slot overlay fitted: a pale plastic block with its own mouth and a
+    light, proud of the fascia (its shadow below), softened like the rest by the optics."""
+    H, W = bg.shape[:2]
+    sx, sy = W / REF_W, H / REF_H
+
+    def P(x: float, y: float) -> tuple[int, int]:
+        return int(round(x * sx)), int(round(y * sy))
+
+    out = bg.copy()
+    x0, y0, x1, y1 = SKIMMER
+    cv2.rectangle(out, P(x0 + 1, y1), P(x1 + 1, y1 + 1.5), (60, 60, 62), -1)             # shadow
+    cv2.rectangle(out, P(x0, y0), P(x1, y1), (168, 182, 176), -1)                          # body
+    cv2.rectangle(out, P(x0, y0), P(x1, y1), (45, 45, 48), max(1, int(round(sy))))        # outline
+    cv2.rectangle(out, P(x0 + 3, y0 + 6), P(x1 - 3, y0 + 8), (15, 15, 15), -1)             # mouth
+    cv2.circle(out, P(x1 - 3, y0 + 3), max(1, int(round(1.2 * sy))), (40, 200, 40), -1)   # light
+    a, b = P(x0 - 2, y0 - 2), P(x1 + 3, y1 + 4)
+    out[a[1]:b[1], a[0]:b[0]] = cv2.GaussianBlur(out[a[1]:b[1], a[0]:b[0]], (3, 3), 0.7)
+    return out
 
 
 def _render_cover(W: int, H: int, rng: np.random.Generator) -> np.ndarray:

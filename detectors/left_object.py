@@ -146,6 +146,8 @@ class LeftObjectDetector(Detector):
     def _update(self, ctx) -> list[Flag]:
         grey = ctx.grey_tamper
         blobs = self.static.update(grey)
+        if blobs and ctx.claimed:
+            blobs = self._unclaimed(blobs, ctx.claimed, grey.shape[1] / ctx.motion.mask.shape[1])
         now = ctx.time_s
         seen = self._match(blobs, now) if blobs else []
         if self.tracks:
@@ -179,6 +181,21 @@ class LeftObjectDetector(Detector):
                                   {"object_id": t.id, "static_s": round(now - t.first_s + self.cfg.after_s, 1)}))
         self._keep(grey)
         return flags
+
+    @staticmethod
+    def _unclaimed(blobs, claimed, scale: float) -> list:
+        """The blobs not mostly (half their box or more) inside a region another detector answers for:
+        something that stays on the ATM's fascia is a skimmer for the skimming check, not a left bag."""
+        def inside(b) -> float:
+            x, y, w, h = b.bbox
+            best = 0.0
+            for cx, cy, cw, ch in claimed:
+                cx, cy, cw, ch = cx * scale, cy * scale, cw * scale, ch * scale
+                ix = max(0.0, min(x + w, cx + cw) - max(x, cx))
+                iy = max(0.0, min(y + h, cy + ch) - max(y, cy))
+                best = max(best, ix * iy / max(1, w * h))
+            return best
+        return [b for b in blobs if inside(b) < 0.5]
 
     def _keep(self, grey: np.ndarray) -> None:
         """This frame, for the next one's frame difference (copied into one buffer: no allocation)."""

@@ -179,6 +179,17 @@ class EvidenceRecorder:
 
     # -- per event ------------------------------------------------------------------------------------
 
+    def still(self, event_id: str, event_type: str, name: str, image: np.ndarray) -> str:
+        """One more picture for an event beside its snapshot (a skimmer's before/after pair); its path."""
+        path = os.path.join(self.root_dir, f"{_safe(event_id)}-{_safe(event_type)}-{_safe(name)}.jpg")
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            raise RuntimeError(f"JPEG encoding failed for event {event_id} ({name})")
+        _write_atomic(path, buf.tobytes())
+        self.store.add_evidence(event_id, "snapshot", path)   # its name is in the path
+        self._enforce_quota(keep=path)
+        return path
+
     def trigger(self, event_id: str, event_type: str, bbox_list: Iterable | None, image: np.ndarray) -> str:
         """Writes the snapshot now and returns its path; the clip follows after post_s more frames."""
         boxes = [b for b in (bbox_list or []) if b is not None]

@@ -64,7 +64,7 @@ class Decision:
             if emit:
                 ep.last_emitted_s = time_s
                 events.append(Event(flag.type, frame, time_s, _scaled(flag.bbox, to_source), flag.score, flag.stage,
-                                    state, dict(flag.extra)))
+                                    state, dict(flag.extra), flag.images() if flag.images else {}))
         for name in [n for n, ep in self._open.items() if time_s - ep.last_seen_s > self.cfg.clear_s]:
             events.append(self._end(name, frame, time_s, state))
         return events

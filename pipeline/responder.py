@@ -103,6 +103,8 @@ class Responder:
             if frame is not None:
                 try:
                     self.evidence.trigger(event_id, event.type, [event.bbox] if event.bbox else [], frame.raw)
+                    for name, image in event.images.items():
+                        self.evidence.still(event_id, event.type, name, image)
                 except (OSError, RuntimeError) as exc:  # a full disk must not stop the alarm
                     log.error("evidence for %s not saved: %s", event_id, exc)
             delay = self.cfg.alerts.alert_after_s.get(event.type, 0.0)

@@ -157,7 +157,8 @@ def test_pieces_of_one_person_join_through_a_piece_between_them():
 def test_detectors_that_read_people_refuse_a_config_without_it():
     from core.errors import UserError
 
-    with pytest.raises(UserError, match="face: needs people.enabled"):
+    with pytest.raises(UserError, match="(surfing|face|loitering): needs people.enabled"):
         load_config(overrides=["people.enabled=false"])
-    cfg = load_config(overrides=["people.enabled=false", "face.enabled=false", "loitering.enabled=false"])
+    cfg = load_config(overrides=["people.enabled=false", "face.enabled=false", "loitering.enabled=false",
+                                 "surfing.enabled=false"])
     assert not cfg.people.enabled   # crowding (always on) falls back to blobs alone

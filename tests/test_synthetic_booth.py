@@ -16,7 +16,8 @@ if _ROOT not in sys.path:
 
 from datasets.synthetic_booth import TruthEvent, booth_scenario  # noqa: E402
 
-TYPES = {"face_covered", "loitering", "crowding", "fight", "left_object", "camera_covered"}
+TYPES = {"skimmer_suspected", "face_covered", "loitering", "crowding", "shoulder_surfing", "fight", "left_object",
+         "camera_covered"}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_different_seed_gives_different_noise(sc):
 
 def test_frames_shape_dtype_and_count(sc):
     assert (sc.width, sc.height, sc.fps) == (320, 240, 15.0)
-    assert 300 <= sc.n_frames <= 1200
+    assert 300 <= sc.n_frames <= 1400
     n = 0
     for f in sc.frames():
         assert f.shape == (240, 320, 3) and f.dtype == np.uint8
@@ -178,7 +179,7 @@ def test_covered_frames_are_dark_and_flat(sc):
 def test_bag_stays_after_the_person_left(sc):
     (left,) = sc.events("left_object")
     x, y, w, h = left.bbox
-    bg = _grey(sc.frame(0)).astype(np.int16)
+    bg = _grey(sc.background(skimmer=True)).astype(np.int16)   # the skimmer fitted early on stays too
     for i in (left.start_frame, _mid(sc, "unattended_bag"), left.end_frame):
         g = _grey(sc.frame(i)).astype(np.int16)
         d = np.abs(g - bg)
@@ -241,9 +242,35 @@ def test_masked_visitor_loiterer_and_atm_states_follow_the_timeline(sc):
     # L stays long enough for the demo's limit; nobody else is in the picture meanwhile.
     assert (loiter.end_frame - loiter.start_frame) / sc.fps > LOITER_AFTER_S + 2
     assert masked.end_frame < loiter.start_frame < sc.phase("a_enters")[0]
-    # The ATM: at its PIN prompt for M and A, mid-transaction while B is in, idle for L.
+    # The ATM: at its PIN prompt for M and A (also while B watches from behind), idle for L.
     assert sc.atm_state(sc.phase("m_at_atm")[0]) == "pin_entry" == sc.atm_state(sc.phase("a_at_atm")[1])
-    assert sc.atm_state(sc.phase("crowding")[0]) == "transaction"
+    assert sc.atm_state(sc.phase("crowding")[0]) == "pin_entry"
+    assert sc.atm_state(sc.phase("scuffle")[0]) == "transaction"
     assert {sc.atm_state(i) for i in range(*sc.phase("l_waits"))} == {"idle"}
     with pytest.raises(IndexError):
         sc.atm_state(sc.n_frames)
+
+
+def test_skimmer_is_fitted_by_a_visitor_and_stays(sc):
+    (skim,) = sc.events("skimmer_suspected")
+    fits_from, fits_to = sc.phase("s_fits")
+    gone_from, _ = sc.phase("s_gone")
+    # The truth starts once the fitter's hands are off the fascia, before the booth is empty again.
+    assert fits_to < skim.start_frame <= gone_from
+    x, y, w, h = sc.fascia_roi()
+    bx, by, bw, bh = skim.bbox
+    assert x <= bx and y <= by and bx + bw <= x + w and by + bh <= y + h
+    before, after = _grey(sc.frame(fits_from)), _grey(sc.frame(gone_from + 5))
+    inside = (slice(by, by + bh), slice(bx, bx + bw))
+    # The overlay is there from the fitting on, and nowhere else changed once the fitter left.
+    assert np.abs(before[inside].astype(int) - after[inside]).mean() > 20
+    outside = np.abs(_grey(sc.background()).astype(int) - after) > 12   # noise: sigma 2
+    outside[by:by + bh, bx:bx + bw] = False
+    assert outside.mean() < 0.001
+    assert skim.end_frame == sc.phase("cover_slides")[0] - 1
+
+
+def test_watcher_stands_behind_the_customer_at_the_pin_prompt(sc):
+    (surf,) = sc.events("shoulder_surfing")
+    assert (surf.start_frame, surf.end_frame) == sc.phase("crowding")
+    assert {sc.atm_state(i) for i in range(surf.start_frame, surf.end_frame + 1)} == {"pin_entry"}

@@ -1,0 +1,159 @@
+"""A skimmer on real footage: a small textured patch pasted into a region from a chosen frame on, so the
+skimming check can be scored on any clip (and a site can try it on its own camera).
+
+    quiet = quiet_region(frames)                       # [x, y, w, h]: the clip's stillest part
+    for img in Patcher(quiet, w, h, seed=3).apply(frames, onset=len(frames) // 2):
+        ...
+    python -m datasets.skim_patch --in clip.mp4 --out patched.avi [--roi x,y,w,h] [--onset-frame N]
+
+The patch is `size` of the region's sides (default 0.4), somewhere inside it (the seed says where):
+a plastic-looking block with a darker outline and a blocky texture of its own, its grey levels
+chosen to stand out from what it covers (a skimmer is not camouflaged for a camera: it is made to
+look like a card slot to a customer). It is pasted into every frame from the onset on, in the same
+place: fitted, it stays.
+
+`quiet_region` picks where a site would draw a fascia on a scene that has none: the window of
+`share` of the picture's sides where consecutive frames differ least, with a margin of a quarter of
+its sides around it, away from a border of 5 % (letterbox bars and timestamps live there) and, when
+told where people were, away from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+SHARE = 0.15    # the quiet region's sides, as a share of the picture's
+SIZE = 0.4      # the patch's sides, as a share of the region's
+
+
+def quiet_region(frames: list[np.ndarray], share: float = SHARE, people: np.ndarray | None = None) -> list[int]:
+    """[x, y, w, h] in the frames' pixels: the `share`-sized window where consecutive frames differ least.
+    `people`: per pixel of the frame, in how many frames a person was there (people standing still do
+    not change the picture, and are no static part of the scene): windows touching any are avoided."""
+    if len(frames) < 2:
+        raise ValueError("a quiet region needs at least two frames")
+    H, W = frames[0].shape[:2]
+    small = (max(16, W // 4), max(16, H // 4))
+    prev, energy = None, np.zeros((small[1], small[0]), np.float32)
+    for f in frames:
+        g = cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) if f.ndim == 3 else f, small,
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
+        if prev is not None:
+            energy += np.abs(g - prev)
+        prev = g
+    if people is not None:
+        # Far above any difference: a window with nobody in it wins whenever there is one.
+        energy += 255.0 * len(frames) * cv2.resize(people.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+    ww, wh = max(2, int(round(share * small[0]))), max(2, int(round(share * small[1])))
+    # Quiet around it too (the skimming check's margin, a quarter of each side): the difference summed
+    # over the window grown by it, for every placement, from an integral image.
+    mx, my = max(1, ww // 4), max(1, wh // 4)
+    gw, gh = ww + 2 * mx, wh + 2 * my
+    ii = cv2.integral(energy)
+    sums = ii[gh:, gw:] - ii[:-gh, gw:] - ii[gh:, :-gw] + ii[:-gh, :-gw]
+    bx, by = int(round(0.05 * small[0])), int(round(0.05 * small[1]))
+    allowed = np.full(sums.shape, np.inf)
+    allowed[by:sums.shape[0] - by, bx:sums.shape[1] - bx] = sums[by:sums.shape[0] - by, bx:sums.shape[1] - bx]
+    y, x = np.unravel_index(int(np.argmin(allowed)), allowed.shape)
+    sx, sy = W / small[0], H / small[1]
+    return [int(round((x + mx) * sx)), int(round((y + my) * sy)), int(round(ww * sx)), int(round(wh * sy))]
+
+
+class Patcher:
+    """Pastes one patch into `roi` ([x, y, w, h]) of frames of `width` x `height`."""
+
+    def __init__(self, roi: list[int], width: int, height: int, seed: int = 0, size: float = SIZE):
+        if not 0 < size <= 1:
+            raise ValueError(f"patch size {size} must be in (0, 1]")
+        x, y, w, h = (int(v) for v in roi)
+        if w < 8 or h < 8 or x < 0 or y < 0 or x + w > width or y + h > height:
+            raise ValueError(f"roi {list(roi)} must lie inside the {width}x{height} picture and be 8 px or more")
+        rng = np.random.default_rng(seed)
+        pw, ph = max(4, int(round(size * w))), max(4, int(round(size * h)))
+        px = x + int(rng.integers(0, w - pw + 1))
+        py = y + int(rng.integers(0, h - ph + 1))
+        self.box = (px, py, pw, ph)
+        self._rng_seed = seed
+
+    def _make(self, under: np.ndarray) -> np.ndarray:
+        """The patch, drawn once against what it covers on the onset frame."""
+        rng = np.random.default_rng([self._rng_seed, 1])
+        ph, pw = under.shape[:2]
+        grey = float(cv2.cvtColor(under, cv2.COLOR_BGR2GRAY).mean()) if under.ndim == 3 else float(under.mean())
+        base = 60.0 if grey > 128 else 190.0           # stands out from what it covers
+        block = max(2, min(pw, ph) // 5)
+        tex = rng.uniform(-45, 45, (max(1, ph // block + 1), max(1, pw // block + 1)))
+        tex = cv2.resize(tex.astype(np.float32), (pw, ph), interpolation=cv2.INTER_NEAREST)
+        tint = rng.uniform(0.85, 1.15, 3).astype(np.float32)
+        patch = np.clip((base + tex)[..., None] * tint, 0, 255).astype(np.uint8)
+        edge = max(1, min(pw, ph) // 10)
+        cv2.rectangle(patch, (0, 0), (pw - 1, ph - 1), (20, 20, 22) if base > 128 else (235, 235, 230), edge)
+        return patch if under.ndim == 3 else cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
+
+    def apply(self, frames: Iterable[np.ndarray], onset: int) -> Iterator[np.ndarray]:
+        """Each frame, with the patch from frame `onset` on (copies; the input is not written to)."""
+        x, y, w, h = self.box
+        patch = None
+        for i, f in enumerate(frames):
+            if i < onset:
+                yield f
+                continue
+            if patch is None:
+                patch = self._make(f[y:y + h, x:x + w])
+            out = f.copy()
+            out[y:y + h, x:x + w] = patch
+            yield out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m datasets.skim_patch", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--in", dest="src", required=True, help="a video file")
+    ap.add_argument("--out", required=True, help="the patched video (.avi: MJPG, .mp4: mp4v)")
+    ap.add_argument("--roi", help="x,y,w,h in source pixels (default: the clip's quiet region)")
+    ap.add_argument("--onset-frame", type=int, help="first patched frame (default: the middle one)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", type=float, default=SIZE, help="the patch's sides as a share of the region's")
+    args = ap.parse_args(argv)
+    cap = cv2.VideoCapture(args.src)
+    frames = []
+    while cap.isOpened():
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    cap.release()
+    if len(frames) < 2:
+        print(f"{args.src}: not a video OpenCV can read (two frames or more)", file=sys.stderr)
+        return 2
+    H, W = frames[0].shape[:2]
+    try:
+        roi = [int(v) for v in args.roi.split(",")] if args.roi else quiet_region(frames)
+        if len(roi) != 4:
+            raise ValueError("--roi needs four numbers: x,y,w,h")
+        patcher = Patcher(roi, W, H, args.seed, args.size)
+    except ValueError as exc:
+        print(f"invalid input: {exc}", file=sys.stderr)
+        return 2
+    onset = len(frames) // 2 if args.onset_frame is None else args.onset_frame
+    codec = "mp4v" if args.out.lower().endswith(".mp4") else "MJPG"
+    writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*codec), fps, (W, H))
+    if not writer.isOpened():
+        print(f"{args.out}: cannot open a {codec} video writer", file=sys.stderr)
+        return 2
+    for f in patcher.apply(frames, onset):
+        writer.write(f)
+    writer.release()
+    print(json.dumps({"roi": roi, "patch": list(patcher.box), "onset_frame": onset,
+                      "onset_s": round(onset / fps, 3), "fps": fps}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

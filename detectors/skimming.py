@@ -1,0 +1,410 @@
+"""Skimming: something fitted to the ATM's fascia (a card-slot overlay, a fake keypad, a pinhole
+camera) by someone who then left.
+
+The fascia is a configured region (`skimming.roi`, source pixels). Its structure (features/fascia.py:
+edges and texture of its reflectance, per cell of the region) is learnt while nothing moves in front
+of it, then compared again, cell by cell, whenever nothing does:
+- a cell is compared only when no pixel change covered it (or its neighbours) for `settle_s`, against
+  the previous look once the camera's own shake is aligned out (phase correlation on the region's
+  surroundings, never on the fascia itself). Nothing is compared while a tracked person (`ctx.people`)
+  touches the region with its `margin`, something moves in that margin, or a light switches (the
+  motion detector's guard): a customer's hand resting on the keypad while its arm moves, a passer-by,
+  a reflection sweeping over are never compared;
+- a busy scene is learnt cell by cell (each cell from `learn_s` of views in which it was still);
+- a cell that differs from what was learnt, on every comparison for `after_s`, is a change that
+  stays; a group of at least `min_cells` such cells (and under `max_share` of the region: beyond it
+  the whole view changed, which is tamper's) raises `skimmer_suspected` with the group's box and a
+  before/after pair of the region for the evidence;
+- the flag repeats while the change stays, also while someone stands in front of it (what was fitted
+  is still there); comparisons that find those cells as learnt end it (the overlay was removed).
+
+What was learnt is kept in `reference_file` (`run` puts it under `storage_dir`): a restart, or a power
+cut by whoever fitted the skimmer, must not learn the skimmer as the fascia. An engineer who serviced
+the machine re-learns it with `python run.py relearn` or by changing the region (config reload).
+
+The detector also publishes the region (`ctx.fascia`, motion pixels) for the detectors after it: the
+shoulder-surfing check's "at the machine", and the left-object detector, which leaves what appears on
+the fascia to this one (`ctx.claimed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import Field, field_validator
+
+from core.detector import Detector, Flag, register
+from core.errors import UserError
+from core.events import ATTACK, EventSpec
+from core.settings import Section
+from features.boxes import gap
+from features.fascia import CELL, FasciaModel, cell_structure, largest_region, working_size
+
+log = logging.getLogger(__name__)
+
+
+class SkimmingConfig(Section):
+    """Skimming: a change fitted to the ATM's fascia; see detectors/skimming.py."""
+
+    enabled: bool = Field(True, description="watch the fascia for skimmers (only where roi is set)")
+    roi: list[int] | None = Field(None, description="the ATM's fascia (card slot, keypad) as [x, y, w, h] in source "
+                                                    "pixels; none: no skimming check")
+    after_s: float = Field(0.3, gt=0, le=3600, description="a cell must differ from what was learnt on every "
+                                                           "comparison for this long to count towards "
+                                                           "skimmer_suspected")
+    settle_s: float = Field(0.2, ge=0, le=60, description="after something last moved over a cell, wait this long "
+                                                          "before comparing it")
+    learn_s: float = Field(0.3, gt=0, le=600, description="each cell is learnt from this long of views in which "
+                                                          "nothing moved over it (at least 3 views)")
+    margin: float = Field(0.25, ge=0, le=5, description="movement within this share of the region's size around it "
+                                                        "reaches the cells at its edge; a camera's shake up to it "
+                                                        "is aligned out")
+    motion_share: float = Field(0.01, gt=0, lt=1, description="this share of a cell's pixels (or of the margin's) "
+                                                              "changing from one look to the next is movement")
+    motion_threshold: float = Field(18.0, gt=0, le=255, description="grey levels a pixel must change by to count "
+                                                                    "as movement")
+    min_cells: int = Field(3, ge=1, le=1000, description=f"the smallest change, in cells of {CELL}x{CELL} working "
+                                                         f"pixels (the region's long side is 96)")
+    ring_share: float = Field(0.1, gt=0, le=1, description="a change over more than this share of the margin around "
+                                                           "the region is the view moving or zooming, not something "
+                                                           "fitted")
+    max_share: float = Field(0.7, gt=0, le=1, description="a change over more than this share of the region is "
+                                                          "the whole view changing, not something fitted")
+    sensitivity: float = Field(4.0, gt=0, le=50, description="a cell changed when it differs by this many times "
+                                                             "its learnt spread, plus min_edge")
+    min_edge: float = Field(0.4, gt=0, le=10, description="the least change of a cell's edges that counts (mean "
+                                                          "reflectance gradient summed over 4 orientations; an "
+                                                          "overlay's outline gives 1 to 4, a flat wall's noise 0.1)")
+    update_hz: float = Field(15.0, gt=0, le=120, description="the fascia is looked at this many times a second at "
+                                                             "most")
+    reference_file: str | None = Field(None, description="where the learnt fascia is kept across restarts (run: "
+                                                         "storage_dir/fascia.npz when empty)")
+
+    @field_validator("roi")
+    @classmethod
+    def _box(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (len(v) != 4 or v[0] < 0 or v[1] < 0 or v[2] < 8 or v[3] < 8):
+            raise ValueError("roi must be [x, y, w, h] in source pixels, x and y >= 0, w and h >= 8")
+        return v
+
+
+def reference_path(cfg: SkimmingConfig, storage_dir: str) -> str:
+    """Where `run` keeps the learnt fascia: `reference_file`, or storage_dir/fascia.npz."""
+    return cfg.reference_file or os.path.join(storage_dir, "fascia.npz")
+
+
+@register
+class SkimmingDetector(Detector):
+    name = "skimming"
+    Settings = SkimmingConfig
+    events = {"skimmer_suspected": EventSpec(ATTACK, repeat=False, description="something fitted to the ATM's "
+                                                                               "fascia (card slot, keypad) stayed")}
+
+    @classmethod
+    def enabled(cls, cfg: SkimmingConfig) -> bool:
+        return bool(cfg.enabled and cfg.roi)
+
+    def __init__(self, cfg: SkimmingConfig, fps: float, models: dict[str, Any] | None = None):
+        super().__init__(cfg, fps)
+        self._every = max(1, int(round(fps / cfg.update_hz)))
+        self.model = FasciaModel(max(3, int(round(cfg.learn_s * min(fps, cfg.update_hz)))), k=cfg.sensitivity,
+                                 floor=cfg.min_edge)
+        self.before: np.ndarray | None = None   # the region (BGR, with its margin) when it was learnt
+        self.learnt_from = "none"
+        self._frames = 0
+        self._roi: tuple[int, int, int, int] | None = None       # clipped to the picture, source px
+        self._outer: tuple[int, int, int, int] | None = None     # with the margin: x0, y0, x1, y1
+        self._window: np.ndarray | None = None
+        self._prev: np.ndarray | None = None
+        self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
+        self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
+        self.compared = 0
+        self._forget()
+        self._load()
+
+    def _forget(self) -> None:
+        """What the comparisons found so far (not what was learnt)."""
+        self._moved_s: np.ndarray | None = None   # per cell: when something last moved over it
+        self._since: np.ndarray | None = None     # per cell: since when it differs (nan: it does not)
+        self._view: np.ndarray | None = None      # the last looks, averaged per cell
+        self._alerted = False
+        self._box: tuple[int, int, int, int] | None = None
+
+    def is_calibrating(self) -> bool:
+        return self.model.share_ready(self._in_roi) < 0.5 if self._roi is not None else True
+
+    def reset(self) -> None:
+        # Called on nothing learnt: what the fascia looks like does not depend on the motion detector's
+        # state, and forgetting it on a reset would let a skimmer be learnt.
+        self._prev = None
+
+    def reload(self, cfg: SkimmingConfig) -> str:
+        """A config reload: a new region, or a learnt fascia deleted by `python run.py relearn`, is
+        learnt again; what happened, in words."""
+        new_roi = list(cfg.roi or []) != list(self.cfg.roi or [])
+        path = self.cfg.reference_file
+        deleted = bool(path) and not os.path.exists(path) and self.model.n is not None
+        self.cfg = cfg
+        if new_roi:
+            self._roi = self._window = self._prev = None
+            self.relearn()
+            return f"skimming: new region {cfg.roi}, learning the fascia again"
+        if deleted:
+            self.relearn()
+            return "skimming: the learnt fascia was deleted, learning it again"
+        return "skimming: fascia kept"
+
+    def relearn(self) -> None:
+        """Forget the fascia (an engineer serviced the machine): learnt again while nothing moves."""
+        self.model.reset()
+        self._ref = None
+        self.before = None
+        self.learnt_from = "none"
+        self._forget()
+        path = self.cfg.reference_file
+        if path and os.path.exists(path):
+            os.remove(path)
+
+    # -- per frame ------------------------------------------------------------------------------------
+
+    def detect(self, ctx) -> list[Flag]:
+        raw = ctx.frame.raw if ctx.frame is not None else None
+        if raw is None:
+            return []
+        if self._roi is None:
+            self._place(raw.shape[1], raw.shape[0])
+        s = ctx.to_source
+        x, y, w, h = self._roi
+        ctx.fascia = (x / s, y / s, w / s, h / s)
+        ctx.claimed = (ctx.claimed or []) + [ctx.fascia]
+        self._frames += 1
+        if (self._frames - 1) % self._every == 0:
+            self._look(ctx, raw)
+        if not self._alerted:
+            return []
+        bx, by, bw, bh = self._box
+        return [Flag("skimmer_suspected", 1.0, (bx / s, by / s, bw / s, bh / s),
+                     {"roi": list(self._roi), "learnt_from": self.learnt_from},
+                     images=lambda: self._images(raw))]
+
+    def _place(self, W: int, H: int) -> None:
+        x, y, w, h = self.cfg.roi
+        x1, y1 = min(W, x + w), min(H, y + h)
+        if x1 - x < 8 or y1 - y < 8:
+            raise UserError(f"invalid config: skimming.roi {self.cfg.roi} lies outside the {W}x{H} picture")
+        self._roi = (x, y, x1 - x, y1 - y)
+        m = self.cfg.margin
+        dx, dy = int(round(m * (x1 - x))), int(round(m * (y1 - y)))
+        self._outer = (max(0, x - dx), max(0, y - dy), min(W, x1 + dx), min(H, y1 + dy))
+        # Cells over the region with its margin, at the resolution the region alone would get: the
+        # margin's cells tell a skimmer (the fascia changed, its surroundings did not) from a camera that
+        # was moved or zoomed (both changed).
+        ow, oh = self._outer[2] - self._outer[0], self._outer[3] - self._outer[1]
+        rw, rh = working_size(x1 - x, y1 - y)
+        scale = rw / (x1 - x)
+        self._size = (max(CELL, int(round(ow * scale / CELL)) * CELL), max(CELL, int(round(oh * scale / CELL)) * CELL))
+        rows, cols = self._size[1] // CELL, self._size[0] // CELL
+        cx = (np.arange(cols) + 0.5) * ow / cols + self._outer[0]
+        cy = (np.arange(rows) + 0.5) * oh / rows + self._outer[1]
+        self._in_roi = ((cy[:, None] >= y) & (cy[:, None] < y1)) & ((cx[None, :] >= x) & (cx[None, :] < x1))
+        # The shake that can be aligned: up to the margin (at least 2 px); the border a shift uncovers
+        # is left out of the movement test.
+        self._slack = (max(2, dx), max(2, dy))
+        self._slack_px = (max(2, dx // 2), max(2, dy // 2))
+
+    def _look(self, ctx, raw: np.ndarray) -> None:
+        now = ctx.time_s
+        x0, y0, x1, y1 = self._outer
+        outer = raw[y0:y1, x0:x1]
+        grey = (cv2.cvtColor(outer, cv2.COLOR_BGR2GRAY) if outer.ndim == 3 else outer).astype(np.float32)
+        if self._ref is not None and self._ref.shape != grey.shape:
+            log.warning("skimming: the fascia was learnt at another camera resolution: learning it again")
+            self.relearn()
+        if self._ref is None:
+            self._ref = grey
+        rows, cols = self._size[1] // CELL, self._size[0] // CELL
+        if self._moved_s is None:
+            self._moved_s = np.full((rows, cols), now)
+            self._since = np.full((rows, cols), np.nan)
+        prev, self._prev = self._prev, grey
+        moved = self._moved(ctx, prev, grey, (rows, cols))
+        self._moved_s[moved] = now
+        still = now - self._moved_s >= self.cfg.settle_s - 1e-9
+        self.looks += 1
+        if not still.any():
+            return
+        # The camera's own shake (a mount in the wind, a door slammed) moves the whole region: the view
+        # is aligned to what was learnt before it is compared, so only what moved against the scene counts.
+        aligned = self._aligned(self._ref, grey)
+        if aligned is None:
+            return
+        view = cell_structure(aligned, self._size)
+        self._view = view if self._view is None else np.where(moved[..., None], view, 0.5 * (self._view + view))
+        roi = self._in_roi
+        was_ready = self.model.share_ready(roi)
+        self.model.add(view, still)
+        if was_ready < 0.5 <= self.model.share_ready(roi):
+            self._ref = aligned   # the surroundings as they were when the fascia was learnt
+            self.before = outer.copy()
+            self.learnt_from = f"frame {ctx.index}"
+            self._save()
+        elif was_ready < 1.0 <= self.model.share_ready(roi):
+            self._save()          # the last cells learnt (a busy scene is learnt cell by cell)
+        if self.model.share_ready(roi) < 0.5:
+            return
+        ready = self.model.ready
+        self.compared += 1
+        changed = self.model.changed(self._view) & still
+        ring = ready & still & ~roi
+        if ring.sum() >= 4 and changed[ring].mean() > self.cfg.ring_share:
+            return   # the surroundings changed as well: the view moved or zoomed, nothing was fitted
+        if changed[roi].sum() > self.cfg.max_share * max(1, (ready & roi).sum()):
+            return   # the whole fascia changed (covered, defocused): tamper's, not a comparison
+        changed &= roi
+        since = self._since
+        since[changed & np.isnan(since)] = now
+        since[still & ready & roi & ~changed] = np.nan
+        mature = ~np.isnan(since) & (now - since >= self.cfg.after_s - 1e-9)
+        cells, box = largest_region(mature)
+        if cells >= self.cfg.min_cells:
+            ox, oy, ox1, oy1 = self._outer
+            sx, sy = (ox1 - ox) / cols, (oy1 - oy) / rows
+            self._box = (ox + int(box[0] * sx), oy + int(box[1] * sy), int(np.ceil(box[2] * sx)),
+                         int(np.ceil(box[3] * sy)))
+            self._alerted = True
+        else:
+            self._alerted = False
+
+    def _moved(self, ctx, prev: np.ndarray | None, grey: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
+        """bool (rows, cols): the cells something moved over since the previous look (and their
+        neighbours: an arm reaching in moves the cells beside it next). Everything, when a light
+        switched, a tracked person covers a good part of the region, or the camera was turned."""
+        everything = np.ones(cells, bool)
+        if ctx.motion.global_change or prev is None or prev.shape != grey.shape or self._person_in_front(ctx):
+            return everything
+        aligned = self._aligned(prev, grey)
+        if aligned is None:
+            return everything
+        bx, by = self._slack_px
+        moving = (cv2.absdiff(aligned, prev) > self.cfg.motion_threshold).astype(np.float32)
+        moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0   # what the shift uncovered
+        share = cv2.resize(moving, (cells[1], cells[0]), interpolation=cv2.INTER_AREA)
+        hit = (share >= self.cfg.motion_share).astype(np.uint8)
+        # Movement in the margin around the region is someone at the machine (an arm reaching in, a
+        # body beside it): nothing is compared until it settles, or a hand resting on the keypad
+        # would be compared while its arm moves.
+        x, y, w, h = self._roi
+        ox, oy = self._outer[:2]
+        ring = moving.copy()
+        ring[y - oy:y - oy + h, x - ox:x - ox + w] = 0
+        if float(ring.sum()) >= self.cfg.motion_share * (moving.size - w * h):
+            return everything
+        return cv2.dilate(hit, np.ones((3, 3), np.uint8)).astype(bool)
+
+    def _person_in_front(self, ctx) -> bool:
+        """A tracked person touching the region with its margin: someone at the machine."""
+        if ctx.motion.calibrating or not ctx.people:
+            return False
+        s = ctx.to_source
+        x0, y0, x1, y1 = self._outer
+        outer = (x0 / s, y0 / s, (x1 - x0) / s, (y1 - y0) / s)
+        mh, mw = ctx.motion.mask.shape[:2]
+        for p in ctx.people:
+            # A region the size of the picture is the occupancy stage's many blobs joined (a crowd, a
+            # shaking camera), not someone at the machine, unless the people detector saw a person.
+            if not p.confirmed and (p.box[2] > 0.5 * mw or p.box[3] > 0.9 * mh):
+                continue
+            if gap(p.box, outer) <= 0:
+                return True
+        return False
+
+    def _crop_roi(self, outer: np.ndarray) -> np.ndarray:
+        x, y, w, h = self._roi
+        ox, oy = self._outer[:2]
+        return outer[y - oy:y - oy + h, x - ox:x - ox + w]
+
+    def _shift(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
+        """How far `b` is moved against `a` (phase correlation); None beyond the margin (the camera was
+        turned: tamper's, not a comparison)."""
+        if self._window is None or self._window.shape != a.shape:
+            self._window = self._ring_window(a.shape)
+        # Windowed copies: given a window, cv2.phaseCorrelate multiplies its inputs by it in place.
+        (dx, dy), response = cv2.phaseCorrelate(a * self._window, b * self._window)
+        if response < 0.05:
+            return 0.0, 0.0   # nothing to align on (a plain wall): no shake can be measured, none assumed
+        if abs(dx) > self._slack[0] or abs(dy) > self._slack[1]:
+            return None
+        return dx, dy
+
+    def _ring_window(self, shape: tuple[int, int]) -> np.ndarray:
+        """A Hanning window over the region with its margin, with the fascia itself left out (softly):
+        the camera's shake is measured on the surroundings, never on what may have been fitted."""
+        window = cv2.createHanningWindow((shape[1], shape[0]), cv2.CV_32F)
+        ring = np.ones(shape, np.float32)
+        self._crop_roi(ring)[:] = 0.0
+        ring = cv2.GaussianBlur(ring, (0, 0), 2.0)
+        if float((window * ring).sum()) > 0.05 * float(window.sum()):   # a margin to measure on
+            window *= ring
+        return window
+
+    def _aligned(self, ref: np.ndarray, grey: np.ndarray) -> np.ndarray | None:
+        shift = self._shift(ref, grey)
+        if shift is None:
+            return None
+        if abs(shift[0]) < 0.25 and abs(shift[1]) < 0.25:
+            return grey
+        m = np.float32([[1, 0, -shift[0]], [0, 1, -shift[1]]])
+        return cv2.warpAffine(grey, m, (grey.shape[1], grey.shape[0]), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+    def _images(self, raw: np.ndarray) -> dict[str, np.ndarray]:
+        """The region with its margin as learnt and as now, the change outlined on both."""
+        x0, y0, x1, y1 = self._outer
+        bx, by, bw, bh = self._box
+        out = {}
+        for name, img in (("before", self.before), ("after", raw[y0:y1, x0:x1])):
+            if img is None:
+                continue
+            img = img.copy() if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+            cv2.rectangle(img, (bx - x0, by - y0), (bx - x0 + bw - 1, by - y0 + bh - 1), (0, 0, 255), 1)
+            out[name] = img
+        return out
+
+    # -- what was learnt, across restarts ----------------------------------------------------------------
+
+    def _save(self) -> None:
+        path = self.cfg.reference_file
+        if not path:
+            return
+        ok, png = cv2.imencode(".png", self.before)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            tmp = path + ".tmp"
+            with open(tmp, "wb") as fh:
+                np.savez(fh, roi=np.array(self.cfg.roi), before=np.frombuffer(png.tobytes(), np.uint8),
+                         learnt_from=np.array(self.learnt_from), ref=self._ref, **self.model.to_arrays())
+            os.replace(tmp, path)
+        except OSError as exc:   # the watch goes on; only a restart would learn it again
+            log.error("skimming: the learnt fascia could not be kept in %s: %s", path, exc)
+
+    def _load(self) -> None:
+        path = self.cfg.reference_file
+        if not path or not os.path.exists(path):
+            return
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if list(z["roi"]) != list(self.cfg.roi):
+                    log.warning("skimming: %s was learnt for roi %s, not %s: learning the fascia again",
+                                path, list(z["roi"]), self.cfg.roi)
+                    return
+                self.model.from_arrays(z)
+                self._ref = np.asarray(z["ref"], np.float32)
+                self.before = cv2.imdecode(z["before"], cv2.IMREAD_COLOR)
+                self.learnt_from = f"{path} ({z['learnt_from']})"
+        except (OSError, ValueError, KeyError) as exc:
+            raise UserError(f"{path}: not a learnt fascia this version can read ({exc}); "
+                            f"python run.py relearn deletes it") from None

@@ -1,0 +1,131 @@
+"""The ATM fascia's structure: what a skimmer, a fake keypad or a pinhole camera changes, and what a
+light change, a reflection or the camera's noise does not.
+
+The region is cut from the source frame at the camera's own resolution and resized to a working size
+(`WORK` px on its long side), then:
+1. divided by a heavily blurred copy of itself: what is left is reflectance, not illumination, so a
+   light switched on or dimmed, the sun on the glass or a soft reflection (smooth over the region)
+   changes it little;
+2. its gradients at a fine scale, in four orientations (horizontal, vertical, both diagonals), are
+   averaged over cells of `CELL` px: an overlay adds edges (its outline, its mouth, its texture) or
+   removes them (the keypad's keys under a fake keypad), in a few cells.
+
+`FasciaModel` learns each cell's mean and its frame-to-frame spread while nothing moves over it, then
+says which cells differ by more than the spread explains (`changed`). A region where
+almost every cell changed is the whole view changing (the camera moved, was covered or lost focus):
+that is the tamper detector's, not a skimmer.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+WORK = 96          # the region's long side in working pixels
+CELL = 6           # working pixels per cell side
+ORIENTATIONS = 4
+_ILLUM_SIGMA = 6.0
+
+
+def working_size(w: int, h: int) -> tuple[int, int]:
+    """(width, height) of the working image for a region of w x h source pixels: long side WORK, both
+    multiples of CELL."""
+    s = WORK / max(w, h)
+    return (max(CELL, int(round(w * s / CELL)) * CELL), max(CELL, int(round(h * s / CELL)) * CELL))
+
+
+def cell_structure(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(rows, cols, ORIENTATIONS) float32: the mean gradient per cell and orientation of the region's
+    reflectance (see the module docstring). `grey`: the region in uint8 grey at any size."""
+    f = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    illum = cv2.GaussianBlur(f, (0, 0), _ILLUM_SIGMA)
+    # The constant keeps a dark region's noise from being amplified into edges.
+    r = cv2.GaussianBlur(f / (illum + 24.0), (0, 0), 0.8)
+    gx = cv2.Sobel(r, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(r, cv2.CV_32F, 0, 1, ksize=3)
+    d1, d2 = (gx + gy) * np.float32(0.7071), (gx - gy) * np.float32(0.7071)
+    w, h = size
+    rows, cols = h // CELL, w // CELL
+    out = np.empty((rows, cols, ORIENTATIONS), np.float32)
+    for k, g in enumerate((gx, gy, d1, d2)):
+        # A cell's mean by area resize: the mean of |g| over each CELL x CELL block.
+        out[..., k] = cv2.resize(np.abs(g), (cols, rows), interpolation=cv2.INTER_AREA)
+    return out
+
+
+class FasciaModel:
+    """What each cell of the fascia looks like while nothing moves in front of it.
+
+    `add(view, cells)` adds a view to the cells marked (those nothing moved over); a cell is `ready`
+    once `learn_views` views were added to it: a busy scene is learnt cell by cell. `changed(view)`
+    -> bool (rows, cols): a cell changed when, summed over orientations, it differs from its mean by
+    more than `k` times its spread plus `floor` (a compressed camera's blocks flicker: the spread says
+    how much; many cameras repeat a still picture exactly, so the floor is what is left), and by more
+    than `rel` of the two together (an edge that grew a little is the light, not a new edge)."""
+
+    def __init__(self, learn_views: int = 5, k: float = 4.0, floor: float = 0.4, rel: float = 0.35):
+        self.learn_views, self.k, self.floor, self.rel = int(learn_views), float(k), float(floor), float(rel)
+        self.reset()
+
+    def reset(self) -> None:
+        self.n: np.ndarray | None = None
+        self._sum: np.ndarray | None = None
+        self._sq: np.ndarray | None = None
+
+    @property
+    def ready(self) -> np.ndarray | None:
+        """bool (rows, cols): the cells learnt; None before the first view."""
+        return None if self.n is None else self.n >= self.learn_views
+
+    def share_ready(self, cells: np.ndarray | None = None) -> float:
+        """The share of the cells (of those marked) learnt."""
+        if self.n is None:
+            return 0.0
+        ready = self.n >= self.learn_views
+        return float(np.mean(ready if cells is None else ready[cells]))
+
+    def add(self, view: np.ndarray, cells: np.ndarray | None = None) -> None:
+        v = view.astype(np.float64)
+        if self._sum is None or self._sum.shape != v.shape:
+            self._sum, self._sq = np.zeros_like(v), np.zeros_like(v)
+            self.n = np.zeros(v.shape[:2], np.int32)
+        take = np.ones(v.shape[:2], bool) if cells is None else cells & (self.n < self.learn_views)
+        self._sum[take] += v[take]
+        self._sq[take] += v[take] * v[take]
+        self.n[take] += 1
+
+    @property
+    def mean(self) -> np.ndarray:
+        return (self._sum / np.maximum(1, self.n)[..., None]).astype(np.float32)
+
+    @property
+    def spread(self) -> np.ndarray:
+        """Per cell: the standard deviation over the learnt views, summed over orientations."""
+        n = np.maximum(1, self.n)[..., None]
+        m = self._sum / n
+        var = np.maximum(self._sq / n - m * m, 0.0)
+        return np.sqrt(var).sum(axis=-1).astype(np.float32)
+
+    def changed(self, view: np.ndarray) -> np.ndarray:
+        mean = self.mean
+        diff = np.abs(view - mean).sum(axis=-1)
+        both = (view + mean).sum(axis=-1) + 1e-6
+        return (diff > self.k * self.spread + self.floor) & (diff > self.rel * both) & self.ready
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"sum": self._sum, "sq": self._sq, "n": self.n}
+
+    def from_arrays(self, arrays) -> "FasciaModel":
+        self._sum, self._sq = np.asarray(arrays["sum"], np.float64), np.asarray(arrays["sq"], np.float64)
+        self.n = np.asarray(arrays["n"], np.int32)
+        return self
+
+
+def largest_region(cells: np.ndarray) -> tuple[int, tuple[int, int, int, int] | None]:
+    """(number of cells, (x, y, w, h) in cells) of the largest 8-connected group of changed cells."""
+    if not cells.any():
+        return 0, None
+    n, _, stats, _ = cv2.connectedComponentsWithStats(cells.astype(np.uint8), connectivity=8)
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h, area = (int(v) for v in stats[best])
+    return area, (x, y, w, h)

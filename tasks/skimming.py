@@ -1,0 +1,171 @@
+"""`evaluate --task skimming`: every clip of a labelled folder (or one video file), as recorded and with a
+skimmer-like patch pasted into its fascia from the middle frame on (datasets/skim_patch.py), through the
+whole cascade exactly as `run` builds it, with `skimming.roi` over the clip's stillest part.
+
+Frames come from the real FrameSource at the source's resolution (the fascia is in source pixels).
+Each clip gets its own seed (from its path), so the patch's place and texture vary between clips but
+not between runs. Time is clip time.
+
+Per clip: `skimmer_suspected` starts on the recorded clip (each a false alarm), and on the patched one
+before the onset (false) and after it: detected when exactly one comes within `skimming.after_s` + 1 s
+of the onset.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import statistics
+import zlib
+from multiprocessing import Pool
+
+import numpy as np
+
+from core.errors import UserError
+from datasets.labelled import read_labels
+from datasets.skim_patch import Patcher, quiet_region
+from pipeline.cascade import Cascade
+from pipeline.config import Config
+from sources.frame_source import Frame, FrameSource, process_size
+from tasks.registry import Task, register_task
+
+EVENT = "skimmer_suspected"
+SLACK_S = 1.0
+
+
+def clip_jobs(dataset: str) -> list[tuple[str, str]]:
+    """(name, path) of every clip: a labelled folder's, or one video file."""
+    if os.path.isfile(dataset):
+        return [(os.path.basename(dataset), dataset)]
+    return [(it.rel, it.path) for it in read_labels(dataset, None)]
+
+
+def _read(path: str) -> tuple[list, float]:
+    with FrameSource(path, reconnect=False) as src:
+        return [f.raw for f in src], src.fps
+
+
+def skimmer_events(frames, fps: float, cfg: Config, onset: int | None = None) -> tuple[list[float], dict]:
+    """Times of the `skimmer_suspected` starts of the cascade over `frames` (source pixels), and what
+    the check could do: the share of the fascia learnt by `onset`, and the share of its looks from
+    there on in which something could be compared (a busy scene leaves little)."""
+    cascade = Cascade(cfg, fps, {})
+    det = cascade.classical.detector("skimming")
+    times, size, seen = [], None, {}
+    for i, raw in enumerate(frames):
+        if size is None:
+            size = process_size(raw.shape[1], raw.shape[0], cfg.source.process_width)
+        if i == onset:
+            seen = {"learnt_at_onset": round(det.model.share_ready(), 2), "looks": det.looks,
+                    "compared": det.compared}
+        times += [e.time_s for e in cascade.process(Frame(i, i / fps, raw, size)) if e.type == EVENT and e.is_start]
+    if seen:
+        looks = det.looks - seen.pop("looks")
+        seen["compared_after_onset"] = round((det.compared - seen.pop("compared")) / max(1, looks), 2)
+    return times, seen
+
+
+def people_map(frames, fps: float, cfg: Config) -> np.ndarray:
+    """Per source pixel: in how many frames the occupancy stage had a person there."""
+    H, W = frames[0].shape[:2]
+    out = np.zeros((H, W), np.float32)
+    cascade = Cascade(cfg, fps, {})
+    size = process_size(W, H, cfg.source.process_width)
+    for i, raw in enumerate(frames):
+        cascade.process(Frame(i, i / fps, raw, size))
+        ctx = cascade.classical.last.ctx
+        for p in ctx.people or ():
+            x, y, w, h = (int(round(v * ctx.to_source)) for v in p.box)
+            out[max(0, y):y + h, max(0, x):x + w] += 1
+    return out
+
+
+def _clip_job(args) -> dict:
+    rel, path, cfg_data = args
+    cfg = Config.model_validate(cfg_data)
+    frames, fps = _read(path)
+    if len(frames) < 4:
+        return {"clip": rel, "error": "fewer than 4 frames"}
+    H, W = frames[0].shape[:2]
+    # Where a site would draw a fascia: a part of the scene nothing moves over and nobody stands in.
+    roi = quiet_region(frames, people=people_map(frames, fps, cfg) if cfg.people.enabled else None)
+    cfg.skimming.roi = roi
+    cfg.skimming.reference_file = None
+    onset = len(frames) // 2
+    t_on = onset / fps
+    patcher = Patcher(roi, W, H, seed=zlib.crc32(rel.encode("utf-8")) % 100000)
+    clean, _ = skimmer_events(frames, fps, cfg)
+    patched, seen = skimmer_events(list(patcher.apply(frames, onset)), fps, cfg, onset)
+    early = [t for t in patched if t < t_on - 1e-9]
+    window = [t for t in patched if t_on - 1e-9 <= t <= t_on + cfg.skimming.after_s + SLACK_S + 1e-9]
+    return {"clip": rel, "fps": round(fps, 3), "frames": len(frames), "width": W, "height": H,
+            "roi": roi, "patch": list(patcher.box), "onset_frame": onset,
+            "clean_events": len(clean), "patched_events": len(patched), "before_onset": len(early),
+            "detected": len(window) == 1 and len(patched) == 1,
+            "latency_s": round(window[0] - t_on, 3) if window else "", **seen}
+
+
+def summarize(rows: list[dict], after_s: float) -> dict:
+    ok = [r for r in rows if "error" not in r]
+    lat = [r["latency_s"] for r in ok if r["latency_s"] != ""]
+    return {
+        "clips": len(ok),
+        "unreadable": [r["clip"] for r in rows if "error" in r],
+        "roi": "per clip: the window of 15 % of the picture's sides (and a margin of a quarter of them) where "
+               "consecutive frames differ least and the occupancy stage saw nobody",
+        "onset": "middle frame (n_frames // 2) of each clip; patch 40 % of the roi's sides",
+        "window_s": round(after_s + SLACK_S, 3),
+        "recorded_clips_with_event": sum(r["clean_events"] > 0 for r in ok),
+        "recorded_events": sum(r["clean_events"] for r in ok),
+        "patched_detected_once_in_window": sum(r["detected"] for r in ok),
+        "patched_missed": [r["clip"] for r in ok if r["latency_s"] == ""],
+        "patched_more_than_one": [r["clip"] for r in ok if r["patched_events"] > 1],
+        "patched_before_onset": sum(r["before_onset"] for r in ok),
+        "latency_s": {"median": round(statistics.median(lat), 3) if lat else None,
+                      "max": round(max(lat), 3) if lat else None},
+    }
+
+
+def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, progress: bool = True) -> dict:
+    jobs = [(rel, path, cfg.model_dump()) for rel, path in clip_jobs(dataset)]
+    if not jobs:
+        raise UserError(f"{dataset}: no clips")
+    if workers > 1 and len(jobs) > 1:
+        with Pool(workers) as pool:
+            rows = _collect(pool.imap_unordered(_clip_job, jobs), len(jobs), progress)
+    else:
+        rows = _collect(map(_clip_job, jobs), len(jobs), progress)
+    rows.sort(key=lambda r: r["clip"])
+    summary = summarize(rows, cfg.skimming.after_s)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "skimming.json"), "w", encoding="utf-8") as fh:
+        json.dump(summary, fh, indent=2)
+    fields = ["clip", "fps", "frames", "width", "height", "roi", "patch", "onset_frame", "clean_events",
+              "patched_events", "before_onset", "detected", "latency_s", "learnt_at_onset",
+              "compared_after_onset", "error"]
+    with open(os.path.join(out, "skimming_clips.csv"), "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"skimming: {summary['clips']} clips; recorded: {summary['recorded_events']} skimmer_suspected on "
+          f"{summary['recorded_clips_with_event']} clips; patched: one event within {summary['window_s']:g} s of "
+          f"the onset on {summary['patched_detected_once_in_window']}, missed {len(summary['patched_missed'])}, "
+          f"more than one on {len(summary['patched_more_than_one'])}; latency median {summary['latency_s']['median']} "
+          f"s, max {summary['latency_s']['max']} s")
+    return summary
+
+
+def _collect(results, n: int, progress: bool) -> list[dict]:
+    if progress:
+        from tqdm import tqdm
+        results = tqdm(results, total=n, desc="skimming: clips", unit="clip")
+    return list(results)
+
+
+def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
+    return evaluate_skimming(dataset, cfg, out)
+
+
+register_task(Task("skimming", evaluate=_evaluate,
+                   untrained="the fascia is learnt on the kiosk, from its own camera"))

@@ -1,0 +1,142 @@
+"""The skimmer-patch tool (datasets/skim_patch.py) and `evaluate --task skimming`, which pastes it into
+footage and replays it through the cascade as `run` does."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from cli.main import dispatch
+from datasets.skim_patch import Patcher, main, quiet_region
+from datasets.synthetic_booth import booth_scenario
+from pipeline.config import load_config
+from tasks.skimming import evaluate_skimming
+
+SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
+
+
+def scene(n=40, w=320, h=240, seed=0):
+    """The booth's empty background, sensor noise, and a person-sized block walking along the left."""
+    bg = booth_scenario(w, h).background()
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        f = np.clip(bg.astype(np.int16) + rng.normal(0, 2, bg.shape).round().astype(np.int16), 0, 255).astype(np.uint8)
+        x = 10 + 3 * i
+        cv2.rectangle(f, (x, 60), (x + 30, 200), (40, 50, 60), -1)
+        out.append(f)
+    return out
+
+
+def test_the_patch_lies_inside_the_region_and_stays_from_the_onset():
+    frames = scene()
+    roi = [200, 40, 80, 60]
+    p = Patcher(roi, 320, 240, seed=3)
+    x, y, w, h = p.box
+    assert roi[0] <= x and roi[1] <= y and x + w <= roi[0] + roi[2] and y + h <= roi[1] + roi[3]
+    assert (w, h) == (32, 24)    # 40 % of the region's sides
+    out = list(p.apply(frames, onset=20))
+    assert all(a is b for a, b in zip(out[:20], frames[:20]))          # untouched before the onset
+    patch = out[20][y:y + h, x:x + w]
+    assert np.abs(patch.astype(int) - frames[20][y:y + h, x:x + w]).mean() > 30
+    assert all(np.array_equal(o[y:y + h, x:x + w], patch) for o in out[20:])   # fitted, it stays
+    assert np.array_equal(frames[25], scene()[25])                       # the input is not written to
+    assert Patcher(roi, 320, 240, seed=3).box == p.box != Patcher(roi, 320, 240, seed=4).box
+    with pytest.raises(ValueError, match="inside the 320x240 picture"):
+        Patcher([300, 40, 80, 60], 320, 240)
+
+
+def test_the_quiet_region_avoids_what_moves_and_where_people_were():
+    frames = scene()
+    x, y, w, h = quiet_region(frames)
+    assert (w, h) == (48, 36)
+    assert x > 10 + 3 * 40 + 30 or y > 200                    # away from the walker's path
+    people = np.zeros((240, 320), np.float32)
+    people[:, 160:] = 5                                       # someone stood still on the right
+    x2, _, w2, _ = quiet_region(frames, people=people)
+    assert x2 + w2 <= 160
+
+
+def test_the_command_writes_a_patched_video(tmp_path, capsys):
+    src, out = str(tmp_path / "in.avi"), str(tmp_path / "out.avi")
+    writer = cv2.VideoWriter(src, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for f in scene(20):
+        writer.write(f)
+    writer.release()
+    assert main(["--in", src, "--out", out, "--roi", "200,40,80,60", "--onset-frame", "5"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["roi"] == [200, 40, 80, 60] and info["onset_frame"] == 5
+    cap = cv2.VideoCapture(out)
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 20
+    assert main(["--in", src, "--out", out, "--roi", "1,2,3"]) == 2
+    assert main(["--in", str(tmp_path / "missing.avi"), "--out", out]) == 2
+
+
+def _clip_folder(tmp_path, n_clips=2):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    rows = ["clip,label,source_video"]
+    for k in range(n_clips):
+        name = f"c{k}.avi"
+        writer = cv2.VideoWriter(str(folder / name), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (320, 240))
+        for f in scene(45, seed=k):
+            writer.write(f)
+        writer.release()
+        rows.append(f"{name},normal,v{k}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_evaluation_finds_each_patch_once_and_nothing_on_the_recorded_clips(tmp_path):
+    folder = _clip_folder(tmp_path)
+    out = tmp_path / "out"
+    summary = evaluate_skimming(str(folder), load_config(None, []), str(out), workers=1, progress=False)
+    assert summary["clips"] == 2
+    assert summary["recorded_events"] == 0
+    assert summary["patched_detected_once_in_window"] == 2
+    assert summary["latency_s"]["max"] <= summary["window_s"]
+    rows = (out / "skimming_clips.csv").read_text().splitlines()
+    assert len(rows) == 3 and "learnt_at_onset" in rows[0]
+    # The command line, on one video file.
+    assert dispatch(["evaluate", "--task", "skimming", "--dataset", str(folder / "c0.avi"), "--out",
+                     str(tmp_path / "one"), "--model-dir", str(tmp_path / "none")]) == 0
+    assert json.loads((tmp_path / "one" / "skimming.json").read_text())["patched_detected_once_in_window"] == 1
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "aboda")), reason="../shared/data/aboda is absent")
+def test_evaluation_on_real_footage_from_a_fixed_camera(tmp_path):
+    # ABODA's video4: a fixed camera indoors, people passing. Its first 20 s keep the test short.
+    src = cv2.VideoCapture(os.path.join(SHARED, "aboda", "video4.avi"))
+    fps = src.get(cv2.CAP_PROP_FPS)
+    clip = str(tmp_path / "video4_20s.avi")
+    ok, f = src.read()
+    writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*"MJPG"), fps, (f.shape[1], f.shape[0]))
+    for _ in range(int(20 * fps)):
+        writer.write(f)
+        ok, f = src.read()
+        if not ok:
+            break
+    writer.release()
+    summary = evaluate_skimming(clip, load_config(None, []), str(tmp_path / "out"), workers=1, progress=False)
+    assert summary["recorded_events"] == 0 and summary["patched_detected_once_in_window"] == 1
+
+
+def test_a_snapshot_to_draw_the_fascia_on(tmp_path):
+    from sources.snapshot import main as snapshot
+
+    src = str(tmp_path / "in.avi")
+    writer = cv2.VideoWriter(src, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for f in scene(10):
+        writer.write(f)
+    writer.release()
+    out = str(tmp_path / "snap.png")
+    assert snapshot(["--source", src, "--out", out, "--skip", "3"]) == 0
+    assert cv2.imread(out).shape == (240, 320, 3)
+    assert snapshot(["--source", str(tmp_path / "missing.avi"), "--out", out]) == 2

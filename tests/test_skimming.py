@@ -1,0 +1,262 @@
+"""The skimming check on synthetic frames of the booth's ATM, through the live classical stage: an overlay
+fitted and left, fitted then removed, a light change, a hand resting on the keypad, a reflection; what
+was learnt survives a restart and is forgotten on request; bad regions are refused."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from cli.main import dispatch
+from core.errors import UserError
+from datasets.synthetic_booth import booth_scenario
+from pipeline.classical import ClassicalStage
+from pipeline.config import load_config
+
+FPS = 15.0
+
+
+@pytest.fixture(scope="module")
+def booth():
+    sc = booth_scenario(320, 240)
+    return sc, sc.background(), sc.background(skimmer=True), sc.fascia_roi()
+
+
+def noisy(img, i):
+    rng = np.random.default_rng(i)
+    return np.clip(img.astype(np.int16) + rng.normal(0, 2.0, img.shape).round().astype(np.int16), 0, 255).astype(
+        np.uint8)
+
+
+def visitor(img, roi, t, hand=None, sway=2.0):
+    """A person standing left of the fascia (body swaying a little, as people do), an arm reaching to
+    `hand` (a point in the fascia) or, without one, hanging. Draws on `img`."""
+    x, y, w, h = roi
+    dx = int(round(sway * math.sin(2 * math.pi * 0.7 * t)))
+    body = (x - 34 + dx, y - 50, x - 8 + dx, 232)
+    cv2.rectangle(img, body[:2], body[2:], (60, 50, 45), -1)
+    cv2.circle(img, (body[0] + 13, body[1] - 8), 9, (95, 135, 190), -1)
+    shoulder = (body[2] - 3, body[1] + 10)
+    end = hand if hand is not None else (body[2] + 2, body[1] + 45)
+    cv2.line(img, shoulder, end, (60, 50, 45), 5)
+    cv2.circle(img, end, 4, (95, 135, 190), -1)
+
+
+def run(frames, overrides=(), stage=None):
+    """Each frame's skimmer_suspected flags through the classical stage (a new one unless given)."""
+    if stage is None:
+        stage = ClassicalStage(load_config(None, list(overrides)), FPS)
+    out = []
+    for i, img in enumerate(frames):
+        out.append([f for f in stage.process(img, i, i / FPS).flags if f.type == "skimmer_suspected"])
+    return out, stage
+
+
+def roi_set(roi, *more):
+    return [f"skimming.roi={roi}", *more]
+
+
+def slot(roi):
+    x, y, w, h = roi
+    return (x + int(0.75 * w), y + int(0.45 * h))
+
+
+def fitting(booth, fit_s=3.0, gone_s=3.0, learn_s=2.0, remove=False):
+    """Frames of: the empty booth, a visitor fitting the overlay (it appears half-way), the visitor
+    gone; with `remove`, the visitor comes back and takes it off, and leaves again. Returns the frames
+    and the frame ranges of each part."""
+    sc, bg, skim, roi = booth
+    frames, parts = [], {}
+
+    def add(name, n, draw):
+        parts[name] = (len(frames), len(frames) + n - 1)
+        for k in range(n):
+            frames.append(noisy(draw(k, k / FPS), len(frames)))
+
+    def at_machine(fitted_from):
+        def draw(k, t):
+            img = (skim if k >= fitted_from else bg).copy()
+            sx, sy = slot(roi)
+            visitor(img, roi, t, (sx + int(6 * math.sin(2 * math.pi * 1.3 * t)), sy + int(3 * math.cos(7 * t))))
+            return img
+        return draw
+
+    n_fit = int(fit_s * FPS)
+    add("empty", int(learn_s * FPS), lambda k, t: bg.copy())
+    add("fitting", n_fit, at_machine(n_fit // 2))
+    add("gone", int(gone_s * FPS), lambda k, t: skim.copy())
+    if remove:
+        add("removing", n_fit, at_machine(n_fit // 2 + n_fit))   # never fitted again: the overlay is off
+        add("gone_again", int(gone_s * FPS), lambda k, t: bg.copy())
+    return frames, parts
+
+
+def flagged(flags, a, b):
+    return [i for i in range(a, b + 1) if flags[i]]
+
+
+def test_an_overlay_fitted_and_left_is_raised_once_its_fitter_has_gone(booth):
+    sc, _, _, roi = booth
+    frames, parts = fitting(booth)
+    flags, stage = run(frames, roi_set(roi))
+    det = stage.detector("skimming")
+    assert not any(flags[i] for i in range(*parts["empty"]))
+    assert not flagged(flags, *parts["fitting"])      # nothing is compared while someone is at the machine
+    a, b = parts["gone"]
+    hits = flagged(flags, a, b)
+    assert hits, "the overlay left on the card slot was not raised"
+    cfg, hold = det.cfg, stage.detector("people").cfg.hold_s   # a person's track outlives them by hold_s
+    assert (hits[0] - a) / FPS <= hold + cfg.settle_s + cfg.after_s + 0.5
+    assert hits == list(range(hits[0], b + 1))        # and it stays raised while the overlay stays
+    (skim,) = sc.events("skimmer_suspected")
+    fx, fy, fw, fh = flags[b][0].bbox                 # motion pixels
+    s = stage.last.ctx.to_source
+    box = (fx * s, fy * s, fw * s, fh * s)
+    tx, ty, tw, th = skim.bbox
+    assert box[0] < tx + tw and tx < box[0] + box[2] and box[1] < ty + th and ty < box[1] + box[3]
+    images = flags[b][0].images()
+    assert set(images) == {"before", "after"} and images["before"].shape == images["after"].shape
+
+
+def test_an_overlay_taken_off_again_ends_the_flag(booth):
+    _, _, _, roi = booth
+    frames, parts = fitting(booth, remove=True)
+    flags, stage = run(frames, roi_set(roi))
+    assert flagged(flags, *parts["gone"])
+    a, b = parts["gone_again"]
+    wait = stage.detector("people").cfg.hold_s + stage.detector("skimming").cfg.settle_s + 0.5
+    assert flagged(flags, a, b) == list(range(a, a + len(flagged(flags, a, b))))   # raised, then over for good
+    assert not flagged(flags, a + int(wait * FPS), b)
+
+
+@pytest.mark.parametrize("change", ["dimmed", "brightened", "reflection", "moving reflection"])
+def test_light_and_reflections_are_not_a_skimmer(booth, change):
+    _, bg, _, roi = booth
+    x, y, w, h = roi
+    yy, xx = np.mgrid[0:bg.shape[0], 0:bg.shape[1]].astype(np.float32)
+
+    def draw(k):
+        img = bg.astype(np.float32)
+        t = k / FPS
+        if t >= 2.0:
+            if change == "dimmed":
+                img = img * 0.65
+            elif change == "brightened":
+                img = img * 1.2 + 25
+            else:
+                cx = x + 0.6 * w if change == "reflection" else x + (t - 2.0) / 3.0 * w
+                glare = 70.0 * np.exp(-(((xx - cx) / (0.18 * w)) ** 2 + ((yy - (y + 0.5 * h)) / (0.2 * h)) ** 2))
+                img = img + glare[..., None]
+        return noisy(np.clip(img, 0, 255).astype(np.uint8), k)
+
+    flags, _ = run([draw(k) for k in range(int(6 * FPS))], roi_set(roi))
+    assert not any(flags)
+
+
+def test_a_hand_resting_on_the_keypad_is_not_a_skimmer(booth):
+    sc, bg, _, roi = booth
+    x, y, w, h = roi
+    keypad = (x + int(0.3 * w), y + int(0.55 * h))
+    frames = []
+    for k in range(int(8 * FPS)):
+        t = k / FPS
+        img = bg.copy()
+        if 2.0 <= t < 6.0:   # walks up, rests a hand on the keypad for 3 s (still), walks off
+            visitor(img, roi, t, keypad if 2.5 <= t < 5.5 else None)
+        frames.append(noisy(img, k))
+    flags, _ = run(frames, roi_set(roi))
+    assert not any(flags)
+
+
+def test_what_was_learnt_survives_a_restart_and_a_skimmer_fitted_meanwhile_is_raised(booth, tmp_path):
+    _, bg, skim, roi = booth
+    ref = str(tmp_path / "fascia.npz")
+    overrides = roi_set(roi, f"skimming.reference_file={ref}")
+    run([noisy(bg, k) for k in range(int(2 * FPS))], overrides)
+    assert os.path.exists(ref)
+    # Power cut, skimmer fitted, kiosk back: the overlay is there from the first frame and is not learnt.
+    flags, stage = run([noisy(skim, 100 + k) for k in range(int(3 * FPS))], overrides)
+    assert any(flags)
+    assert stage.detector("skimming").learnt_from.startswith(ref)
+
+
+def test_relearn_forgets_the_fascia_and_a_new_region_is_learnt_again(booth, tmp_path):
+    _, bg, skim, roi = booth
+    storage = tmp_path / "var"
+    ref = storage / "fascia.npz"
+    overrides = roi_set(roi, f"storage_dir={storage}", f"skimming.reference_file={ref}")
+    _, stage = run([noisy(bg, k) for k in range(int(2 * FPS))], overrides)
+    assert ref.exists()
+    det = stage.detector("skimming")
+    # A config reload with another region: learnt again (and the old region's file is gone).
+    moved = load_config(None, [f"skimming.roi={[roi[0] - 4, roi[1], roi[2], roi[3]]}",
+                               f"skimming.reference_file={ref}"]).skimming
+    assert "learning the fascia again" in det.reload(moved)
+    assert det.is_calibrating() and not ref.exists()
+    # The command deletes what the service learnt.
+    run([noisy(bg, k) for k in range(int(2 * FPS))], overrides)
+    assert ref.exists()
+    assert dispatch(["relearn", "--set", f"storage_dir={storage}"]) == 0
+    assert not ref.exists()
+    assert dispatch(["relearn", "--set", f"storage_dir={storage}"]) == 0   # nothing left: still fine
+
+
+def test_a_region_outside_the_picture_or_malformed_is_refused(booth):
+    _, bg, _, _ = booth
+    with pytest.raises(UserError, match="outside the 320x240 picture"):
+        run([bg], roi_set([400, 10, 50, 50]))
+    for bad in ("[10, 10, 50]", "[10, 10, 4, 50]", "[-1, 0, 20, 20]"):
+        with pytest.raises(UserError, match="skimming.roi"):
+            load_config(None, [f"skimming.roi={bad}"])
+
+
+def test_no_region_no_check(booth):
+    _, bg, skim, _ = booth
+    stage = ClassicalStage(load_config(None, []), FPS)
+    assert stage.detector("skimming") is None
+
+
+def _types(frames, overrides):
+    stage = ClassicalStage(load_config(None, list(overrides)), FPS)
+    return [{f.type for f in stage.process(img, i, i / FPS).flags} for i, img in enumerate(frames)]
+
+
+def test_the_left_object_check_leaves_what_stays_on_the_fascia_to_the_skimming_check(booth):
+    _, _, _, roi = booth
+    frames, parts = fitting(booth, gone_s=9.0)
+    without = _types(frames, [])
+    assert any("left_object" in t for t in without)    # alone, it would call the overlay a left bag
+    with_fascia = _types(frames, roi_set(roi))
+    assert not any("left_object" in t for t in with_fascia)
+    assert any("skimmer_suspected" in t for t in with_fascia)
+
+
+def test_the_before_and_after_pictures_reach_the_evidence_but_not_the_record(store, tmp_path):
+    from core.detector import Flag
+    from hw_io.evidence import EvidenceRecorder
+    from pipeline.decision import Decision, EventsConfig
+
+    made = []
+
+    def images():
+        made.append(1)
+        return {"before": np.zeros((20, 30, 3), np.uint8), "after": np.full((20, 30, 3), 200, np.uint8)}
+
+    decision = Decision(EventsConfig())
+    flag = Flag("skimmer_suspected", 1.0, (1, 2, 3, 4), {"roi": [0, 0, 8, 8]}, images=images)
+    (event,) = decision.update([flag], 0, 0.0, 1.0)
+    assert decision.update([flag], 1, 0.1, 1.0) == [] and made == [1]   # made for the start only
+    assert set(event.images) == {"before", "after"}
+    assert "images" not in event.to_dict() and event.to_dict()["roi"] == [0, 0, 8, 8]
+    root = str(tmp_path / "ev")
+    with EvidenceRecorder(store, root, fps=10) as rec:
+        eid = store.add_event(event.to_dict())
+        paths = [rec.still(eid, event.type, name, img) for name, img in event.images.items()]
+    assert [os.path.basename(p).split("-", 1)[1] for p in paths] == ["skimmer_suspected-before.jpg",
+                                                                     "skimmer_suspected-after.jpg"]
+    assert cv2.imread(paths[1]).mean() > 150
+    assert {r["path"] for r in store.evidence_for(eid)} == set(paths)
