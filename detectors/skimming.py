@@ -355,7 +355,7 @@ class SkimmingDetector(Detector):
         shift = self._shift(ref, grey)
         if shift is None:
             return None
-        if abs(shift[0]) < 0.25 and abs(shift[1]) < 0.25:
+        if abs(shift[0]) < 0.5 and abs(shift[1]) < 0.5:   # under half a pixel: noise, and a warp would blur
             return grey
         m = np.float32([[1, 0, -shift[0]], [0, 1, -shift[1]]])
         return cv2.warpAffine(grey, m, (grey.shape[1], grey.shape[0]), flags=cv2.INTER_LINEAR,
