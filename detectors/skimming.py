@@ -79,7 +79,7 @@ class SkimmingConfig(Section):
     min_edge: float = Field(0.4, gt=0, le=10, description="the least change of a cell's edges that counts (mean "
                                                           "reflectance gradient summed over 4 orientations; an "
                                                           "overlay's outline gives 1 to 4, a flat wall's noise 0.1)")
-    update_hz: float = Field(15.0, gt=0, le=120, description="the fascia is looked at this many times a second at "
+    update_hz: float = Field(10.0, gt=0, le=120, description="the fascia is looked at this many times a second at "
                                                              "most")
     reference_file: str | None = Field(None, description="where the learnt fascia is kept across restarts (run: "
                                                          "storage_dir/fascia.npz when empty)")
@@ -121,6 +121,7 @@ class SkimmingDetector(Detector):
         self._window: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
+        self._shaken = False                     # the last view needed aligning to it
         self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
         self.compared = 0
         self._forget()
@@ -238,11 +239,25 @@ class SkimmingDetector(Detector):
         if not still.any():
             return
         # The camera's own shake (a mount in the wind, a door slammed) moves the whole region: the view
-        # is aligned to what was learnt before it is compared, so only what moved against the scene counts.
-        aligned = self._aligned(self._ref, grey)
+        # is aligned to what was learnt before it is compared, so only what moved against the scene
+        # counts. A fixed camera needs none: the view is aligned only when the last one needed it or
+        # this one, unaligned, shows a change.
+        aligned = grey if not self._shaken else self._aligned(self._ref, grey)
         if aligned is None:
             return
         view = cell_structure(aligned, self._size)
+        if not self._shaken and self.model.share_ready(self._in_roi) >= 0.5 \
+                and (self.model.changed(view) & still).any():
+            shift = self._shift(self._ref, grey)
+            self._shaken = shift is None or max(abs(shift[0]), abs(shift[1])) >= 0.5
+            if self._shaken:
+                aligned = self._aligned(self._ref, grey)
+                if aligned is None:
+                    return
+                view = cell_structure(aligned, self._size)
+        elif self._shaken:
+            shift = self._shift(self._ref, grey)
+            self._shaken = shift is None or max(abs(shift[0]), abs(shift[1])) >= 0.5
         self._view = view if self._view is None else np.where(moved[..., None], view, 0.5 * (self._view + view))
         roi = self._in_roi
         was_ready = self.model.share_ready(roi)
@@ -286,12 +301,16 @@ class SkimmingDetector(Detector):
         everything = np.ones(cells, bool)
         if ctx.motion.global_change or prev is None or prev.shape != grey.shape or self._person_in_front(ctx):
             return everything
-        aligned = self._aligned(prev, grey)
-        if aligned is None:
-            return everything
-        bx, by = self._slack_px
-        moving = (cv2.absdiff(aligned, prev) > self.cfg.motion_threshold).astype(np.float32)
-        moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0   # what the shift uncovered
+        moving = (cv2.absdiff(grey, prev) > self.cfg.motion_threshold).astype(np.float32)
+        if moving.mean() >= self.cfg.motion_share:
+            # Something moved, or the camera shook: aligned first (only then: most looks at a still
+            # booth need no phase correlation), what the shake uncovered at the border left out.
+            aligned = self._aligned(prev, grey)
+            if aligned is None:
+                return everything
+            bx, by = self._slack_px
+            moving = (cv2.absdiff(aligned, prev) > self.cfg.motion_threshold).astype(np.float32)
+            moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0
         share = cv2.resize(moving, (cells[1], cells[0]), interpolation=cv2.INTER_AREA)
         hit = (share >= self.cfg.motion_share).astype(np.uint8)
         # Movement in the margin around the region is someone at the machine (an arm reaching in, a
