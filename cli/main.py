@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--key", help="the key file (kept outside the model folder)")
     _common(g)
 
-    f = sub.add_parser("relearn", help="forget the learnt ATM fascia (after servicing the machine); the service "
-                                       "learns it again after a reload (SIGHUP) or a restart")
+    f = sub.add_parser("relearn", help="forget the learnt ATM fascia (after servicing the machine); the running "
+                                       "service learns it again")
     _common(f)
 
     b = sub.add_parser("bench", help="measure the cost of each stage on a real clip")

@@ -1,6 +1,6 @@
 """`relearn`: forget the ATM fascia the skimming check learnt, after an engineer serviced the machine
-(a new card reader, a sticker the bank added). The running service learns it again, while nothing
-moves in front of it, once told: `systemctl reload atm-sentinel` (SIGHUP) or a restart."""
+(a new card reader, a sticker the bank added). The running service notices within seconds
+(detectors/skimming.py, RECHECK_S) and learns it again while nothing moves in front of it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 
 from core.errors import UserError
-from detectors.skimming import reference_path
+from detectors.skimming import RECHECK_S, reference_path
 from pipeline.config import load_config
 
 
@@ -22,6 +22,6 @@ def relearn(args) -> int:
         os.remove(path)
     except OSError as exc:
         raise UserError(f"{path}: cannot delete it ({exc.strerror or exc})") from None
-    print(f"deleted {path}; reload the service (systemctl reload atm-sentinel, or SIGHUP) or restart it, and it "
-          f"learns the fascia again while nothing moves in front of the machine", file=sys.stderr)
+    print(f"deleted {path}; the running service learns the fascia again within {RECHECK_S:g} s, while nothing "
+          f"moves in front of the machine", file=sys.stderr)
     return 0

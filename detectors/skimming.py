@@ -20,7 +20,8 @@ of it, then compared again, cell by cell, whenever nothing does:
 
 What was learnt is kept in `reference_file` (`run` puts it under `storage_dir`): a restart, or a power
 cut by whoever fitted the skimmer, must not learn the skimmer as the fascia. An engineer who serviced
-the machine re-learns it with `python run.py relearn` or by changing the region (config reload).
+the machine re-learns it with `python run.py relearn` (the service notices within RECHECK_S) or by
+changing the region (config reload).
 
 The detector also publishes the region (`ctx.fascia`, motion pixels) for the detectors after it: the
 shoulder-surfing check's "at the machine", and the left-object detector, which leaves what appears on
@@ -45,6 +46,7 @@ from features.boxes import gap
 from features.fascia import CELL, FasciaModel, cell_structure, largest_region, working_size
 
 log = logging.getLogger(__name__)
+RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
 
 
 class SkimmingConfig(Section):
@@ -122,6 +124,8 @@ class SkimmingDetector(Detector):
         self._prev: np.ndarray | None = None
         self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
         self._shaken = False                     # the last view needed aligning to it
+        self._saved = False                      # what was learnt is in reference_file
+        self._checked_s = -1e9
         self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
         self.compared = 0
         self._forget()
@@ -161,6 +165,7 @@ class SkimmingDetector(Detector):
 
     def relearn(self) -> None:
         """Forget the fascia (an engineer serviced the machine): learnt again while nothing moves."""
+        self._saved = False
         self.model.reset()
         self._ref = None
         self.before = None
@@ -219,6 +224,12 @@ class SkimmingDetector(Detector):
 
     def _look(self, ctx, raw: np.ndarray) -> None:
         now = ctx.time_s
+        if self._saved and now - self._checked_s >= RECHECK_S:
+            # `python run.py relearn` deleted it (an engineer serviced the machine): learnt again.
+            self._checked_s = now
+            if not os.path.exists(self.cfg.reference_file):
+                log.warning("skimming: %s was deleted: learning the fascia again", self.cfg.reference_file)
+                self.relearn()
         x0, y0, x1, y1 = self._outer
         outer = raw[y0:y1, x0:x1]
         grey = (cv2.cvtColor(outer, cv2.COLOR_BGR2GRAY) if outer.ndim == 3 else outer).astype(np.float32)
@@ -407,6 +418,7 @@ class SkimmingDetector(Detector):
                 np.savez(fh, roi=np.array(self.cfg.roi), before=np.frombuffer(png.tobytes(), np.uint8),
                          learnt_from=np.array(self.learnt_from), ref=self._ref, **self.model.to_arrays())
             os.replace(tmp, path)
+            self._saved = True
         except OSError as exc:   # the watch goes on; only a restart would learn it again
             log.error("skimming: the learnt fascia could not be kept in %s: %s", path, exc)
 
@@ -424,6 +436,7 @@ class SkimmingDetector(Detector):
                 self._ref = np.asarray(z["ref"], np.float32)
                 self.before = cv2.imdecode(z["before"], cv2.IMREAD_COLOR)
                 self.learnt_from = f"{path} ({z['learnt_from']})"
+                self._saved = True
         except (OSError, ValueError, KeyError) as exc:
             raise UserError(f"{path}: not a learnt fascia this version can read ({exc}); "
                             f"python run.py relearn deletes it") from None

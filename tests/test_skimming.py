@@ -203,6 +203,14 @@ def test_relearn_forgets_the_fascia_and_a_new_region_is_learnt_again(booth, tmp_
     assert dispatch(["relearn", "--set", f"storage_dir={storage}"]) == 0
     assert not ref.exists()
     assert dispatch(["relearn", "--set", f"storage_dir={storage}"]) == 0   # nothing left: still fine
+    # A running service notices on its own, and learns it again.
+    _, stage = run([noisy(bg, k) for k in range(int(2 * FPS))], overrides)
+    det = stage.detector("skimming")
+    assert ref.exists() and not det.is_calibrating()
+    ref.unlink()
+    for k in range(int(7 * FPS)):
+        stage.process(noisy(bg, k), 100 + k, 10.0 + k / FPS)
+    assert ref.exists() and det.learnt_from.startswith("frame")
 
 
 def test_a_region_outside_the_picture_or_malformed_is_refused(booth):
