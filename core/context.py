@@ -30,7 +30,7 @@ class FrameContext:
     fascia: tuple | None = None
     # Regions an earlier detector answers for (the fascia: a change there is a skimmer, not a left bag);
     # the detectors after it leave them alone.
-    claimed: list | None = None
+    claimed: tuple | None = None
     # How close the cheap stage came to flagging this frame: the highest score over its threshold a
     # detector reported (1 = at it). The gate escalates a frame that nearly flagged.
     suspicion: float = 0.0

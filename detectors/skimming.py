@@ -124,6 +124,7 @@ class SkimmingDetector(Detector):
         self._prev: np.ndarray | None = None
         self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
         self._shaken = False                     # the last view needed aligning to it
+        self._fascia = None                      # (scale, the region in motion pixels, as claimed)
         self._saved = False                      # what was learnt is in reference_file
         self._checked_s = -1e9
         self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
@@ -155,7 +156,7 @@ class SkimmingDetector(Detector):
         deleted = bool(path) and not os.path.exists(path) and self.model.n is not None
         self.cfg = cfg
         if new_roi:
-            self._roi = self._window = self._prev = None
+            self._roi = self._window = self._prev = self._fascia = None
             self.relearn()
             return f"skimming: new region {cfg.roi}, learning the fascia again"
         if deleted:
@@ -184,9 +185,12 @@ class SkimmingDetector(Detector):
         if self._roi is None:
             self._place(raw.shape[1], raw.shape[0])
         s = ctx.to_source
-        x, y, w, h = self._roi
-        ctx.fascia = (x / s, y / s, w / s, h / s)
-        ctx.claimed = (ctx.claimed or []) + [ctx.fascia]
+        if self._fascia is None or self._fascia[0] != s:   # made once (per scale), not per frame
+            x, y, w, h = self._roi
+            box = (x / s, y / s, w / s, h / s)
+            self._fascia = (s, box, (box,))
+        ctx.fascia = self._fascia[1]
+        ctx.claimed = self._fascia[2] if not ctx.claimed else (*ctx.claimed, ctx.fascia)
         self._frames += 1
         if (self._frames - 1) % self._every == 0:
             self._look(ctx, raw)
