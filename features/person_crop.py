@@ -1,12 +1,9 @@
 """What the weapon classifier looks at: one person's region of the grey picture, made the same way
 when training, evaluating and on the kiosk.
 
-The person's box is widened by `MARGIN` of its size on every side, cut from the grey image at the
-camera's own resolution, and squeezed to WIDTH x HEIGHT (a standing person's proportions), 0..1
-float32 with one channel. A quarter, not a tenth: a gun held out at arm's length leaves a tight box,
-and what is around the hands (the rest of a long gun, a knife's blade, the victim's posture) tells
-the classifier as much as the person does; on the development set's grouped folds it scored better
-(the closing note of issue #17 has the figures).
+The person's box is widened by `MARGIN` of its size on every side (a gun held out at arm's length
+leaves a tight box), cut from the grey image at the camera's own resolution, and squeezed to
+WIDTH x HEIGHT (a standing person's proportions), 0..1 float32 with one channel.
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ import cv2
 import numpy as np
 
 WIDTH, HEIGHT = 64, 128
-MARGIN = 0.25
+MARGIN = 0.1
 SHAPE = (HEIGHT, WIDTH, 1)
 
 
