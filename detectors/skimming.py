@@ -144,8 +144,8 @@ class SkimmingDetector(Detector):
         return self.model.share_ready(self._in_roi) < 0.5 if self._roi is not None else True
 
     def reset(self) -> None:
-        # Called on nothing learnt: what the fascia looks like does not depend on the motion detector's
-        # state, and forgetting it on a reset would let a skimmer be learnt.
+        # Only the previous look is forgotten: what the fascia looks like does not depend on the motion
+        # detector's state, and forgetting it on a reset would let a skimmer be learnt.
         self._prev = None
 
     def reload(self, cfg: SkimmingConfig) -> str:
@@ -169,6 +169,7 @@ class SkimmingDetector(Detector):
         self._saved = False
         self.model.reset()
         self._ref = None
+        self._shaken = False
         self.before = None
         self.learnt_from = "none"
         self._forget()
