@@ -8,7 +8,8 @@ all read from here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 ATTACK, WARNING = "attack", "warning"
@@ -93,13 +94,9 @@ class Event:
         return self.phase != END
 
     def to_dict(self) -> dict:
-        images, self.images = self.images, {}
-        try:
-            d = asdict(self)   # without copying the pictures
-        finally:
-            self.images = images
-        d.pop("images")
-        extra = d.pop("extra")
+        # Field by field rather than asdict: asdict would deep-copy the pictures, which never go in a record.
+        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in ("extra", "images")}
+        extra = copy.deepcopy(self.extra)
         d["time_s"] = round(float(d["time_s"]), 3)
         d["score"] = round(float(d["score"]), 4)
         d.update(extra)

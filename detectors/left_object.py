@@ -32,7 +32,7 @@ from core.events import WARNING, EventSpec
 from features.blob_descriptors import DESCRIPTOR_NAMES
 from features.blob_descriptors import OBJECT_CLASSES as CLASSES
 from features.blob_descriptors import describe
-from features.boxes import gap, iou
+from features.boxes import gap, intersection, iou
 from features.static_foreground import StaticForeground, StaticForegroundConfig
 
 _BAG, _PERSON = CLASSES.index("bag_or_parcel"), CLASSES.index("person")
@@ -186,16 +186,9 @@ class LeftObjectDetector(Detector):
     def _unclaimed(blobs, claimed, scale: float) -> list:
         """The blobs not mostly (half their box or more) inside a region another detector answers for:
         something that stays on the ATM's fascia is a skimmer for the skimming check, not a left bag."""
-        def inside(b) -> float:
-            x, y, w, h = b.bbox
-            best = 0.0
-            for cx, cy, cw, ch in claimed:
-                cx, cy, cw, ch = cx * scale, cy * scale, cw * scale, ch * scale
-                ix = max(0.0, min(x + w, cx + cw) - max(x, cx))
-                iy = max(0.0, min(y + h, cy + ch) - max(y, cy))
-                best = max(best, ix * iy / max(1, w * h))
-            return best
-        return [b for b in blobs if inside(b) < 0.5]
+        regions = [tuple(v * scale for v in c) for c in claimed]
+        return [b for b in blobs
+                if max(intersection(b.bbox, r) for r in regions) < 0.5 * max(1, b.w * b.h)]
 
     def _keep(self, grey: np.ndarray) -> None:
         """This frame, for the next one's frame difference (copied into one buffer: no allocation)."""

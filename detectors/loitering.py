@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from core.detector import Detector, Flag, register
 from core.events import WARNING, EventSpec
 from core.settings import Section
-from hw_io.atm_state import KNOWN_STATES
+from hw_io.atm_state import check_known
 
 # States in which a person in front of the machine is a customer using it.
 IN_USE = ("card_inserted", "pin_entry", "transaction", "dispensing", "cash_taken", "card_ejected", "deposit")
@@ -37,10 +37,8 @@ class LoiteringConfig(Section):
     @field_validator("state_after_s")
     @classmethod
     def _known_states(cls, v: dict[str, float | None]) -> dict[str, float | None]:
-        # A misspelt state would never match what the ATM reports, and silently change nothing.
+        check_known(v)
         for state, limit in v.items():
-            if state not in KNOWN_STATES:
-                raise ValueError(f"unknown ATM state {state!r} (known: {', '.join(sorted(KNOWN_STATES))})")
             if limit is not None and not 0 < limit <= 86400:
                 raise ValueError(f"{state}: a limit must be over 0 and at most 86400 s, or null")
         return v

@@ -215,8 +215,7 @@ class SkimmingDetector(Detector):
         # margin's cells tell a skimmer (the fascia changed, its surroundings did not) from a camera that
         # was moved or zoomed (both changed).
         ow, oh = self._outer[2] - self._outer[0], self._outer[3] - self._outer[1]
-        rw, rh = working_size(x1 - x, y1 - y)
-        scale = rw / (x1 - x)
+        scale = working_size(x1 - x, y1 - y)[0] / (x1 - x)
         self._size = (max(CELL, int(round(ow * scale / CELL)) * CELL), max(CELL, int(round(oh * scale / CELL)) * CELL))
         rows, cols = self._size[1] // CELL, self._size[0] // CELL
         cx = (np.arange(cols) + 0.5) * ow / cols + self._outer[0]
@@ -258,34 +257,32 @@ class SkimmingDetector(Detector):
         # is aligned to what was learnt before it is compared, so only what moved against the scene
         # counts. A fixed camera needs none: the view is aligned only when the last one needed it or
         # this one, unaligned, shows a change.
-        aligned = grey if not self._shaken else self._aligned(self._ref, grey)
-        if aligned is None:
-            return
-        view = cell_structure(aligned, self._size)
-        if not self._shaken and self.model.share_ready(self._in_roi) >= 0.5 \
-                and (self.model.changed(view) & still).any():
-            shift = self._shift(self._ref, grey)
-            self._shaken = shift is None or max(abs(shift[0]), abs(shift[1])) >= 0.5
-            if self._shaken:
-                aligned = self._aligned(self._ref, grey)
-                if aligned is None:
-                    return
-                view = cell_structure(aligned, self._size)
-        elif self._shaken:
-            shift = self._shift(self._ref, grey)
-            self._shaken = shift is None or max(abs(shift[0]), abs(shift[1])) >= 0.5
-        self._view = view if self._view is None else np.where(moved[..., None], view, 0.5 * (self._view + view))
         roi = self._in_roi
         was_ready = self.model.share_ready(roi)
+        aligned = grey
+        if self._shaken:
+            aligned, self._shaken = self._align(self._ref, grey)
+            if aligned is None:
+                return
+        view = cell_structure(aligned, self._size)
+        if not self._shaken and was_ready >= 0.5 and (self.model.changed(view) & still).any():
+            realigned, self._shaken = self._align(self._ref, grey)
+            if realigned is None:
+                return
+            if self._shaken:
+                aligned = realigned
+                view = cell_structure(aligned, self._size)
+        self._view = view if self._view is None else np.where(moved[..., None], view, 0.5 * (self._view + view))
         self.model.add(view, still)
-        if was_ready < 0.5 <= self.model.share_ready(roi):
+        now_ready = self.model.share_ready(roi)
+        if was_ready < 0.5 <= now_ready:
             self._ref = aligned   # the surroundings as they were when the fascia was learnt
             self.before = outer.copy()
             self.learnt_from = f"frame {ctx.index}"
             self._save()
-        elif was_ready < 1.0 <= self.model.share_ready(roi):
+        elif was_ready < 1.0 <= now_ready:
             self._save()          # the last cells learnt (a busy scene is learnt cell by cell)
-        if self.model.share_ready(roi) < 0.5:
+        if now_ready < 0.5:
             return
         ready = self.model.ready
         self.compared += 1
@@ -321,7 +318,7 @@ class SkimmingDetector(Detector):
         if moving.mean() >= self.cfg.motion_share:
             # Something moved, or the camera shook: aligned first (only then: most looks at a still
             # booth need no phase correlation), what the shake uncovered at the border left out.
-            aligned = self._aligned(prev, grey)
+            aligned, _ = self._align(prev, grey)
             if aligned is None:
                 return everything
             bx, by = self._slack_px
@@ -332,11 +329,8 @@ class SkimmingDetector(Detector):
         # Movement in the margin around the region is someone at the machine (an arm reaching in, a
         # body beside it): nothing is compared until it settles, or a hand resting on the keypad
         # would be compared while its arm moves.
-        x, y, w, h = self._roi
-        ox, oy = self._outer[:2]
-        ring = moving.copy()
-        ring[y - oy:y - oy + h, x - ox:x - ox + w] = 0
-        if float(ring.sum()) >= self.cfg.motion_share * (moving.size - w * h):
+        w, h = self._roi[2:]
+        if float(moving.sum() - self._crop_roi(moving).sum()) >= self.cfg.motion_share * (moving.size - w * h):
             return everything
         return cv2.dilate(hit, np.ones((3, 3), np.uint8)).astype(bool)
 
@@ -386,15 +380,16 @@ class SkimmingDetector(Detector):
             window *= ring
         return window
 
-    def _aligned(self, ref: np.ndarray, grey: np.ndarray) -> np.ndarray | None:
+    def _align(self, ref: np.ndarray, grey: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        """`grey` moved back onto `ref` (None: turned beyond the margin), and whether it had moved."""
         shift = self._shift(ref, grey)
         if shift is None:
-            return None
+            return None, True
         if abs(shift[0]) < 0.5 and abs(shift[1]) < 0.5:   # under half a pixel: noise, and a warp would blur
-            return grey
+            return grey, False
         m = np.float32([[1, 0, -shift[0]], [0, 1, -shift[1]]])
         return cv2.warpAffine(grey, m, (grey.shape[1], grey.shape[0]), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+                              borderMode=cv2.BORDER_REPLICATE), True
 
     def _images(self, raw: np.ndarray) -> dict[str, np.ndarray]:
         """The region with its margin as learnt and as now, the change outlined on both."""

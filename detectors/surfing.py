@@ -20,7 +20,7 @@ from core.detector import Detector, Flag, register
 from core.events import WARNING, EventSpec
 from core.settings import Section
 from features.boxes import gap, union_boxes
-from hw_io.atm_state import KNOWN_STATES
+from hw_io.atm_state import check_known
 
 
 class SurfingConfig(Section):
@@ -39,9 +39,7 @@ class SurfingConfig(Section):
     @field_validator("states")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        for state in v:
-            if state not in KNOWN_STATES:
-                raise ValueError(f"unknown ATM state {state!r} (known: {', '.join(sorted(KNOWN_STATES))})")
+        check_known(v)
         return v
 
 

@@ -72,6 +72,7 @@ class FasciaModel:
         self.n: np.ndarray | None = None
         self._sum: np.ndarray | None = None
         self._sq: np.ndarray | None = None
+        self._limits = None   # (mean, the least difference that counts, ready): made again only on learning
 
     @property
     def ready(self) -> np.ndarray | None:
@@ -91,9 +92,11 @@ class FasciaModel:
             self._sum, self._sq = np.zeros_like(v), np.zeros_like(v)
             self.n = np.zeros(v.shape[:2], np.int32)
         take = np.ones(v.shape[:2], bool) if cells is None else cells & (self.n < self.learn_views)
-        self._sum[take] += v[take]
-        self._sq[take] += v[take] * v[take]
-        self.n[take] += 1
+        if take.any():
+            self._sum[take] += v[take]
+            self._sq[take] += v[take] * v[take]
+            self.n[take] += 1
+            self._limits = None
 
     @property
     def mean(self) -> np.ndarray:
@@ -108,10 +111,12 @@ class FasciaModel:
         return np.sqrt(var).sum(axis=-1).astype(np.float32)
 
     def changed(self, view: np.ndarray) -> np.ndarray:
-        mean = self.mean
+        if self._limits is None:   # once learnt, every comparison reuses them
+            self._limits = (self.mean, self.k * self.spread + self.floor, self.ready)
+        mean, least, ready = self._limits
         diff = np.abs(view - mean).sum(axis=-1)
         both = (view + mean).sum(axis=-1) + 1e-6
-        return (diff > self.k * self.spread + self.floor) & (diff > self.rel * both) & self.ready
+        return (diff > least) & (diff > self.rel * both) & ready
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"sum": self._sum, "sq": self._sq, "n": self.n}
@@ -119,6 +124,7 @@ class FasciaModel:
     def from_arrays(self, arrays) -> "FasciaModel":
         self._sum, self._sq = np.asarray(arrays["sum"], np.float64), np.asarray(arrays["sq"], np.float64)
         self.n = np.asarray(arrays["n"], np.int32)
+        self._limits = None
         return self
 
 

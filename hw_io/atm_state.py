@@ -17,6 +17,15 @@ KNOWN_STATES = frozenset({
     "idle", "card_inserted", "pin_entry", "transaction", "dispensing", "cash_taken", "card_ejected",
     "deposit", "maintenance", "out_of_service",
 })
+
+
+def check_known(states) -> None:
+    """A config's ATM states, refused (ValueError) unless known: a misspelt state would never match
+    what the ATM reports, and silently change nothing."""
+    for state in states:
+        if state not in KNOWN_STATES:
+            raise ValueError(f"unknown ATM state {state!r} (known: {', '.join(sorted(KNOWN_STATES))})")
+
 UNKNOWN = "unknown"
 MAX_LINE = 256  # a link spewing bytes with no newline must not grow the buffer forever
 
