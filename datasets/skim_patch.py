@@ -80,6 +80,7 @@ class Patcher:
         py = y + int(rng.integers(0, h - ph + 1))
         self.box = (px, py, pw, ph)
         self._rng_seed = seed
+        self._patch: np.ndarray | None = None
 
     def _make(self, under: np.ndarray) -> np.ndarray:
         """The patch, drawn once against what it covers on the onset frame."""
@@ -96,19 +97,22 @@ class Patcher:
         cv2.rectangle(patch, (0, 0), (pw - 1, ph - 1), (20, 20, 22) if base > 128 else (235, 235, 230), edge)
         return patch if under.ndim == 3 else cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
 
-    def apply(self, frames: Iterable[np.ndarray], onset: int) -> Iterator[np.ndarray]:
-        """Each frame, with the patch from frame `onset` on (copies; the input is not written to)."""
+    def frame(self, index: int, image: np.ndarray, onset: int) -> np.ndarray:
+        """Frame `index`, with the patch from frame `onset` on (a copy; `image` is not written to). The
+        patch is drawn once, against what it covers on the first frame it is pasted into."""
+        if index < onset:
+            return image
         x, y, w, h = self.box
-        patch = None
+        if self._patch is None:
+            self._patch = self._make(image[y:y + h, x:x + w])
+        out = image.copy()
+        out[y:y + h, x:x + w] = self._patch
+        return out
+
+    def apply(self, frames: Iterable[np.ndarray], onset: int) -> Iterator[np.ndarray]:
+        """Each frame, with the patch from frame `onset` on."""
         for i, f in enumerate(frames):
-            if i < onset:
-                yield f
-                continue
-            if patch is None:
-                patch = self._make(f[y:y + h, x:x + w])
-            out = f.copy()
-            out[y:y + h, x:x + w] = patch
-            yield out
+            yield self.frame(i, f, onset)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,27 +28,40 @@ class ClipReplay:
     probe: Any = None
 
 
-def _perturbed(src, perturb: tuple[str, int, int]):
-    """The source's frames, each changed as datasets/perturb.py says (seeded per clip)."""
+def _edited(src, edit: Callable[[int, np.ndarray], np.ndarray]):
+    """The source's frames, each decoded picture replaced by edit(index, picture)."""
+    for frame in src:
+        frame.raw = edit(frame.index, frame.raw)
+        yield frame
+
+
+def _perturbation(perturb: tuple[str, int, int]) -> Callable[[int, np.ndarray], np.ndarray]:
+    """datasets/perturb.py's change (kind, level, seed: seeded per clip), as an edit."""
     from datasets.perturb import apply
 
     kind, level, seed = perturb
     rng = np.random.default_rng(seed)
-    for frame in src:
-        frame.raw = apply(frame.raw, kind, level, rng)
-        yield frame
+    return lambda _index, raw: apply(raw, kind, level, rng)
 
 
 def replay_clip(path: str, cfg: Config, models: dict[str, Any],
                 probe: Callable[[Cascade], Any] | None = None,
-                perturb: tuple[str, int, int] | None = None) -> ClipReplay:
-    """`perturb`: (kind, level, seed) of datasets/perturb.py applied to every decoded frame."""
+                perturb: tuple[str, int, int] | None = None,
+                edit: Callable[[int, np.ndarray], np.ndarray] | None = None,
+                sinks: Callable[[Cascade], list] | None = None) -> ClipReplay:
+    """`perturb`: (kind, level, seed) of datasets/perturb.py applied to every decoded frame; `edit`:
+    any other change, edit(index, picture) -> picture (a skimmer pasted in); `sinks(cascade)`: more
+    frame-loop sinks, which may read the cascade as the frames go by."""
     s = cfg.source
     with FrameSource(path, process_width=s.process_width, reconnect=False) as src:
         cascade = Cascade(cfg, src.fps, models)
         recorder = EventRecorder()
-        loop = FrameLoop(cascade, [recorder])
-        loop.run(src if perturb is None else _perturbed(src, perturb))
+        loop = FrameLoop(cascade, [recorder, *(sinks(cascade) if sinks else ())])
+        frames: Any = src
+        for change in (_perturbation(perturb) if perturb is not None else None, edit):
+            if change is not None:
+                frames = _edited(frames, change)
+        loop.run(frames)
         fps = src.fps
     return ClipReplay(loop.frames, fps, recorder.events, probe(cascade) if probe else None)
 

@@ -2,7 +2,9 @@
 skimmer-like patch pasted into its fascia from the middle frame on (datasets/skim_patch.py), through the
 whole cascade exactly as `run` builds it, with `skimming.roi` over the clip's stillest part.
 
-Frames come from the real FrameSource at the source's resolution (the fascia is in source pixels).
+Both runs go through `pipeline/replay.py`, the live path (FrameSource, cascade, decision, frame loop);
+the patch is pasted into each decoded frame at the source's resolution (the fascia is in source
+pixels).
 Each clip gets its own seed (from its path), so the patch's place and texture vary between clips but
 not between runs. Time is clip time.
 
@@ -25,9 +27,9 @@ import numpy as np
 from core.errors import UserError
 from datasets.labelled import read_labels
 from datasets.skim_patch import Patcher, quiet_region
-from pipeline.cascade import Cascade
 from pipeline.config import Config
-from sources.frame_source import Frame, FrameSource, process_size
+from pipeline.replay import replay_clip
+from sources.frame_source import FrameSource
 from tasks.registry import Task, register_task
 
 EVENT = "skimmer_suspected"
@@ -42,43 +44,51 @@ def clip_jobs(dataset: str) -> list[tuple[str, str]]:
 
 
 def _read(path: str) -> tuple[list, float]:
+    """The clip's decoded pictures (to choose where its fascia goes) and its rate."""
     with FrameSource(path, reconnect=False) as src:
         return [f.raw for f in src], src.fps
 
 
-def skimmer_events(frames, fps: float, cfg: Config, onset: int | None = None) -> tuple[list[float], dict]:
-    """Times of the `skimmer_suspected` starts of the cascade over `frames` (source pixels), and what
-    the check could do: the share of the fascia learnt by `onset`, and the share of its looks from
-    there on in which something could be compared (a busy scene leaves little)."""
-    cascade = Cascade(cfg, fps, {})
-    det = cascade.classical.detector("skimming")
-    times, size, seen = [], None, {}
-    for i, raw in enumerate(frames):
-        if size is None:
-            size = process_size(raw.shape[1], raw.shape[0], cfg.source.process_width)
-        if i == onset:
-            seen = {"learnt_at_onset": round(det.model.share_ready(), 2), "looks": det.looks,
-                    "compared": det.compared}
-        times += [e.time_s for e in cascade.process(Frame(i, i / fps, raw, size)) if e.type == EVENT and e.is_start]
-    if seen:
-        looks = det.looks - seen.pop("looks")
-        seen["compared_after_onset"] = round((det.compared - seen.pop("compared")) / max(1, looks), 2)
-    return times, seen
+class _People:
+    """A frame-loop sink: per source pixel, in how many frames the occupancy stage had a person there.
+    A sink sees each frame before the cascade does, so it adds the previous frame's people."""
 
+    def __init__(self, cascade, shape: tuple[int, int]):
+        self.cascade, self.map = cascade, np.zeros(shape, np.float32)
 
-def people_map(frames, fps: float, cfg: Config) -> np.ndarray:
-    """Per source pixel: in how many frames the occupancy stage had a person there."""
-    H, W = frames[0].shape[:2]
-    out = np.zeros((H, W), np.float32)
-    cascade = Cascade(cfg, fps, {})
-    size = process_size(W, H, cfg.source.process_width)
-    for i, raw in enumerate(frames):
-        cascade.process(Frame(i, i / fps, raw, size))
-        ctx = cascade.classical.last.ctx
+    def on_frame(self, frame) -> None:
+        self.add()
+
+    def add(self) -> None:
+        last = self.cascade.classical.last
+        if last is None:
+            return
+        ctx = last.ctx
         for p in ctx.people or ():
             x, y, w, h = (int(round(v * ctx.to_source)) for v in p.box)
-            out[max(0, y):y + h, max(0, x):x + w] += 1
-    return out
+            self.map[max(0, y):y + h, max(0, x):x + w] += 1
+
+
+class _Onset:
+    """A frame-loop sink: when the patch appears, and what the skimming check had done by then."""
+
+    def __init__(self, cascade, onset: int):
+        self.det, self.onset = cascade.classical.detector("skimming"), onset
+        self.time_s, self.learnt, self.looks, self.compared = None, 0.0, 0, 0
+
+    def on_frame(self, frame) -> None:
+        if frame.index == self.onset:
+            self.time_s = frame.time_s
+            self.learnt, self.looks, self.compared = self.det.model.share_ready(), self.det.looks, self.det.compared
+
+    def after(self) -> dict:
+        looks = self.det.looks - self.looks
+        return {"learnt_at_onset": round(self.learnt, 2),
+                "compared_after_onset": round((self.det.compared - self.compared) / max(1, looks), 2)}
+
+
+def _starts(replay) -> list[float]:
+    return [e.time_s for e in replay.events if e.type == EVENT and e.is_start]
 
 
 def _clip_job(args) -> dict:
@@ -89,21 +99,35 @@ def _clip_job(args) -> dict:
         return {"clip": rel, "error": "fewer than 4 frames"}
     H, W = frames[0].shape[:2]
     # Where a site would draw a fascia: a part of the scene nothing moves over and nobody stands in.
-    roi = quiet_region(frames, people=people_map(frames, fps, cfg) if cfg.people.enabled else None)
+    made: dict = {}
+
+    def sink(name, cls, *args):
+        """A sink factory for replay_clip that also keeps the sink it made."""
+        def make(cascade):
+            made[name] = cls(cascade, *args)
+            return [made[name]]
+        return make
+
+    if cfg.people.enabled:
+        replay_clip(path, cfg, {}, probe=lambda _c: made["people"].add(), sinks=sink("people", _People, (H, W)))
+    roi = quiet_region(frames, people=made["people"].map if cfg.people.enabled else None)
     cfg.skimming.roi = roi
     cfg.skimming.reference_file = None
     onset = len(frames) // 2
-    t_on = onset / fps
     patcher = Patcher(roi, W, H, seed=zlib.crc32(rel.encode("utf-8")) % 100000)
-    clean, _ = skimmer_events(frames, fps, cfg)
-    patched, seen = skimmer_events(list(patcher.apply(frames, onset)), fps, cfg, onset)
+    # Both through the live path: FrameSource, cascade, decision, as `run` has them.
+    clean = _starts(replay_clip(path, cfg, {}))
+    patched = _starts(replay_clip(path, cfg, {}, edit=lambda i, raw: patcher.frame(i, raw, onset),
+                                  sinks=sink("onset", _Onset, onset)))
+    at = made["onset"]
+    t_on = at.time_s if at.time_s is not None else onset / fps
     early = [t for t in patched if t < t_on - 1e-9]
     window = [t for t in patched if t_on - 1e-9 <= t <= t_on + cfg.skimming.after_s + SLACK_S + 1e-9]
     return {"clip": rel, "fps": round(fps, 3), "frames": len(frames), "width": W, "height": H,
             "roi": roi, "patch": list(patcher.box), "onset_frame": onset,
             "clean_events": len(clean), "patched_events": len(patched), "before_onset": len(early),
             "detected": len(window) == 1 and len(patched) == 1,
-            "latency_s": round(window[0] - t_on, 3) if window else "", **seen}
+            "latency_s": round(window[0] - t_on, 3) if window else "", **at.after()}
 
 
 def summarize(rows: list[dict], after_s: float) -> dict:
