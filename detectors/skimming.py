@@ -7,7 +7,7 @@ of it, then compared again, cell by cell, whenever nothing does:
 - a cell is compared only when no pixel change covered it (or its neighbours) for `settle_s`, against
   the previous look once the camera's own shake is aligned out (phase correlation on the region's
   surroundings, never on the fascia itself). Nothing is compared while a tracked person (`ctx.people`)
-  touches the region with its `margin`, something moves in that margin, or a light switches (the
+  is within `at_machine` of the region, something moves in its `margin`, or a light switches (the
   motion detector's guard): a customer's hand resting on the keypad while its arm moves, a passer-by,
   a reflection sweeping over are never compared;
 - a busy scene is learnt cell by cell (each cell from `learn_s` of views in which it was still);
@@ -47,6 +47,7 @@ from features.fascia import CELL, FasciaModel, cell_structure, largest_region, w
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
+HELD = ("light", "person", "margin", "turned")   # why a look compared nothing (SkimmingDetector.held)
 
 
 class SkimmingConfig(Section):
@@ -62,9 +63,11 @@ class SkimmingConfig(Section):
                                                           "before comparing it")
     learn_s: float = Field(0.3, gt=0, le=600, description="each cell is learnt from this long of views in which "
                                                           "nothing moved over it (at least 3 views)")
-    margin: float = Field(0.25, ge=0, le=5, description="movement within this share of the region's size around it "
+    margin: float = Field(0.1, ge=0, le=5, description="movement within this share of the region's size around it "
                                                         "reaches the cells at its edge; a camera's shake up to it "
                                                         "is aligned out")
+    at_machine: float = Field(0.25, ge=0, le=5, description="a tracked person within this share of the region's "
+                                                            "size of it is at the machine: nothing is compared")
     motion_share: float = Field(0.01, gt=0, lt=1, description="this share of a cell's pixels (or of the margin's) "
                                                               "changing from one look to the next is movement")
     motion_threshold: float = Field(18.0, gt=0, le=255, description="grey levels a pixel must change by to count "
@@ -120,6 +123,7 @@ class SkimmingDetector(Detector):
         self._frames = 0
         self._roi: tuple[int, int, int, int] | None = None       # clipped to the picture, source px
         self._outer: tuple[int, int, int, int] | None = None     # with the margin: x0, y0, x1, y1
+        self._front: tuple[float, ...] | None = None             # where a person is at the machine: x, y, w, h
         self._window: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
@@ -129,6 +133,9 @@ class SkimmingDetector(Detector):
         self._checked_s = -1e9
         self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
         self.compared = 0
+        # Looks in which nothing could be compared, by why: a light switched, a tracked person at the
+        # machine, movement in the margin, the view turned beyond it (how a site sees what blinds it).
+        self.held = dict.fromkeys(HELD, 0)
         self._forget()
         self._load()
 
@@ -211,6 +218,8 @@ class SkimmingDetector(Detector):
         m = self.cfg.margin
         dx, dy = int(round(m * (x1 - x))), int(round(m * (y1 - y)))
         self._outer = (max(0, x - dx), max(0, y - dy), min(W, x1 + dx), min(H, y1 + dy))
+        fx, fy = self.cfg.at_machine * (x1 - x), self.cfg.at_machine * (y1 - y)
+        self._front = (x - fx, y - fy, x1 - x + 2 * fx, y1 - y + 2 * fy)   # x, y, w, h; source px
         # Cells over the region with its margin, at the resolution the region alone would get: the
         # margin's cells tell a skimmer (the fascia changed, its surroundings did not) from a camera that
         # was moved or zoomed (both changed).
@@ -312,7 +321,11 @@ class SkimmingDetector(Detector):
         neighbours: an arm reaching in moves the cells beside it next). Everything, when a light
         switched, a tracked person covers a good part of the region, or the camera was turned."""
         everything = np.ones(cells, bool)
-        if ctx.motion.global_change or prev is None or prev.shape != grey.shape or self._person_in_front(ctx):
+        if prev is None or prev.shape != grey.shape:
+            return everything
+        held = ("light" if ctx.motion.global_change else "person" if self._person_in_front(ctx) else None)
+        if held:
+            self.held[held] += 1
             return everything
         moving = (cv2.absdiff(grey, prev) > self.cfg.motion_threshold).astype(np.float32)
         if moving.mean() >= self.cfg.motion_share:
@@ -320,6 +333,7 @@ class SkimmingDetector(Detector):
             # booth need no phase correlation), what the shake uncovered at the border left out.
             aligned, _ = self._align(prev, grey)
             if aligned is None:
+                self.held["turned"] += 1
                 return everything
             bx, by = self._slack_px
             moving = (cv2.absdiff(aligned, prev) > self.cfg.motion_threshold).astype(np.float32)
@@ -331,23 +345,23 @@ class SkimmingDetector(Detector):
         # would be compared while its arm moves.
         w, h = self._roi[2:]
         if float(moving.sum() - self._crop_roi(moving).sum()) >= self.cfg.motion_share * (moving.size - w * h):
+            self.held["margin"] += 1
             return everything
         return cv2.dilate(hit, np.ones((3, 3), np.uint8)).astype(bool)
 
     def _person_in_front(self, ctx) -> bool:
-        """A tracked person touching the region with its margin: someone at the machine."""
+        """A tracked person within `at_machine` of the region: someone at the machine."""
         if ctx.motion.calibrating or not ctx.people:
             return False
         s = ctx.to_source
-        x0, y0, x1, y1 = self._outer
-        outer = (x0 / s, y0 / s, (x1 - x0) / s, (y1 - y0) / s)
+        front = tuple(v / s for v in self._front)
         mh, mw = ctx.motion.mask.shape[:2]
         for p in ctx.people:
             # A region the size of the picture is the occupancy stage's many blobs joined (a crowd, a
             # shaking camera), not someone at the machine, unless the people detector saw a person.
             if not p.confirmed and (p.box[2] > 0.5 * mw or p.box[3] > 0.9 * mh):
                 continue
-            if gap(p.box, outer) <= 0:
+            if gap(p.box, front) <= 0:
                 return True
         return False
 

@@ -10,7 +10,9 @@ not between runs. Time is clip time.
 
 Per clip: `skimmer_suspected` starts on the recorded clip (each a false alarm), and on the patched one
 before the onset (false) and after it: detected when exactly one comes within `skimming.after_s` + 1 s
-of the onset.
+of the onset. With it, what the check could do: the share of the fascia learnt by the onset, how
+often something was compared after it, and why looks compared nothing (`held_light`, `held_person`,
+`held_margin`, `held_turned`: shares of the patched run's looks), the detector's own counts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 from core.errors import UserError
 from datasets.labelled import read_labels
 from datasets.skim_patch import Patcher, quiet_region
+from detectors.skimming import HELD
 from pipeline.config import Config
 from pipeline.replay import replay_clip
 from sources.frame_source import FrameSource
@@ -84,7 +87,9 @@ class _Onset:
     def after(self) -> dict:
         looks = self.det.looks - self.looks
         return {"learnt_at_onset": round(self.learnt, 2),
-                "compared_after_onset": round((self.det.compared - self.compared) / max(1, looks), 2)}
+                "compared_after_onset": round((self.det.compared - self.compared) / max(1, looks), 2),
+                "looks": self.det.looks,
+                **{f"held_{why}": round(n / max(1, self.det.looks), 2) for why, n in self.det.held.items()}}
 
 
 def _starts(replay) -> list[float]:
@@ -133,6 +138,7 @@ def _clip_job(args) -> dict:
 def summarize(rows: list[dict], after_s: float) -> dict:
     ok = [r for r in rows if "error" not in r]
     lat = [r["latency_s"] for r in ok if r["latency_s"] != ""]
+    missed = [r for r in ok if r["latency_s"] == ""]
     return {
         "clips": len(ok),
         "unreadable": [r["clip"] for r in rows if "error" in r],
@@ -146,6 +152,9 @@ def summarize(rows: list[dict], after_s: float) -> dict:
         "patched_missed": [r["clip"] for r in ok if r["latency_s"] == ""],
         "patched_more_than_one": [r["clip"] for r in ok if r["patched_events"] > 1],
         "patched_before_onset": sum(r["before_onset"] for r in ok),
+        # Why the missed clips' looks compared nothing, as a share of those looks (the patched runs).
+        "missed_looks_held": {why: round(sum(r[f"held_{why}"] * r["looks"] for r in missed) / max(1, sum(
+            r["looks"] for r in missed)), 3) for why in HELD},
         "latency_s": {"median": round(statistics.median(lat), 3) if lat else None,
                       "max": round(max(lat), 3) if lat else None},
     }
@@ -167,7 +176,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
         json.dump(summary, fh, indent=2)
     fields = ["clip", "fps", "frames", "width", "height", "roi", "patch", "onset_frame", "clean_events",
               "patched_events", "before_onset", "detected", "latency_s", "learnt_at_onset",
-              "compared_after_onset", "error"]
+              "compared_after_onset", "looks", *(f"held_{why}" for why in HELD), "error"]
     with open(os.path.join(out, "skimming_clips.csv"), "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()

@@ -103,7 +103,8 @@ def test_evaluation_finds_each_patch_once_and_nothing_on_the_recorded_clips(tmp_
     assert summary["patched_detected_once_in_window"] == 2
     assert summary["latency_s"]["max"] <= summary["window_s"]
     rows = (out / "skimming_clips.csv").read_text().splitlines()
-    assert len(rows) == 3 and "learnt_at_onset" in rows[0]
+    assert len(rows) == 3 and "learnt_at_onset" in rows[0] and "held_margin" in rows[0]
+    assert set(summary["missed_looks_held"]) == {"light", "person", "margin", "turned"}
     # The command line, on one video file.
     assert dispatch(["evaluate", "--task", "skimming", "--dataset", str(folder / "c0.avi"), "--out",
                      str(tmp_path / "one"), "--model-dir", str(tmp_path / "none")]) == 0

@@ -106,6 +106,8 @@ def test_an_overlay_fitted_and_left_is_raised_once_its_fitter_has_gone(booth):
     det = stage.detector("skimming")
     assert not any(flags[i] for i in range(*parts["empty"]))
     assert not flagged(flags, *parts["fitting"])      # nothing is compared while someone is at the machine
+    assert det.held["person"] >= 0.5 * (parts["fitting"][1] - parts["fitting"][0]) * det.cfg.update_hz / FPS
+    assert det.held["light"] == 0 and det.held["turned"] == 0
     a, b = parts["gone"]
     hits = flagged(flags, a, b)
     assert hits, "the overlay left on the card slot was not raised"
@@ -153,8 +155,11 @@ def test_light_and_reflections_are_not_a_skimmer(booth, change):
                 img = img + glare[..., None]
         return noisy(np.clip(img, 0, 255).astype(np.uint8), k)
 
-    flags, _ = run([draw(k) for k in range(int(6 * FPS))], roi_set(roi))
+    flags, stage = run([draw(k) for k in range(int(6 * FPS))], roi_set(roi))
     assert not any(flags)
+    held = stage.detector("skimming").held
+    if change in ("dimmed", "brightened"):   # the switch itself is held back as a light change
+        assert held["light"] >= 1 and held["person"] == 0
 
 
 def test_a_hand_resting_on_the_keypad_is_not_a_skimmer(booth):
