@@ -5,7 +5,7 @@ crop and a linear SVM.
 
 scikit-learn style: `fit(X, y, groups)`, `predict_proba`, `score`, learned state ending in `_`.
 - Five 3x3 convolutions (16, 32, 32, 64, 64 filters) with pooling, global average pooling, dropout,
-  softmax over (unarmed, armed); about 70k parameters at 128x64x1.
+  softmax over (unarmed, armed); about 70k parameters at 128x64x2 (the picture and the person's box).
 - Augmented on every batch for what CCTV does to a person crop: brightness, contrast, noise,
   salt-and-pepper (the export this data came from has it), blur, JPEG, a shifted and rescaled box
   (a tracker's box is never the annotator's), mirror.
@@ -50,16 +50,18 @@ def build_model():
 
 
 def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A batch (n, HEIGHT, WIDTH, 1) float32 as another camera and another box might have given it."""
+    """A batch (n, *SHAPE) float32 as another camera and another box might have given it: the picture
+    (channel 0) and the person's box (channel 1) moved together, the picture's look changed alone."""
     n = len(X)
     out = np.empty_like(X)
     for i in range(n):
-        img = X[i, ..., 0]
+        img, box = X[i, ..., 0], X[i, ..., 1]
         # The box: shifted by up to 8 % and rescaled by up to +-12 %, as a tracker's box would be.
         s = rng.uniform(0.88, 1.12)
         tx, ty = rng.uniform(-0.08, 0.08) * WIDTH, rng.uniform(-0.08, 0.08) * HEIGHT
         m = np.float32([[s, 0, (1 - s) * WIDTH / 2 + tx], [0, s, (1 - s) * HEIGHT / 2 + ty]])
         img = cv2.warpAffine(img, m, (WIDTH, HEIGHT), borderMode=cv2.BORDER_REFLECT)
+        box = cv2.warpAffine(box, m, (WIDTH, HEIGHT), flags=cv2.INTER_NEAREST)
         r = rng.random()
         if r < 0.2:
             img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.5))
@@ -73,8 +75,9 @@ def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             dots = rng.random(img.shape)
             img = np.where(dots < 0.02, 0.0, np.where(dots > 0.98, 1.0, img))
         if rng.random() < 0.5:
-            img = img[:, ::-1]
+            img, box = img[:, ::-1], box[:, ::-1]
         out[i, ..., 0] = img
+        out[i, ..., 1] = box
     np.clip(out, 0.0, 1.0, out=out)
     return out
 

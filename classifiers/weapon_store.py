@@ -19,7 +19,7 @@ from features.person_crop import HEIGHT, MARGIN, SHAPE, WIDTH
 KERAS_NAME = "weapon"
 NAME = "weapon_lite"
 CLASSES = ["unarmed", "armed"]
-FEATURES = [f"person_crop:grey:{HEIGHT}x{WIDTH}x1:margin{MARGIN:g}"]
+FEATURES = [f"person_crop:grey+box:{HEIGHT}x{WIDTH}x{SHAPE[2]}:margin{MARGIN:g}"]
 
 
 def retrain_hint(model_dir: str) -> str:

@@ -53,13 +53,19 @@ def test_a_malformed_boxes_line_is_one_clear_error(tmp_path, line, message):
         read_boxes(str(f))
 
 
-def test_the_crop_is_the_widened_box_squeezed_to_the_classifiers_input():
+def test_the_crop_is_the_widened_box_squeezed_to_the_classifiers_input_with_the_box_marked():
     grey = np.zeros((200, 300), np.uint8)
     grey[50:150, 100:150] = 200
-    assert widened((100, 50, 50, 100), 300, 200) == (95, 40, 155, 160)
+    assert widened((100, 50, 50, 100), 300, 200) == (80, 10, 170, 190)
     x = crop_input(grey, (100, 50, 50, 100))
-    assert x.shape == SHAPE and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 200 / 255 + 1e-6
-    assert x[..., 0].mean() > 0.5   # mostly the person, a little margin
+    assert x.shape == SHAPE and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1.0
+    picture, box = x[..., 0], x[..., 1]
+    assert set(np.unique(box)) == {0.0, 1.0}
+    # The box channel is where the person is in the picture channel (the view around them is dark).
+    assert picture[box == 1].mean() > 0.7 and picture[box == 0].mean() < 0.05
+    # Cut at the picture's edge, the box keeps its place in what was cut.
+    edge = crop_input(grey, (0, 50, 50, 100))[..., 1]
+    assert edge[:, 0].any() and not edge[:, -1].any()
     assert crop_input(grey, (299, 199, 1, 1)) is None
 
 

@@ -1,8 +1,8 @@
 """Stage 2: is a person in the booth holding a gun or a knife? (LiteRT, on escalated frames only.)
 
 On a frame the gate escalates, each person the occupancy stage tracks (`ctx.people`, the largest
-`weapon.max_people` first) is cut from the decoded frame at the camera's resolution, widened a little
-(features/person_crop.py), and the exported weapon classifier gives P(armed). A person whose
+`weapon.max_people` first) is cut from the decoded frame at the camera's resolution with the view
+around them and their box marked (features/person_crop.py), and the exported weapon classifier gives P(armed). A person whose
 P(armed) reaches the threshold on `weapon.persist_frames` scored frames within `weapon.window_s`
 raises `weapon` (attack, `"stage": "deep"`, with the person's box and id): one frame's glint is not a
 gun. Frames that do not escalate, and frames with nobody in view, pay nothing. Built only when an
@@ -20,7 +20,7 @@ from core.detector import Flag
 from core.events import ATTACK, EventSpec
 from core.refiner import Refiner, register_refiner
 from core.settings import Section
-from features.person_crop import MARGIN, region_input, widened
+from features.person_crop import inside, region_input, widened
 from pipeline.refiners.recent import Recent
 
 
@@ -70,9 +70,10 @@ class WeaponRefiner(Refiner):
         h, w = ctx.motion.mask.shape[:2]
         if box[3] * ctx.to_source < self.cfg.min_person_px:
             return None
-        x0, y0, x1, y1 = widened(box, w, h, MARGIN)
+        crop = widened(box, w, h)
+        x0, y0, x1, y1 = crop
         region = ctx.source_crop((x0, y0, x1 - x0, y1 - y0))
-        return None if region is None else region_input(region)
+        return None if region is None else region_input(region, inside(box, crop))
 
     def _largest(self, people) -> list:
         """The people to score: the largest `max_people` first (bounds the cost in a crowd)."""
