@@ -2,12 +2,12 @@
 
 On a frame the gate escalates, each person the occupancy stage tracks (`ctx.people`, the largest
 `weapon.max_people` first) is cut from the decoded frame at the camera's resolution with the view
-around them and their box marked (features/person_crop.py), and the exported weapon classifier gives P(armed). A person whose
-P(armed) reaches the threshold on `weapon.persist_frames` scored frames within `weapon.window_s`
-raises `weapon` (attack, `"stage": "deep"`, with the person's box and id): one frame's glint is not a
-gun. Frames that do not escalate, and frames with nobody in view, pay nothing. Built only when an
-exported weapon model is present and `weapon.enabled` is set: it is off by default until it stops
-raising attack alarms on people who hold nothing (README, "Weapons").
+around them and their box marked (features/person_crop.py), and the exported weapon classifier gives
+P(armed). A person whose P(armed) reaches the threshold on `weapon.persist_frames` scored frames
+within `weapon.window_s` raises `weapon` (attack, `"stage": "deep"`, with the person's box and id):
+one frame's glint is not a gun. Frames that do not escalate, and frames with nobody in view, pay
+nothing. Built only when an exported weapon model is present and `weapon.enabled` is set: it is off
+by default until it stops raising attack alarms on people who hold nothing (README, "Weapons").
 """
 
 from __future__ import annotations
