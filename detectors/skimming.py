@@ -124,11 +124,12 @@ class SkimmingDetector(Detector):
         self._roi: tuple[int, int, int, int] | None = None       # clipped to the picture, source px
         self._outer: tuple[int, int, int, int] | None = None     # with the margin: x0, y0, x1, y1
         self._front: tuple[float, ...] | None = None             # where a person is at the machine: x, y, w, h
+                                                                 # (source px)
         self._window: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
         self._shaken = False                     # the last view needed aligning to it
-        self._fascia = None                      # (scale, the region in motion pixels, as claimed)
+        self._fascia = None                      # (scale, the region in motion pixels, as claimed, front)
         self._saved = False                      # what was learnt is in reference_file
         self._checked_s = -1e9
         self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
@@ -196,7 +197,7 @@ class SkimmingDetector(Detector):
         if self._fascia is None or self._fascia[0] != s:   # made once (per scale), not per frame
             x, y, w, h = self._roi
             box = (x / s, y / s, w / s, h / s)
-            self._fascia = (s, box, (box,))
+            self._fascia = (s, box, (box,), tuple(v / s for v in self._front))
         ctx.fascia = self._fascia[1]
         ctx.claimed = self._fascia[2] if not ctx.claimed else (*ctx.claimed, ctx.fascia)
         self._frames += 1
@@ -319,7 +320,8 @@ class SkimmingDetector(Detector):
     def _moved(self, ctx, prev: np.ndarray | None, grey: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
         """bool (rows, cols): the cells something moved over since the previous look (and their
         neighbours: an arm reaching in moves the cells beside it next). Everything, when a light
-        switched, a tracked person covers a good part of the region, or the camera was turned."""
+        switched, a tracked person is at the machine, something moves in the margin, or the camera was
+        turned; `held` counts which."""
         everything = np.ones(cells, bool)
         if prev is None or prev.shape != grey.shape:
             return everything
@@ -353,8 +355,7 @@ class SkimmingDetector(Detector):
         """A tracked person within `at_machine` of the region: someone at the machine."""
         if ctx.motion.calibrating or not ctx.people:
             return False
-        s = ctx.to_source
-        front = tuple(v / s for v in self._front)
+        front = self._fascia[3]   # in motion pixels, made with the region's (detect)
         mh, mw = ctx.motion.mask.shape[:2]
         for p in ctx.people:
             # A region the size of the picture is the occupancy stage's many blobs joined (a crowd, a

@@ -17,6 +17,10 @@ KNOWN_STATES = frozenset({
     "idle", "card_inserted", "pin_entry", "transaction", "dispensing", "cash_taken", "card_ejected",
     "deposit", "maintenance", "out_of_service",
 })
+UNKNOWN = "unknown"
+MAX_LINE = 256  # a link spewing bytes with no newline must not grow the buffer forever
+
+OnChange = Callable[[str, str], None]
 
 
 def check_known(states) -> None:
@@ -25,11 +29,6 @@ def check_known(states) -> None:
     for state in states:
         if state not in KNOWN_STATES:
             raise ValueError(f"unknown ATM state {state!r} (known: {', '.join(sorted(KNOWN_STATES))})")
-
-UNKNOWN = "unknown"
-MAX_LINE = 256  # a link spewing bytes with no newline must not grow the buffer forever
-
-OnChange = Callable[[str, str], None]
 
 
 class _SocketLink:

@@ -149,7 +149,7 @@ def summarize(rows: list[dict], after_s: float) -> dict:
         "recorded_clips_with_event": sum(r["clean_events"] > 0 for r in ok),
         "recorded_events": sum(r["clean_events"] for r in ok),
         "patched_detected_once_in_window": sum(r["detected"] for r in ok),
-        "patched_missed": [r["clip"] for r in ok if r["latency_s"] == ""],
+        "patched_missed": [r["clip"] for r in missed],
         "patched_more_than_one": [r["clip"] for r in ok if r["patched_events"] > 1],
         "patched_before_onset": sum(r["before_onset"] for r in ok),
         # Why the missed clips' looks compared nothing, as a share of those looks (the patched runs).
