@@ -61,7 +61,7 @@ def _items(dataset: str) -> list[Item]:
     return read_labels(dataset, "weapon")
 
 
-def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 100) -> dict:
+def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 40) -> dict:
     from classifiers.weapon_cnn import WeaponClassifier
 
     X, y, groups, _ = person_examples(_items(dataset))
@@ -104,7 +104,7 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
                                                 "(LiteRT float), as run", "model_sha256": meta["sha256"]})
 
 
-def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0, epochs: int = 100) -> dict:
+def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0, epochs: int = 40) -> dict:
     """Grouped K-fold per person box: the CNN and the HOG + linear SVM on the same folds."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold

@@ -209,3 +209,34 @@ def test_a_kiosk_run_with_the_weapon_model_loads_litert_not_tensorflow(trained, 
                                   str(trained[1]), "--set", f"storage_dir={tmp_path / 'var'}"], tmp_path)
     assert res.returncode == 0, res.stderr
     assert modules == ["ai_edge_litert"] and "weapon_lite" in res.stderr
+
+
+def test_p_armed_is_calibrated_without_reversing_the_networks_order_and_needs_its_calibration(trained, tmp_path):
+    import shutil
+
+    from classifiers import weapon_store
+    from classifiers.model_store import ModelCard
+    from classifiers.weapon_cnn import fit_calibration
+
+    raw = np.linspace(0.05, 0.95, 40)
+    y = (raw + np.random.default_rng(0).normal(0, 0.2, raw.shape) > 0.5).astype(int)
+    cal = fit_calibration(raw, y)
+    assert cal[0] > 0 and np.all(np.diff(weapon_store.calibrated(raw, cal)) > 0)
+    backwards = fit_calibration(raw, 1 - y)     # a network worse than chance on its validation part
+    assert backwards[0] > 0 and np.all(np.diff(weapon_store.calibrated(raw, backwards)) >= 0)
+
+    _, model_dir, card = trained
+    assert card["calibration"]["slope"] > 0
+    model, _ = weapon_store.load(str(model_dir))
+    x = np.random.default_rng(1).random(SHAPE).astype(np.float32)
+    assert np.isclose(model.predict_proba(x)[1], weapon_store.calibrated(model.runner(x)[1], model.calibration))
+
+    # A card without calibration (a model trained before it) is refused with the retrain command.
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    body = json.loads((old / "weapon_lite.json").read_text())
+    del body["calibration"]
+    body["card_sha256"] = ModelCard(**body).content_digest()
+    (old / "weapon_lite.json").write_text(json.dumps(body))
+    with pytest.raises(UserError, match="calibration.*retrain"):
+        weapon_store.load(str(old))
