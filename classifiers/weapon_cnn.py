@@ -28,13 +28,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from classifiers.training import grouped_validation_split
-from classifiers.weapon_store import calibrated, logit
+from classifiers.weapon_store import ARMED, CLASSES, calibrated, logit
 from features.person_crop import HEIGHT, SHAPE, WIDTH
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-CLASSES = ("unarmed", "armed")
-ARMED = 1
 WIDTHS = (16, 32, 32, 64, 64)
 
 
@@ -116,7 +114,7 @@ class WeaponClassifier:
         # A fixed cosine schedule and the last weights, not early stopping on the validation part: its
         # AUC on a few hundred crops moves by a few hundredths from epoch to epoch, and picking the best
         # of those picks noise (grouped CV: the fixed schedule scored as high in half the epochs).
-        history = []
+        history, raw_val = [], None
         for epoch in range(self.epochs):
             cosine = 0.5 * (1 + math.cos(math.pi * epoch / self.epochs))
             model.optimizer.learning_rate.assign(self.learning_rate * cosine)
@@ -124,9 +122,9 @@ class WeaponClassifier:
             for s in range(0, len(order), self.batch):
                 idx = order[s:s + self.batch]
                 model.train_on_batch(augment(X[idx], rng), y[idx], sample_weight=weights[y[idx]])
-            history.append(round(float(roc_auc_score(y[va], raw_armed(model.predict, X[va]))), 4))
+            raw_val = raw_armed(model.predict, X[va])
+            history.append(round(float(roc_auc_score(y[va], raw_val)), 4))
         self.model_ = model
-        raw_val = raw_armed(model.predict, X[va])
         self.val_auc_ = float(roc_auc_score(y[va], raw_val))
         self.calibration_ = fit_calibration(raw_val, y[va])
         p_val = calibrated(raw_val, self.calibration_)

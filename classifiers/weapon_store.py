@@ -19,6 +19,7 @@ from features.person_crop import HEIGHT, MARGIN, SHAPE, WIDTH
 KERAS_NAME = "weapon"
 NAME = "weapon_lite"
 CLASSES = ["unarmed", "armed"]
+ARMED = CLASSES.index("armed")
 FEATURES = [f"person_crop:grey+box:{HEIGHT}x{WIDTH}x{SHAPE[2]}:margin{MARGIN:g}"]
 
 
@@ -26,9 +27,7 @@ def retrain_hint(model_dir: str) -> str:
     return f"python run.py train --task weapon --dataset FOLDER --model-dir {model_dir}"
 
 
-ARMED = 1
-
-
+# logit and the logistic in numpy, not scipy.special: the kiosk applies them and never imports SciPy.
 def logit(p: np.ndarray | float) -> np.ndarray | float:
     p = np.clip(p, 1e-6, 1.0 - 1e-6)
     return np.log(p) - np.log1p(-p)
