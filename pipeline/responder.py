@@ -80,6 +80,9 @@ class Responder:
                                      ttl_s=h.otp_ttl_s, attempts=h.otp_attempts, site_id=cfg.site_id,
                                      recipients=guard) if guard else None
         self._door_thread: threading.Thread | None = None
+        self._door_running = False   # a door flow has started and not yet ended (set under _lock)
+        self._closing = False        # close() was called; whoever finishes last closes the stores
+        self._closed = False
         self.door_outcomes: list[str] = []
         self._open: dict[str, _OpenEpisode] = {}  # event type -> its open episode (only open ones: months of uptime)
         self._lock = threading.RLock()          # events come from the frame loop, held alerts from timers
@@ -162,13 +165,22 @@ class Responder:
         if self.door_flow is None:
             self.store.add_step(event_id, "door_flow_skipped", {"reason": "no guard or recipient number configured"})
             return
-        if self._door_thread is not None and self._door_thread.is_alive():
-            return  # one flow at a time: the door is already locked and a code is out
+        with self._lock:
+            if self._door_running:
+                return  # one flow at a time: the door is already locked and a code is out
+            self._door_running = True
+
         def run() -> None:
             try:
                 self.door_outcomes.append(self.door_flow.run(event_id))
             except Exception:
                 log.exception("door flow for %s failed", event_id)
+            finally:
+                with self._lock:
+                    self._door_running = False
+                    close_now = self._closing
+                if close_now:   # close() came while the flow ran: its last steps are stored first
+                    self._close_stores()
         self._door_thread = threading.Thread(target=run, name="door-flow", daemon=True)
         self._door_thread.start()
 
@@ -189,6 +201,19 @@ class Responder:
                     ep.timer = None
         if self._door_thread is not None:
             self._door_thread.join(timeout=1.0)
+        with self._lock:
+            self._closing = True
+            if self._door_running:
+                # A guard's code is still out: closing the store now would lose the flow's last steps
+                # (expired, released, the guard's text) and raise in its thread. It closes them itself.
+                return
+        self._close_stores()
+
+    def _close_stores(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         self.worker.stop()
         self.evidence.close()
         self.outbox.close()

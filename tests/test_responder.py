@@ -119,6 +119,40 @@ def test_a_bad_guard_number_does_not_keep_the_code_from_the_next_guard(tmp_path)
         hw.close()
 
 
+def test_closing_while_a_door_code_is_out_loses_none_of_the_flows_steps(tmp_path, caplog):
+    import threading
+
+    from hw_io.event_store import EventStore
+
+    cfg = load_config(None)
+    cfg = cfg.model_copy(update={"alerts": cfg.alerts.model_copy(update={"guard": ["+15550101"]})})
+    closed = threading.Event()
+
+    def guard_too_late():   # nobody types the code until the run has ended
+        closed.wait(30)
+        return None
+
+    hw = build_hardware("mock", cfg.hardware, cfg.modem, keypad_codes=[guard_too_late])
+    responder = Responder(cfg, hw, fps=10.0, storage_dir=str(tmp_path), recipients=[NUMBER])
+    try:
+        event_id = responder.on_event(Event("face_covered", 0, 0.0, None, 0.9))
+        deadline = time.monotonic() + 30
+        while not hw.door.locked and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert hw.door.locked
+        responder.close()          # the end of a file, with the guard's code still out
+        closed.set()
+        responder._door_thread.join(timeout=30)
+        assert responder.door_outcomes == ["expired"]
+        assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+        store = EventStore(responder.store.path)
+        steps = [s["step"] for s in store.steps(event_id)]
+        store.close()
+        assert steps[-2:] == ["otp_expired", "alert_sent"]
+    finally:
+        hw.close()
+
+
 def test_an_outage_texts_its_start_and_that_the_camera_is_back_other_ends_only_stored(mock_station):
     cfg, hw, responder = mock_station
     start = responder.on_event(Event("camera_offline", 10, 1.0, None, 1.0, extra={"down_s": 0.75}))
