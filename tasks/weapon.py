@@ -5,8 +5,8 @@ its crop as the kiosk's stage 2 cuts it (features/person_crop.py), labelled arme
 lies over half inside it (datasets/weapon_boxes.py). The image-level label is not used to score: a
 scene's look gives it away (see ../shared/data/README.md).
 
-- `train`: the CNN (classifiers/weapon_cnn.py), early-stopped on a validation part of whole source
-  groups, its threshold fitted there; saved as `weapon` (Keras) and at once exported for LiteRT
+- `train`: the CNN (classifiers/weapon_cnn.py) on a fixed schedule, calibrated and its threshold
+  fitted on a validation part of whole source groups; saved as `weapon` (Keras) and at once exported for LiteRT
   (`weapon_lite`), so `evaluate` and `run` work without a separate `export` (which redoes it).
 - `evaluate`: the exported model (LiteRT, as the kiosk runs it) on every person box.
 - `--cv K`: grouped by source group, the CNN and the HOG + linear SVM baseline on the same folds;
@@ -57,18 +57,24 @@ def person_examples(items: list[Item]):
     return np.stack(X).astype(np.float32), np.array(y), np.array(groups), rows
 
 
+def _epochs(epochs: int | None) -> dict:
+    """The classifier's own number of epochs (weapon_cnn.EPOCHS) unless a caller (a test) sets one; the
+    training module is imported only by the commands that train, not by the kiosk's."""
+    return {} if epochs is None else {"epochs": epochs}
+
+
 def _items(dataset: str) -> list[Item]:
     return read_labels(dataset, "weapon")
 
 
-def train(dataset: str, model_dir: str, cfg: Config, epochs: int = 40) -> dict:
+def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None) -> dict:
     from classifiers.weapon_cnn import WeaponClassifier
 
     X, y, groups, _ = person_examples(_items(dataset))
     if len(set(groups.tolist())) < 4:
         raise UserError(f"{dataset}: task weapon needs person boxes from at least four source groups")
     try:
-        clf = WeaponClassifier(epochs=epochs).fit(X, y, groups)
+        clf = WeaponClassifier(**_epochs(epochs)).fit(X, y, groups)
     except ValueError as exc:
         raise UserError(f"{dataset}: {exc}") from None
     print(f"weapon: validation AUC {clf.val_auc_:.3f} per person box (whole source groups held out, "
@@ -104,7 +110,8 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
                                                 "(LiteRT float), as run", "model_sha256": meta["sha256"]})
 
 
-def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0, epochs: int = 40) -> dict:
+def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0, epochs: int | None = None
+                   ) -> dict:
     """Grouped K-fold per person box: the CNN and the HOG + linear SVM on the same folds."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
@@ -117,7 +124,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     cnn, hog = np.zeros(len(y)), np.zeros(len(y))
     thresholds = []
     for k, (tr, te) in enumerate(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups)):
-        clf = WeaponClassifier(epochs=epochs, seed=seed).fit(X[tr], y[tr], groups[tr])
+        clf = WeaponClassifier(seed=seed, **_epochs(epochs)).fit(X[tr], y[tr], groups[tr])
         cnn[te] = clf.predict_proba(X[te])[:, 1]
         thresholds.append(clf.threshold_)
         hog[te] = HogLinearSVM().fit(X[tr], y[tr]).decision_function(X[te])
