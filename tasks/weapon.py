@@ -6,8 +6,8 @@ lies over half inside it (datasets/weapon_boxes.py). The image-level label is no
 scene's look gives it away (see ../shared/data/README.md).
 
 - `train`: the CNN (classifiers/weapon_cnn.py) on a fixed schedule, calibrated and its threshold
-  fitted on a validation part of whole source groups; saved as `weapon` (Keras) and at once exported for LiteRT
-  (`weapon_lite`), so `evaluate` and `run` work without a separate `export` (which redoes it).
+  fitted on a validation part of whole source groups; saved as `weapon` (Keras) and at once exported
+  for LiteRT (`weapon_lite`), so `evaluate` and `run` work without a separate `export` (which redoes it).
 - `evaluate`: the exported model (LiteRT, as the kiosk runs it) on every person box.
 - `--cv K`: grouped by source group, the CNN and the HOG + linear SVM baseline on the same folds;
   out-of-fold metrics for the CNN and `comparison.json` for both.
@@ -57,24 +57,19 @@ def person_examples(items: list[Item]):
     return np.stack(X).astype(np.float32), np.array(y), np.array(groups), rows
 
 
-def _epochs(epochs: int | None) -> dict:
-    """The classifier's own number of epochs (weapon_cnn.EPOCHS) unless a caller (a test) sets one; the
-    training module is imported only by the commands that train, not by the kiosk's."""
-    return {} if epochs is None else {"epochs": epochs}
-
-
 def _items(dataset: str) -> list[Item]:
     return read_labels(dataset, "weapon")
 
 
 def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None) -> dict:
-    from classifiers.weapon_cnn import WeaponClassifier
+    # Imported here: the training module (scikit-learn, Keras) is for the commands that train, not the kiosk's.
+    from classifiers.weapon_cnn import EPOCHS, WeaponClassifier
 
     X, y, groups, _ = person_examples(_items(dataset))
     if len(set(groups.tolist())) < 4:
         raise UserError(f"{dataset}: task weapon needs person boxes from at least four source groups")
     try:
-        clf = WeaponClassifier(**_epochs(epochs)).fit(X, y, groups)
+        clf = WeaponClassifier(epochs=epochs or EPOCHS).fit(X, y, groups)
     except ValueError as exc:
         raise UserError(f"{dataset}: {exc}") from None
     print(f"weapon: validation AUC {clf.val_auc_:.3f} per person box (whole source groups held out, "
@@ -116,7 +111,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from classifiers.weapon_cnn import HogLinearSVM, WeaponClassifier
+    from classifiers.weapon_cnn import EPOCHS, HogLinearSVM, WeaponClassifier
 
     X, y, groups, rows = person_examples(_items(dataset))
     if len(set(groups.tolist())) < folds:
@@ -124,7 +119,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     cnn, hog = np.zeros(len(y)), np.zeros(len(y))
     thresholds = []
     for k, (tr, te) in enumerate(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups)):
-        clf = WeaponClassifier(seed=seed, **_epochs(epochs)).fit(X[tr], y[tr], groups[tr])
+        clf = WeaponClassifier(epochs=epochs or EPOCHS, seed=seed).fit(X[tr], y[tr], groups[tr])
         cnn[te] = clf.predict_proba(X[te])[:, 1]
         thresholds.append(clf.threshold_)
         hog[te] = HogLinearSVM().fit(X[tr], y[tr]).decision_function(X[te])
