@@ -1,7 +1,7 @@
 """A skimmer on real footage: a small textured patch pasted into a region from a chosen frame on, so the
 skimming check can be scored on any clip (and a site can try it on its own camera).
 
-    quiet = quiet_region(frames)                       # [x, y, w, h]: the clip's stillest part
+    quiet = quiet_region(frames, step=3)               # [x, y, w, h]: the stillest part, a look every 3rd frame
     for img in Patcher(quiet, w, h, seed=3).apply(frames, onset=len(frames) // 2):
         ...
     python -m datasets.skim_patch --in clip.mp4 --out patched.avi [--roi x,y,w,h] [--onset-frame N]
@@ -13,9 +13,10 @@ look like a card slot to a customer). It is pasted into every frame from the ons
 place: fitted, it stays.
 
 `quiet_region` picks where a site would draw a fascia on a scene that has none: the window of
-`share` of the picture's sides where consecutive frames differ least, with a margin of a quarter of
-its sides around it, away from a border of 5 % (letterbox bars and timestamps live there) and, when
-told where people were, away from them.
+`share` of the picture's sides, with a margin of a quarter of its sides around it, where the fewest
+of the skimming check's looks saw movement (ties: where the looks differ least in all), away from a
+border of 5 % (letterbox bars and timestamps live there) and, when told where people were, from
+them first.
 """
 
 from __future__ import annotations
@@ -30,36 +31,61 @@ import numpy as np
 
 SHARE = 0.15    # the quiet region's sides, as a share of the picture's
 SIZE = 0.4      # the patch's sides, as a share of the region's
+# The skimming check's defaults (detectors/skimming.py, SkimmingConfig: update_hz, motion_threshold,
+# motion_share; this layer cannot import it, a test keeps them equal): what counts as a look that saw
+# movement when the quiet region is chosen without a config.
+LOOK_HZ, THRESHOLD, MOVING_SHARE = 10.0, 18.0, 0.01
 
 
-def quiet_region(frames: list[np.ndarray], share: float = SHARE, people: np.ndarray | None = None) -> list[int]:
-    """[x, y, w, h] in the frames' pixels: the `share`-sized window where consecutive frames differ least.
-    `people`: per pixel of the frame, in how many frames a person was there (people standing still do
-    not change the picture, and are no static part of the scene): windows touching any are avoided."""
+def quiet_region(frames: list[np.ndarray], share: float = SHARE, people: np.ndarray | None = None, step: int = 1,
+                 threshold: float = THRESHOLD, moving_share: float = MOVING_SHARE) -> list[int]:
+    """[x, y, w, h] in the frames' pixels: the `share`-sized window where the fewest looks saw movement.
+    A look is every `step`-th frame; it saw movement in a window (grown by its margin) when over
+    `moving_share` of its pixels changed by `threshold` grey levels since the previous look, the
+    skimming check's own test (detectors/skimming.py), so the window is one it can learn and compare.
+    Ties go to the window whose looks differ least in all. `people`: per pixel of the frame, in how
+    many frames a person was there (people standing still do not change the picture, and are no static
+    part of the scene): windows touching any are avoided."""
     if len(frames) < 2:
         raise ValueError("a quiet region needs at least two frames")
     H, W = frames[0].shape[:2]
     small = (max(16, W // 4), max(16, H // 4))
-    prev, energy = None, np.zeros((small[1], small[0]), np.float32)
-    for f in frames:
+    ww, wh = max(2, int(round(share * small[0]))), max(2, int(round(share * small[1])))
+    # Quiet around it too (the skimming check holds its comparison while something moves near the
+    # region, and someone within a quarter of its sides is at the machine): counted over the window
+    # grown by a quarter of each side, for every placement, from integral images.
+    mx, my = max(1, ww // 4), max(1, wh // 4)
+    gw, gh = ww + 2 * mx, wh + 2 * my
+
+    def window_sums(a: np.ndarray) -> np.ndarray:
+        ii = cv2.integral(a)
+        return ii[gh:, gw:] - ii[:-gh, gw:] - ii[gh:, :-gw] + ii[:-gh, :-gw]
+
+    prev, energy, held = None, np.zeros((small[1], small[0]), np.float32), None
+    for f in frames[::max(1, int(step))]:
         g = cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) if f.ndim == 3 else f, small,
                        interpolation=cv2.INTER_AREA).astype(np.float32)
         if prev is not None:
-            energy += np.abs(g - prev)
+            diff = np.abs(g - prev)
+            energy += diff
+            moved = window_sums((diff > threshold).astype(np.float32)) > moving_share * gw * gh
+            held = moved.astype(np.float64) if held is None else held + moved
         prev = g
+    if held is None:    # too few frames for two looks: the difference of the first two
+        return quiet_region(frames[:2], share, people, 1, threshold, moving_share)
+    sums = window_sums(energy)
+    # Looks with movement first; the total difference (below one look's worth) breaks ties.
+    score = held + sums / (1.0 + float(sums.max()))
     if people is not None:
-        # Far above any difference: a window with nobody in it wins whenever there is one.
-        energy += 255.0 * len(frames) * cv2.resize(people.astype(np.float32), small, interpolation=cv2.INTER_AREA)
-    ww, wh = max(2, int(round(share * small[0]))), max(2, int(round(share * small[1])))
-    # Quiet around it too (the skimming check's margin, a quarter of each side): the difference summed
-    # over the window grown by it, for every placement, from an integral image.
-    mx, my = max(1, ww // 4), max(1, wh // 4)
-    gw, gh = ww + 2 * mx, wh + 2 * my
-    ii = cv2.integral(energy)
-    sums = ii[gh:, gw:] - ii[:-gh, gw:] - ii[gh:, :-gw] + ii[:-gh, :-gw]
+        # Far above any count of looks: a window nobody came near wins whenever there is one, and
+        # where people came near every window, the one they were near least often. (A window's count
+        # is the most frames any of its pixels had a person, a max filter over the grown window.)
+        near = cv2.dilate(cv2.resize(people.astype(np.float32), small, interpolation=cv2.INTER_AREA),
+                          np.ones((gh, gw), np.uint8), anchor=(gw // 2, gh // 2))
+        score += (held.max() + 1.0) * near[gh // 2:gh // 2 + score.shape[0], gw // 2:gw // 2 + score.shape[1]]
     bx, by = int(round(0.05 * small[0])), int(round(0.05 * small[1]))
-    allowed = np.full(sums.shape, np.inf)
-    allowed[by:sums.shape[0] - by, bx:sums.shape[1] - bx] = sums[by:sums.shape[0] - by, bx:sums.shape[1] - bx]
+    allowed = np.full(score.shape, np.inf)
+    allowed[by:score.shape[0] - by, bx:score.shape[1] - bx] = score[by:score.shape[0] - by, bx:score.shape[1] - bx]
     y, x = np.unravel_index(int(np.argmin(allowed)), allowed.shape)
     sx, sy = W / small[0], H / small[1]
     return [int(round((x + mx) * sx)), int(round((y + my) * sy)), int(round(ww * sx)), int(round(wh * sy))]
@@ -138,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     H, W = frames[0].shape[:2]
     try:
-        roi = [int(v) for v in args.roi.split(",")] if args.roi else quiet_region(frames)
+        roi = ([int(v) for v in args.roi.split(",")] if args.roi
+               else quiet_region(frames, step=max(1, int(round(fps / LOOK_HZ)))))
         if len(roi) != 4:
             raise ValueError("--roi needs four numbers: x,y,w,h")
         patcher = Patcher(roi, W, H, args.seed, args.size)

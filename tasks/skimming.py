@@ -115,7 +115,10 @@ def _clip_job(args) -> dict:
 
     if cfg.people.enabled:
         replay_clip(path, cfg, {}, probe=lambda _c: made["people"].add(), sinks=sink("people", _People, (H, W)))
-    roi = quiet_region(frames, people=made["people"].map if cfg.people.enabled else None)
+    sk = cfg.skimming
+    roi = quiet_region(frames, people=made["people"].map if cfg.people.enabled else None,
+                       step=max(1, int(round(fps / sk.update_hz))), threshold=sk.motion_threshold,
+                       moving_share=sk.motion_share)
     cfg.skimming.roi = roi
     cfg.skimming.reference_file = None
     onset = len(frames) // 2
@@ -143,7 +146,8 @@ def summarize(rows: list[dict], after_s: float) -> dict:
         "clips": len(ok),
         "unreadable": [r["clip"] for r in rows if "error" in r],
         "roi": "per clip: the window of 15 % of the picture's sides (and a margin of a quarter of them) where "
-               "consecutive frames differ least and the occupancy stage saw nobody",
+               "the occupancy stage saw people least often, then where the fewest of the check's looks saw "
+               "movement",
         "onset": "middle frame (n_frames // 2) of each clip; patch 40 % of the roi's sides",
         "window_s": round(after_s + SLACK_S, 3),
         "recorded_clips_with_event": sum(r["clean_events"] > 0 for r in ok),

@@ -61,6 +61,34 @@ def test_the_quiet_region_avoids_what_moves_and_where_people_were():
     assert x2 + w2 <= 160
 
 
+def test_the_quiet_region_counts_the_looks_that_saw_movement_as_the_skimming_check_does():
+    # Left: a faint flicker on every frame (12 grey levels, under the check's 18). Right: still but for
+    # one frame 60 levels brighter. Summed, the left differs more; but the check could learn and
+    # compare it on every look, and the right is held on two.
+    frames = []
+    for i in range(40):
+        f = np.full((240, 320, 3), 100, np.uint8)
+        f[:, :160] += np.uint8(12 * (i % 2))
+        if i == 20:
+            f[:, 160:] += 60
+        frames.append(f)
+    x, _, w, _ = quiet_region(frames)
+    assert x + w <= 160
+    # People near every window: the one they were near least often.
+    people = np.full((240, 320), 5, np.float32)
+    people[:, 160:] = 1
+    assert quiet_region(frames, people=people)[0] >= 160
+
+
+def test_the_quiet_regions_idea_of_movement_is_the_skimming_checks():
+    from datasets import skim_patch
+    from detectors.skimming import SkimmingConfig
+
+    cfg = SkimmingConfig()
+    assert (skim_patch.LOOK_HZ, skim_patch.THRESHOLD, skim_patch.MOVING_SHARE) == (
+        cfg.update_hz, cfg.motion_threshold, cfg.motion_share)
+
+
 def test_the_command_writes_a_patched_video(tmp_path, capsys):
     src, out = str(tmp_path / "in.avi"), str(tmp_path / "out.avi")
     writer = cv2.VideoWriter(src, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
