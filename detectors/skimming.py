@@ -7,9 +7,11 @@ of it, then compared again, cell by cell, whenever nothing does:
 - a cell is compared only when no pixel change covered it (or its neighbours) for `settle_s`, against
   the previous look once the camera's own shake is aligned out (phase correlation on the region's
   surroundings, never on the fascia itself). Nothing is compared while a tracked person (`ctx.people`)
-  is within `at_machine` of the region, something moves in its `margin`, or a light switches (the
-  motion detector's guard): a customer's hand resting on the keypad while its arm moves, a passer-by,
-  a reflection sweeping over are never compared;
+  is within `at_machine` of the region (unless only blobs on the fascia itself bring a moving
+  person's box there: the occupancy stage joins a new blob on the fascia to someone passing near),
+  something moves in its `margin`, or a light switches (the motion detector's guard): a customer's
+  hand resting on the keypad while its arm moves, a passer-by, a reflection sweeping over are never
+  compared;
 - a busy scene is learnt cell by cell (each cell from `learn_s` of views in which it was still);
 - a cell that differs from what was learnt, on every comparison for `after_s`, is a change that
   stays; a group of at least `min_cells` such cells (and under `max_share` of the region: beyond it
@@ -42,7 +44,7 @@ from core.detector import Detector, Flag, register
 from core.errors import UserError
 from core.events import ATTACK, EventSpec
 from core.settings import Section
-from features.boxes import gap
+from features.boxes import gap, intersection
 from features.fascia import CELL, FasciaModel, cell_structure, largest_region, working_size
 
 log = logging.getLogger(__name__)
@@ -197,7 +199,9 @@ class SkimmingDetector(Detector):
         if self._fascia is None or self._fascia[0] != s:   # made once (per scale), not per frame
             x, y, w, h = self._roi
             box = (x / s, y / s, w / s, h / s)
-            self._fascia = (s, box, (box,), tuple(v / s for v in self._front))
+            ox, oy, ox1, oy1 = self._outer
+            self._fascia = (s, box, (box,), tuple(v / s for v in self._front),
+                            (ox / s, oy / s, (ox1 - ox) / s, (oy1 - oy) / s))
         ctx.fascia = self._fascia[1]
         ctx.claimed = self._fascia[2] if not ctx.claimed else (*ctx.claimed, ctx.fascia)
         self._frames += 1
@@ -355,14 +359,14 @@ class SkimmingDetector(Detector):
         """A tracked person within `at_machine` of the region: someone at the machine."""
         if ctx.motion.calibrating or not ctx.people:
             return False
-        front = self._fascia[3]   # in motion pixels, made with the region's (detect)
+        front, outer = self._fascia[3], self._fascia[4]   # in motion pixels, made with the region's (detect)
         mh, mw = ctx.motion.mask.shape[:2]
         for p in ctx.people:
             # A region the size of the picture is the occupancy stage's many blobs joined (a crowd, a
             # shaking camera), not someone at the machine, unless the people detector saw a person.
             if not p.confirmed and (p.box[2] > 0.5 * mw or p.box[3] > 0.9 * mh):
                 continue
-            if gap(p.box, front) <= 0:
+            if gap(p.box, front) <= 0 and not _reaches_only_through_the_fascia(p, ctx, front, outer):
                 return True
         return False
 
@@ -455,3 +459,16 @@ class SkimmingDetector(Detector):
         except (OSError, ValueError, KeyError) as exc:
             raise UserError(f"{path}: not a learnt fascia this version can read ({exc}); "
                             f"python run.py relearn deletes it") from None
+
+
+def _reaches_only_through_the_fascia(person, ctx, front, outer) -> bool:
+    """True when a person's box reaches the machine only through blobs on the fascia itself: the
+    occupancy stage joins blobs near each other into one person, so something just fitted to the
+    fascia (a new blob that stays) can stretch the box of someone passing nearby to it, and holding the
+    comparison for them would hide the very change to be found. Only for a box made of this frame's
+    moving blobs: someone standing still at the machine has left the motion mask and is held as before."""
+    if person.moved_s != ctx.time_s:
+        return False
+    near = [(b.x, b.y, b.w, b.h) for b in ctx.motion.blobs]
+    near = [b for b in near if intersection(b, person.box) > 0 and gap(b, front) <= 0]
+    return bool(near) and all(intersection(b, outer) >= b[2] * b[3] for b in near)

@@ -273,3 +273,26 @@ def test_the_before_and_after_pictures_reach_the_evidence_but_not_the_record(sto
                                                                      "skimmer_suspected-after.jpg"]
     assert cv2.imread(paths[1]).mean() > 150
     assert {r["path"] for r in store.evidence_for(eid)} == set(paths)
+
+
+def test_a_passer_by_whose_box_reaches_the_machine_only_through_the_fascia_does_not_hold_the_check():
+    from types import SimpleNamespace
+
+    from detectors.skimming import _reaches_only_through_the_fascia
+
+    front, outer = (50, 20, 40, 30), (55, 25, 30, 20)       # motion pixels: the machine's zone, the fascia
+
+    def blob(x, y, w, h):
+        return SimpleNamespace(x=x, y=y, w=w, h=h)
+
+    body, fitted = blob(0, 10, 30, 60), blob(60, 30, 10, 8)
+    # The occupancy stage joined a passer-by's body (well left of the machine) with a blob on the fascia.
+    person = SimpleNamespace(box=(0, 10, 70, 60), moved_s=5.0)
+    ctx = SimpleNamespace(time_s=5.0, motion=SimpleNamespace(blobs=[body, fitted]))
+    assert _reaches_only_through_the_fascia(person, ctx, front, outer)
+    # A body that itself reaches the machine's zone is someone at the machine.
+    ctx.motion.blobs = [blob(0, 10, 52, 60), fitted]
+    assert not _reaches_only_through_the_fascia(person, ctx, front, outer)
+    # Someone standing still (not a moving region this frame) is held as before, whatever the blobs.
+    ctx.motion.blobs, person.moved_s = [body, fitted], 4.8
+    assert not _reaches_only_through_the_fascia(person, ctx, front, outer)
