@@ -45,7 +45,7 @@ def quiet_region(frames: list[np.ndarray], share: float = SHARE, people: np.ndar
     skimming check's own test (detectors/skimming.py), so the window is one it can learn and compare.
     Ties go to the window whose looks differ least in all. `people`: per pixel of the frame, in how
     many frames a person was there (people standing still do not change the picture, and are no static
-    part of the scene): windows touching any are avoided."""
+    part of the scene): windows nobody came near come first, then those people came near least often."""
     if len(frames) < 2:
         raise ValueError("a quiet region needs at least two frames")
     H, W = frames[0].shape[:2]
