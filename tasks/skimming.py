@@ -1,6 +1,8 @@
 """`evaluate --task skimming`: every clip of a labelled folder (or one video file), as recorded and with a
 skimmer-like patch pasted into its fascia from the middle frame on (datasets/skim_patch.py), through the
-whole cascade exactly as `run` builds it, with `skimming.roi` over the clip's stillest part.
+whole cascade exactly as `run` builds it, with `skimming.roi` over the clip's stillest part, or, when
+the config sets `skimming.roi` (a site's own fascia, for footage of its own camera), that region for
+every clip.
 
 Both runs go through `pipeline/replay.py`, the live path (FrameSource, cascade, decision, frame loop);
 the patch is pasted into each decoded frame at the source's resolution (the fascia is in source
@@ -103,7 +105,6 @@ def _clip_job(args) -> dict:
     if len(frames) < 4:
         return {"clip": rel, "error": "fewer than 4 frames"}
     H, W = frames[0].shape[:2]
-    # Where a site would draw a fascia: a part of the scene nothing moves over and nobody stands in.
     made: dict = {}
 
     def sink(name, cls, *args):
@@ -113,16 +114,23 @@ def _clip_job(args) -> dict:
             return [made[name]]
         return make
 
-    if cfg.people.enabled:
-        replay_clip(path, cfg, {}, probe=lambda _c: made["people"].add(), sinks=sink("people", _People, (H, W)))
     sk = cfg.skimming
-    roi = quiet_region(frames, people=made["people"].map if cfg.people.enabled else None,
-                       step=max(1, int(round(fps / sk.update_hz))), threshold=sk.motion_threshold,
-                       moving_share=sk.motion_share)
-    cfg.skimming.roi = roi
-    cfg.skimming.reference_file = None
+    if sk.roi is not None:
+        roi = list(sk.roi)    # the site's fascia, as configured
+    else:
+        # Where a site would draw a fascia: a part of the scene nothing moves over and nobody stands in.
+        if cfg.people.enabled:
+            replay_clip(path, cfg, {}, probe=lambda _c: made["people"].add(), sinks=sink("people", _People, (H, W)))
+        roi = quiet_region(frames, people=made["people"].map if cfg.people.enabled else None,
+                           step=max(1, int(round(fps / sk.update_hz))), threshold=sk.motion_threshold,
+                           moving_share=sk.motion_share)
+    sk.roi = roi
+    sk.reference_file = None
     onset = len(frames) // 2
-    patcher = Patcher(roi, W, H, seed=zlib.crc32(rel.encode("utf-8")) % 100000)
+    try:
+        patcher = Patcher(roi, W, H, seed=zlib.crc32(rel.encode("utf-8")) % 100000)
+    except ValueError as exc:     # a configured region that does not fit this clip's picture
+        raise UserError(f"invalid config for {rel}: skimming.{exc}") from None
     # Both through the live path: FrameSource, cascade, decision, as `run` has them.
     clean = _starts(replay_clip(path, cfg, {}))
     patched = _starts(replay_clip(path, cfg, {}, edit=lambda i, raw: patcher.frame(i, raw, onset),
@@ -138,14 +146,15 @@ def _clip_job(args) -> dict:
             "latency_s": round(window[0] - t_on, 3) if window else "", **at.after()}
 
 
-def summarize(rows: list[dict], after_s: float) -> dict:
+def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None) -> dict:
     ok = [r for r in rows if "error" not in r]
     lat = [r["latency_s"] for r in ok if r["latency_s"] != ""]
     missed = [r for r in ok if r["latency_s"] == ""]
     return {
         "clips": len(ok),
         "unreadable": [r["clip"] for r in rows if "error" in r],
-        "roi": "per clip: the window of 15 % of the picture's sides (and a margin of a quarter of them) where "
+        "roi": f"configured: {list(roi)}" if roi is not None else
+               "per clip: the window of 15 % of the picture's sides (and a margin of a quarter of them) where "
                "the occupancy stage saw people least often, then where the fewest of the check's looks saw "
                "movement",
         "onset": "middle frame (n_frames // 2) of each clip; patch 40 % of the roi's sides",
@@ -168,13 +177,15 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     jobs = [(rel, path, cfg.model_dump()) for rel, path in clip_jobs(dataset)]
     if not jobs:
         raise UserError(f"{dataset}: no clips")
+    if cfg.skimming.roi is not None:
+        _check_roi(cfg.skimming.roi, jobs)
     if workers > 1 and len(jobs) > 1:
         with Pool(workers) as pool:
             rows = _collect(pool.imap_unordered(_clip_job, jobs), len(jobs), progress)
     else:
         rows = _collect(map(_clip_job, jobs), len(jobs), progress)
     rows.sort(key=lambda r: r["clip"])
-    summary = summarize(rows, cfg.skimming.after_s)
+    summary = summarize(rows, cfg.skimming.after_s, cfg.skimming.roi)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "skimming.json"), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
@@ -191,6 +202,19 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
           f"more than one on {len(summary['patched_more_than_one'])}; latency median {summary['latency_s']['median']} "
           f"s, max {summary['latency_s']['max']} s")
     return summary
+
+
+def _check_roi(roi: list[int], jobs: list[tuple]) -> None:
+    """A configured fascia must fit every clip's picture: said before any clip is run."""
+    import cv2
+
+    x, y, w, h = roi
+    for rel, path, _ in jobs:
+        cap = cv2.VideoCapture(path)
+        W, H = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        cap.release()
+        if W and H and (x < 0 or y < 0 or x + w > W or y + h > H):
+            raise UserError(f"invalid config: skimming.roi {list(roi)} does not fit {rel}'s {W}x{H} picture")
 
 
 def _collect(results, n: int, progress: bool) -> list[dict]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -16,7 +18,8 @@ from datasets.synthetic_booth import booth_scenario
 from pipeline.config import load_config
 from tasks.skimming import evaluate_skimming
 
-SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(ROOT, "..", "shared", "data")
 
 
 def scene(n=40, w=320, h=240, seed=0):
@@ -144,6 +147,26 @@ def test_evaluation_finds_each_patch_once_and_nothing_on_the_recorded_clips(tmp_
     assert dispatch(["evaluate", "--task", "skimming", "--dataset", str(folder / "c0.avi"), "--out",
                      str(tmp_path / "one"), "--model-dir", str(tmp_path / "none")]) == 0
     assert json.loads((tmp_path / "one" / "skimming.json").read_text())["patched_detected_once_in_window"] == 1
+
+
+def test_a_sites_configured_fascia_is_the_region_evaluated_and_one_that_does_not_fit_is_refused(tmp_path):
+    folder = _clip_folder(tmp_path, n_clips=1)
+    roi = [200, 40, 80, 60]        # not where the quiet region would go: the site's own fascia
+    assert quiet_region(scene(45)) != roi
+    out = tmp_path / "out"
+    summary = evaluate_skimming(str(folder), load_config(None, [f"skimming.roi={roi}"]), str(out), workers=1,
+                                progress=False)
+    assert summary["roi"] == f"configured: {roi}" and summary["patched_detected_once_in_window"] == 1
+    row = (out / "skimming_clips.csv").read_text().splitlines()[1]
+    assert '"[200, 40, 80, 60]"' in row
+    # A region outside the clip's picture: one clear line, exit status 2, before any clip is run.
+    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "skimming", "--dataset", str(folder),
+                          "--out", str(tmp_path / "bad"), "--model-dir", str(tmp_path / "none"),
+                          "--set", "skimming.roi=[300, 40, 80, 60]"], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    err = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(err) == 1, res.stderr
+    assert "skimming.roi" in err[0] and "c0.avi" in err[0] and "320x240" in err[0]
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "aboda")), reason="../shared/data/aboda is absent")
