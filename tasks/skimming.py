@@ -115,22 +115,17 @@ def _clip_job(args) -> dict:
         return make
 
     sk = cfg.skimming
-    if sk.roi is not None:
-        roi = list(sk.roi)    # the site's fascia, as configured
-    else:
+    if sk.roi is None:   # a configured one is the site's fascia (checked to fit by _check_roi)
         # Where a site would draw a fascia: a part of the scene nothing moves over and nobody stands in.
         if cfg.people.enabled:
             replay_clip(path, cfg, {}, probe=lambda _c: made["people"].add(), sinks=sink("people", _People, (H, W)))
-        roi = quiet_region(frames, people=made["people"].map if cfg.people.enabled else None,
-                           step=max(1, int(round(fps / sk.update_hz))), threshold=sk.motion_threshold,
-                           moving_share=sk.motion_share)
-    sk.roi = roi
+        sk.roi = quiet_region(frames, people=made["people"].map if cfg.people.enabled else None,
+                              step=max(1, int(round(fps / sk.update_hz))), threshold=sk.motion_threshold,
+                              moving_share=sk.motion_share)
+    roi = list(sk.roi)
     sk.reference_file = None
     onset = len(frames) // 2
-    try:
-        patcher = Patcher(roi, W, H, seed=zlib.crc32(rel.encode("utf-8")) % 100000)
-    except ValueError as exc:     # a configured region that does not fit this clip's picture
-        raise UserError(f"invalid config for {rel}: skimming.{exc}") from None
+    patcher = Patcher(roi, W, H, seed=zlib.crc32(rel.encode("utf-8")) % 100000)
     # Both through the live path: FrameSource, cascade, decision, as `run` has them.
     clean = _starts(replay_clip(path, cfg, {}))
     patched = _starts(replay_clip(path, cfg, {}, edit=lambda i, raw: patcher.frame(i, raw, onset),
@@ -205,16 +200,15 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
 
 
 def _check_roi(roi: list[int], jobs: list[tuple]) -> None:
-    """A configured fascia must fit every clip's picture: said before any clip is run."""
-    import cv2
-
-    x, y, w, h = roi
+    """A configured fascia must fit every clip's picture (as decoded, and as the patch needs it): said
+    before any clip is run."""
     for rel, path, _ in jobs:
-        cap = cv2.VideoCapture(path)
-        W, H = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        cap.release()
-        if W and H and (x < 0 or y < 0 or x + w > W or y + h > H):
-            raise UserError(f"invalid config: skimming.roi {list(roi)} does not fit {rel}'s {W}x{H} picture")
+        with FrameSource(path, reconnect=False) as src:
+            W, H = src.source_size
+        try:
+            Patcher(roi, W, H)
+        except ValueError as exc:
+            raise UserError(f"invalid config: skimming.{exc} ({rel})") from None
 
 
 def _collect(results, n: int, progress: bool) -> list[dict]:
