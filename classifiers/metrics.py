@@ -25,6 +25,22 @@ def compute_metrics(task: str, y: np.ndarray, scores: np.ndarray, threshold: flo
             "confusion": [[int(tn), int(fp)], [int(fn), int(tp)]]}
 
 
+def auc_by_stratum(y: np.ndarray, scores: np.ndarray, by: np.ndarray, parts: int = 3) -> dict:
+    """The AUC within each of `parts` equal-count strata of `by` (lowest first), and the AUC of `by` alone.
+    Why: when the label goes with something the scorer can see and a deployment will not share (in one
+    dataset the armed people are photographed bigger), the pooled AUC counts that too; within a stratum
+    mostly the rest counts. A stratum holding one class has no AUC (None)."""
+    y, scores, by = np.asarray(y, int), np.asarray(scores, float), np.asarray(by, float)
+    chunks = np.array_split(np.argsort(by, kind="stable"), parts)
+    one = len(set(y.tolist())) == 2
+    return {"edges": [round(float(by[c[-1]]), 6) for c in chunks[:-1] if len(c)],
+            "n": [int(len(c)) for c in chunks],
+            "positive_share": [round(float(y[c].mean()), 4) if len(c) else None for c in chunks],
+            "auc": [round(float(roc_auc_score(y[c], scores[c])), 4) if len(set(y[c].tolist())) == 2 else None
+                    for c in chunks],
+            "auc_of_it_alone": round(float(roc_auc_score(y, by)), 4) if one else None}
+
+
 def write_evaluation(out_dir: str, task: str, rows: list[tuple[str, str]], y: np.ndarray, scores: np.ndarray,
                      threshold: float, positive: str, negative: str, extra: dict | None = None,
                      pred: np.ndarray | None = None, columns: dict[str, list] | None = None) -> dict:

@@ -128,6 +128,23 @@ def test_weapon_scores_nobody_on_an_empty_frame_and_skips_people_too_small_to_ju
     assert WeaponRefiner.build(WeaponConfig(enabled=True), {"weapon_lite": _Armed([])}) is not None
 
 
+def test_the_auc_among_people_of_one_size_discounts_what_size_alone_gives_away():
+    from classifiers.metrics import auc_by_stratum
+
+    rng = np.random.default_rng(0)
+    size = rng.uniform(0.01, 0.3, 600)
+    # Armed people photographed bigger: the label goes with the size third, not with anything else.
+    third = np.digitize(size, np.quantile(size, [1 / 3, 2 / 3]))
+    y = (rng.random(600) < np.array([0.1, 0.4, 0.8])[third]).astype(int)
+    by_size = auc_by_stratum(y, size, size)
+    assert by_size["auc_of_it_alone"] > 0.75 and by_size["n"] == [200, 200, 200]
+    assert by_size["positive_share"][0] < by_size["positive_share"][2]
+    assert all(abs(a - 0.5) < 0.12 for a in by_size["auc"])          # size ranks nobody within a third
+    sighted = auc_by_stratum(y, y + 0.1 * rng.random(600), size)     # a score that sees the weapon itself
+    assert all(a == 1.0 for a in sighted["auc"])
+    assert auc_by_stratum(np.zeros(6, int), np.arange(6.0), np.arange(6.0))["auc"] == [None, None, None]
+
+
 def weapon_store_sha(model_dir):
     from classifiers import weapon_store
 
@@ -201,6 +218,10 @@ def test_evaluate_weapon_scores_each_person_box_with_the_exported_model(trained,
     assert metrics["task"] == "weapon" and metrics["n"] == 24 and "LiteRT" in metrics["scored_by"]
     rows = list(csv.DictReader(open(tmp_path / "ev" / "predictions.csv")))
     assert len(rows) == 24 and {r["label"] for r in rows} == {"weapon", "no_weapon"} and rows[0]["box"]
+    # Every synthetic person is 40x110 of 160x160: one size, so size alone tells nothing.
+    by_size = metrics["auc_by_person_size"]
+    assert sum(by_size["n"]) == 24 and by_size["edges"] == [0.171875, 0.171875]
+    assert by_size["auc_of_it_alone"] == 0.5
     assert (tmp_path / "ev" / "roc.png").is_file()
 
 
