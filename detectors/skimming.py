@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -50,6 +50,16 @@ from features.fascia import CELL, FasciaModel, cell_structure, largest_region, w
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
 HELD = ("light", "person", "margin", "turned")   # why a look compared nothing (SkimmingDetector.held)
+
+
+class _Scaled(NamedTuple):
+    """The region and its zones in the motion detector's pixels (x, y, w, h), for one scale."""
+
+    scale: float              # source pixels per motion pixel
+    box: tuple                # the fascia
+    claimed: tuple            # (box,): what the left-object detector leaves to this one
+    front: tuple              # within `at_machine` of the fascia: someone there is at the machine
+    outer: tuple              # the fascia with its margin
 
 
 class SkimmingConfig(Section):
@@ -131,7 +141,7 @@ class SkimmingDetector(Detector):
         self._prev: np.ndarray | None = None
         self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
         self._shaken = False                     # the last view needed aligning to it
-        self._fascia = None                      # (scale, the region in motion pixels, as claimed, front)
+        self._fascia: _Scaled | None = None      # the region and its zones in motion pixels, per scale
         self._saved = False                      # what was learnt is in reference_file
         self._checked_s = -1e9
         self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
@@ -196,14 +206,14 @@ class SkimmingDetector(Detector):
         if self._roi is None:
             self._place(raw.shape[1], raw.shape[0])
         s = ctx.to_source
-        if self._fascia is None or self._fascia[0] != s:   # made once (per scale), not per frame
+        if self._fascia is None or self._fascia.scale != s:   # made once (per scale), not per frame
             x, y, w, h = self._roi
             box = (x / s, y / s, w / s, h / s)
             ox, oy, ox1, oy1 = self._outer
-            self._fascia = (s, box, (box,), tuple(v / s for v in self._front),
-                            (ox / s, oy / s, (ox1 - ox) / s, (oy1 - oy) / s))
-        ctx.fascia = self._fascia[1]
-        ctx.claimed = self._fascia[2] if not ctx.claimed else (*ctx.claimed, ctx.fascia)
+            self._fascia = _Scaled(s, box, (box,), tuple(v / s for v in self._front),
+                                   (ox / s, oy / s, (ox1 - ox) / s, (oy1 - oy) / s))
+        ctx.fascia = self._fascia.box
+        ctx.claimed = self._fascia.claimed if not ctx.claimed else (*ctx.claimed, ctx.fascia)
         self._frames += 1
         if (self._frames - 1) % self._every == 0:
             self._look(ctx, raw)
@@ -359,7 +369,7 @@ class SkimmingDetector(Detector):
         """A tracked person within `at_machine` of the region: someone at the machine."""
         if ctx.motion.calibrating or not ctx.people:
             return False
-        front, outer = self._fascia[3], self._fascia[4]   # in motion pixels, made with the region's (detect)
+        front, outer = self._fascia.front, self._fascia.outer   # made with the region's (detect)
         mh, mw = ctx.motion.mask.shape[:2]
         for p in ctx.people:
             # A region the size of the picture is the occupancy stage's many blobs joined (a crowd, a
@@ -469,6 +479,6 @@ def _reaches_only_through_the_fascia(person, ctx, front, outer) -> bool:
     moving blobs: someone standing still at the machine has left the motion mask and is held as before."""
     if person.moved_s != ctx.time_s:
         return False
-    near = [(b.x, b.y, b.w, b.h) for b in ctx.motion.blobs]
-    near = [b for b in near if intersection(b, person.box) > 0 and gap(b, front) <= 0]
+    near = [b for b in ((b.x, b.y, b.w, b.h) for b in ctx.motion.blobs)
+            if intersection(b, person.box) > 0 and gap(b, front) <= 0]
     return bool(near) and all(intersection(b, outer) >= b[2] * b[3] for b in near)

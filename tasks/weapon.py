@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -35,9 +36,15 @@ from tasks.registry import Task, register_task
 NAME = weapon_store.KERAS_NAME
 
 
+class PersonRow(NamedTuple):
+    image: str                           # relative to the dataset
+    person: int                          # its index among the image's person boxes
+    box: tuple[int, int, int, int]       # x, y, w, h in the image's pixels
+    picture_share: float                 # the box's share of the picture's area
+
+
 def person_examples(items: list[Item]):
-    """(crops (n, *SHAPE) float32, armed (n,), group (n,), rows [(image rel, person index, box px, the box's
-    share of the picture's area)])."""
+    """(crops (n, *SHAPE) float32, armed (n,), group (n,), rows [PersonRow])."""
     X, y, groups, rows = [], [], [], []
     for it in items:
         grey = cv2.imread(it.path, cv2.IMREAD_GRAYSCALE)
@@ -52,7 +59,7 @@ def person_examples(items: list[Item]):
             X.append(x)
             y.append(int(armed))
             groups.append(it.group)
-            rows.append((it.rel, k, box, box[2] * box[3] / float(W * H)))
+            rows.append(PersonRow(it.rel, k, box, box[2] * box[3] / float(W * H)))
     if not X:
         raise UserError("no person boxes in the dataset (task weapon is scored per person box, class 0)")
     return np.stack(X).astype(np.float32), np.array(y), np.array(groups), rows
@@ -99,21 +106,21 @@ def evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
     model = models[weapon_store.NAME]
     X, y, _, rows = person_examples(_items(dataset))
     scores = np.array([model.predict_proba(x)[1] for x in X])
-    return write_evaluation(out, "weapon", [(rel, "weapon" if a else "no_weapon") for (rel, *_), a in zip(rows, y)],
+    return write_evaluation(out, "weapon", [(r.image, "weapon" if a else "no_weapon") for r, a in zip(rows, y)],
                             y, scores, float(model.threshold_), "weapon", "no_weapon",
-                            columns={"person": [r[1] for r in rows], "box": [list(r[2]) for r in rows]},
+                            columns={"person": [r.person for r in rows], "box": [list(r.box) for r in rows]},
                             extra={"scored_by": "per person box: its crop as stage 2 cuts it, the exported model "
                                                 "(LiteRT float), as run", "model_sha256": meta["sha256"],
                                    "auc_by_person_size": by_person_size(y, scores, rows)})
 
 
-def by_person_size(y: np.ndarray, scores: np.ndarray, rows: list) -> dict:
+def by_person_size(y: np.ndarray, scores: np.ndarray, rows: list[PersonRow]) -> dict:
     """The AUC among people of about one size (thirds by the box's share of the picture), and of size alone.
     Why: a person's size in the picture says nothing of a weapon at a kiosk (it is where they stand), but
     in a development set it can (robberies photographed close, shoplifters from afar): the pooled AUC
     counts what the crop's look gives away about size (its sharpness), the thirds mostly do not."""
     res = {"by": "the person box's share of the picture's area, three equal-count parts, smallest first",
-           **auc_by_stratum(y, scores, np.array([r[3] for r in rows]))}
+           **auc_by_stratum(y, scores, np.array([r.picture_share for r in rows]))}
     print(f"weapon: AUC among people of about one size (smallest third first) {res['auc']}; size alone "
           f"{res['auc_of_it_alone']}", file=sys.stderr)
     return res
@@ -151,9 +158,9 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     for (tr, te), t in zip(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups),
                            thresholds):
         fold_thr[te] = t
-    return write_evaluation(out, "weapon", [(rel, "weapon" if a else "no_weapon") for (rel, *_), a in zip(rows, y)],
+    return write_evaluation(out, "weapon", [(r.image, "weapon" if a else "no_weapon") for r, a in zip(rows, y)],
                             y, cnn, float(np.median(thresholds)), "weapon", "no_weapon", pred=cnn >= fold_thr,
-                            columns={"person": [r[1] for r in rows], "box": [list(r[2]) for r in rows],
+                            columns={"person": [r.person for r in rows], "box": [list(r.box) for r in rows],
                                      "hog_svm_score": [round(float(s), 6) for s in hog]},
                             extra={"cv_folds": folds, "cv_seed": seed, "comparison": comparison,
                                    "scored_by": "out of fold per person box (the CNN in Keras, as trained)",
