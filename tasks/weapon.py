@@ -138,11 +138,13 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     if len(set(groups.tolist())) < folds:
         raise UserError(f"{dataset}: --cv {folds} needs person boxes from at least {folds} source groups")
     cnn, hog = np.zeros(len(y)), np.zeros(len(y))
-    thresholds = []
+    # Each fold's box is judged at its own fold's threshold (fitted on that fold's training groups).
+    fold_thr, thresholds = np.zeros(len(y)), []
     for k, (tr, te) in enumerate(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups)):
         clf = WeaponClassifier(epochs=epochs or EPOCHS, seed=seed).fit(X[tr], y[tr], groups[tr])
         cnn[te] = clf.predict_proba(X[te])[:, 1]
         thresholds.append(clf.threshold_)
+        fold_thr[te] = clf.threshold_
         hog[te] = HogLinearSVM().fit(X[tr], y[tr]).decision_function(X[te])
         print(f"weapon: fold {k + 1}/{folds}: CNN AUC {roc_auc_score(y[te], cnn[te]):.3f}, "
               f"HOG + linear SVM AUC {roc_auc_score(y[te], hog[te]):.3f}", file=sys.stderr)
@@ -153,11 +155,6 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "comparison.json"), "w", encoding="utf-8") as fh:
         json.dump(comparison, fh, indent=2)
-    # Each fold's box is judged at its own fold's threshold (fitted on that fold's training groups).
-    fold_thr = np.zeros(len(y))
-    for (tr, te), t in zip(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups),
-                           thresholds):
-        fold_thr[te] = t
     return write_evaluation(out, "weapon", [(r.image, "weapon" if a else "no_weapon") for r, a in zip(rows, y)],
                             y, cnn, float(np.median(thresholds)), "weapon", "no_weapon", pred=cnn >= fold_thr,
                             columns={"person": [r.person for r in rows], "box": [list(r.box) for r in rows],
