@@ -8,8 +8,8 @@ scikit-learn style: `fit(X, y, groups)`, `predict_proba`, `score`, learned state
   average pooling, dropout, softmax over (unarmed, armed); about 70k parameters at 128x64x2 (the
   picture and the person's box).
 - Augmented on every batch for what CCTV does to a person crop: brightness, contrast, noise,
-  salt-and-pepper (the export this data came from has it), blur, JPEG, a shifted and rescaled box
-  (a tracker's box is never the annotator's), mirror.
+  salt-and-pepper (the export this data came from has it) through the crop's median, blur, JPEG, a
+  shifted and rescaled box (a tracker's box is never the annotator's), mirror.
 - 160 epochs on a cosine learning-rate schedule, class weights balanced, the last weights kept. A
   validation part holding whole source groups is kept out of training for what must not be fitted
   on the training crops: the Platt scaling of P(armed) (weapon_store.calibrated) and the threshold
@@ -79,9 +79,12 @@ def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             img = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
         img = img * rng.uniform(0.6, 1.4) + rng.uniform(-0.2, 0.2)
         img = img + rng.uniform(0, 0.04) * rng.standard_normal(img.shape).astype(np.float32)
-        if rng.random() < 0.15:   # salt and pepper
+        if rng.random() < 0.15:
+            # Salt and pepper, then the crop's own 3x3 median (features/person_crop.py) as a noisy
+            # camera's picture would pass through it: what is left of the noise is what the kiosk sees.
             dots = rng.random(img.shape)
-            img = np.where(dots < 0.02, 0.0, np.where(dots > 0.98, 1.0, img))
+            img = np.where(dots < 0.02, 0.0, np.where(dots > 0.98, 1.0, img)).astype(np.float32)
+            img = cv2.medianBlur(img, 3)
         if rng.random() < 0.5:
             img, box = img[:, ::-1], box[:, ::-1]
         out[i, ..., 0] = img

@@ -88,7 +88,7 @@ def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None) 
                 "n_groups": int(len(set(groups.tolist()))),
                 "real": "person boxes of the labelled images, armed when a weapon box lies over half inside",
                 "generated": "none (augmented on the fly: box shift and scale, brightness, contrast, noise, "
-                             "salt and pepper, blur, JPEG, mirror)",
+                             "salt and pepper through the crop's median, blur, JPEG, mirror)",
                 "val_auc": round(clf.val_auc_, 4), "val_recall_at_threshold": round(clf.val_recall_, 4),
                 "val_false_alarm_at_threshold": round(clf.val_false_alarm_, 4), "epochs_run": clf.epochs_run_,
                 "val_auc_history": clf.history_}
