@@ -6,9 +6,12 @@ edges and texture of its reflectance, per cell of the region) is learnt while no
 of it, then compared again, cell by cell, whenever nothing does:
 - a cell is compared only when no pixel change covered it (or its neighbours) for `settle_s`, against
   the previous look once the camera's own shake is aligned out (phase correlation on the region's
-  surroundings, never on the fascia itself). Nothing is compared while a tracked person (`ctx.people`)
-  is within `at_machine` of the region (unless only blobs on the fascia itself bring a moving
-  person's box there: the occupancy stage joins a new blob on the fascia to someone passing near),
+  surroundings, never on the fascia itself; what the alignment leaves within a pixel is not a
+  change). A view that drifted beyond the margin since it was learnt (a pan, measured against the
+  learnt view or summed look by look) is not compared, and changes seen before it start again.
+  Nothing is compared while a tracked person (`ctx.people`) is within `at_machine` of the region
+  (unless only blobs on the fascia itself bring a moving person's box there: the occupancy stage
+  joins a new blob on the fascia to someone passing near),
   something moves in its `margin`, or a light switches (the motion detector's guard): a customer's
   hand resting on the keypad while its arm moves, a passer-by, a reflection sweeping over are never
   compared;
@@ -45,7 +48,7 @@ from core.errors import UserError
 from core.events import ATTACK, EventSpec
 from core.settings import Section
 from features.boxes import gap, intersection
-from features.fascia import CELL, FasciaModel, cell_structure, largest_region, working_size
+from features.fascia import CELL, FasciaModel, cell_structure, largest_region, moved_pixels, working_size
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
@@ -141,6 +144,10 @@ class SkimmingDetector(Detector):
         self._prev: np.ndarray | None = None
         self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
         self._shaken = False                     # the last view needed aligning to it
+        # How far the view moved from the learnt one: measured against it, plus the shifts between
+        # looks since (a slow pan is seen look by look even where the learnt view no longer matches).
+        self._drift = [0.0, 0.0]
+        self._last_shift = (0.0, 0.0)            # the last shift _align measured
         self._fascia: _Scaled | None = None      # the region and its zones in motion pixels, per scale
         self._saved = False                      # what was learnt is in reference_file
         self._checked_s = -1e9
@@ -190,6 +197,7 @@ class SkimmingDetector(Detector):
         self.model.reset()
         self._ref = None
         self._shaken = False
+        self._drift = [0.0, 0.0]
         self.before = None
         self.learnt_from = "none"
         self._forget()
@@ -285,13 +293,15 @@ class SkimmingDetector(Detector):
         was_ready = self.model.share_ready(roi)
         aligned = grey
         if self._shaken:
-            aligned, self._shaken = self._align(self._ref, grey)
+            aligned, self._shaken = self._align(self._ref, grey, learnt=True)
             if aligned is None:
+                self._turned(now)
                 return
         view = cell_structure(aligned, self._size)
         if not self._shaken and was_ready >= 0.5 and (self.model.changed(view) & still).any():
-            realigned, self._shaken = self._align(self._ref, grey)
+            realigned, self._shaken = self._align(self._ref, grey, learnt=True)
             if realigned is None:
+                self._turned(now)
                 return
             if self._shaken:
                 aligned = realigned
@@ -301,6 +311,7 @@ class SkimmingDetector(Detector):
         now_ready = self.model.share_ready(roi)
         if was_ready < 0.5 <= now_ready:
             self._ref = aligned   # the surroundings as they were when the fascia was learnt
+            self._drift = [0.0, 0.0]
             self.before = outer.copy()
             self.learnt_from = f"frame {ctx.index}"
             self._save()
@@ -331,6 +342,13 @@ class SkimmingDetector(Detector):
         else:
             self._alerted = False
 
+    def _turned(self, now: float) -> None:
+        """The view is not the one the fascia was learnt in: changes seen before it are no evidence of
+        one that stays (a pan seen half-way, then seen again once it fits the margin, is not a change
+        held for `after_s`), so those not yet held long enough start again. A flag already raised stays."""
+        since = self._since
+        since[~np.isnan(since) & (now - since < self.cfg.after_s - 1e-9)] = np.nan
+
     def _moved(self, ctx, prev: np.ndarray | None, grey: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
         """bool (rows, cols): the cells something moved over since the previous look (and their
         neighbours: an arm reaching in moves the cells beside it next). Everything, when a light
@@ -346,13 +364,21 @@ class SkimmingDetector(Detector):
         moving = (cv2.absdiff(grey, prev) > self.cfg.motion_threshold).astype(np.float32)
         if moving.mean() >= self.cfg.motion_share:
             # Something moved, or the camera shook: aligned first (only then: most looks at a still
-            # booth need no phase correlation), what the shake uncovered at the border left out.
-            aligned, _ = self._align(prev, grey)
+            # booth need no phase correlation), what the shake uncovered at the border left out. Once
+            # a shake was aligned, what stays within a pixel of where it was is the alignment's own
+            # error, not movement (features/fascia.moved_pixels): else a shaking camera's fascia is
+            # never learnt nor compared.
+            aligned, shook = self._align(prev, grey)
             if aligned is None:
                 self.held["turned"] += 1
+                self._turned(ctx.time_s)
                 return everything
+            if shook:
+                self._drift[0] += self._last_shift[0]
+                self._drift[1] += self._last_shift[1]
             bx, by = self._slack_px
-            moving = (cv2.absdiff(aligned, prev) > self.cfg.motion_threshold).astype(np.float32)
+            moving = (moved_pixels(prev, aligned, self.cfg.motion_threshold) if shook else
+                      (cv2.absdiff(aligned, prev) > self.cfg.motion_threshold).astype(np.float32))
             moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0
         share = cv2.resize(moving, (cells[1], cells[0]), interpolation=cv2.INTER_AREA)
         hit = (share >= self.cfg.motion_share).astype(np.uint8)
@@ -385,17 +411,24 @@ class SkimmingDetector(Detector):
         ox, oy = self._outer[:2]
         return outer[y - oy:y - oy + h, x - ox:x - ox + w]
 
-    def _shift(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
+    def _shift(self, a: np.ndarray, b: np.ndarray, learnt: bool = False) -> tuple[float, float] | None:
         """How far `b` is moved against `a` (phase correlation); None beyond the margin (the camera was
-        turned: tamper's, not a comparison)."""
+        turned: tamper's, not a comparison). `learnt`: `a` is the view the fascia was learnt in."""
         if self._window is None or self._window.shape != a.shape:
             self._window = self._ring_window(a.shape)
         # Windowed copies: given a window, cv2.phaseCorrelate multiplies its inputs by it in place.
         (dx, dy), response = cv2.phaseCorrelate(a * self._window, b * self._window)
         if response < 0.05:
-            return 0.0, 0.0   # nothing to align on (a plain wall): no shake can be measured, none assumed
+            # Nothing to align on (a plain wall, or a view no longer like the learnt one): no shift can
+            # be measured, none assumed, unless the looks since the last measured one drifted beyond
+            # the margin (a camera panning slowly moves every edge a little at each look).
+            if learnt and (abs(self._drift[0]) > self._slack[0] or abs(self._drift[1]) > self._slack[1]):
+                return None
+            return 0.0, 0.0
         if abs(dx) > self._slack[0] or abs(dy) > self._slack[1]:
             return None
+        if learnt:
+            self._drift = [dx, dy]
         return dx, dy
 
     def _ring_window(self, shape: tuple[int, int]) -> np.ndarray:
@@ -409,11 +442,13 @@ class SkimmingDetector(Detector):
             window *= ring
         return window
 
-    def _align(self, ref: np.ndarray, grey: np.ndarray) -> tuple[np.ndarray | None, bool]:
-        """`grey` moved back onto `ref` (None: turned beyond the margin), and whether it had moved."""
-        shift = self._shift(ref, grey)
+    def _align(self, ref: np.ndarray, grey: np.ndarray, learnt: bool = False) -> tuple[np.ndarray | None, bool]:
+        """`grey` moved back onto `ref` (None: turned beyond the margin), and whether it had moved;
+        `learnt` as for `_shift`."""
+        shift = self._shift(ref, grey, learnt)
         if shift is None:
             return None, True
+        self._last_shift = shift
         if abs(shift[0]) < 0.5 and abs(shift[1]) < 0.5:   # under half a pixel: noise, and a warp would blur
             return grey, False
         m = np.float32([[1, 0, -shift[0]], [0, 1, -shift[1]]])

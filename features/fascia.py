@@ -25,6 +25,7 @@ WORK = 96          # the region's long side in working pixels
 CELL = 6           # working pixels per cell side
 ORIENTATIONS = 4
 _ILLUM_SIGMA = 6.0
+_NEIGHBOURS = np.ones((3, 3), np.uint8)
 
 
 def working_size(w: int, h: int) -> tuple[int, int]:
@@ -126,6 +127,21 @@ class FasciaModel:
         self.n = np.asarray(arrays["n"], np.int32)
         self._limits = None
         return self
+
+
+def moved_pixels(prev: np.ndarray, grey: np.ndarray, threshold: float) -> np.ndarray:
+    """float32 (0 or 1) per pixel: what moved between two views of the same size. A pixel moved when it
+    lies `threshold` grey levels beyond every pixel around it (3x3) in the other view, either way.
+    For views of a shaking camera (a mount in the wind, a re-filmed screen) once one is aligned onto the
+    other: the alignment is a fraction of a pixel off and its warp resamples every edge, and in the
+    plain difference at the camera's resolution that is movement over most of a textured region; a
+    hand, an arm or a new object differs from everything around where it appears. Both ways round, so
+    what vanished (a thin dark line taken away) counts as well as what appeared."""
+    lo, hi = cv2.erode(prev, _NEIGHBOURS), cv2.dilate(prev, _NEIGHBOURS)
+    appeared = (grey > hi + threshold) | (grey < lo - threshold)
+    lo, hi = cv2.erode(grey, _NEIGHBOURS), cv2.dilate(grey, _NEIGHBOURS)
+    vanished = (prev > hi + threshold) | (prev < lo - threshold)
+    return (appeared | vanished).astype(np.float32)
 
 
 def largest_region(cells: np.ndarray) -> tuple[int, tuple[int, int, int, int] | None]:

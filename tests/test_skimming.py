@@ -296,3 +296,38 @@ def test_a_passer_by_whose_box_reaches_the_machine_only_through_the_fascia_does_
     # Someone standing still (not a moving region this frame) is held as before, whatever the blobs.
     ctx.motion.blobs, person.moved_s = [body, fitted], 4.8
     assert not _reaches_only_through_the_fascia(person, ctx, front, outer)
+
+
+def _moved_by(img, dx, dy):
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def test_a_shaking_camera_is_compared_through_its_shake(booth):
+    """A mount shaking by up to 0.8 px at every frame: aligned to the sub-pixel, every edge still moves a
+    little after the warp, which the plain difference took for movement over most of the fascia, so it
+    was hardly learnt and never compared. An overlay fitted meanwhile is raised; the shake alone raises
+    nothing."""
+    _, bg, skim, roi = booth
+    rng = np.random.default_rng(5)
+    fitted = int(4 * FPS)
+    frames = [noisy(_moved_by(skim if k >= fitted else bg, *rng.uniform(-0.8, 0.8, 2)), k) for k in range(int(8 * FPS))]
+    flags, stage = run(frames, roi_set(roi))
+    det = stage.detector("skimming")
+    assert not flagged(flags, 0, fitted - 1)
+    assert det.compared >= 0.2 * det.looks
+    hits = flagged(flags, fitted, len(frames) - 1)
+    assert hits and (hits[0] - fitted) / FPS <= 3.0, "the overlay was not raised through the camera's shake"
+
+
+def test_a_camera_panning_past_the_margin_is_not_a_skimmer(booth):
+    """The view drifting a pixel at a time, well past the margin the check aligns: each look barely
+    differs from the previous one once aligned to it, yet the fascia is no longer where it was learnt.
+    (Whole pixels: a sharp synthetic edge resampled at a fraction of a pixel loses half its gradient,
+    a blur a real camera's picture does not have to lose.)"""
+    _, bg, _, roi = booth
+    frames = [noisy(_moved_by(bg, -round(0.2 * max(0, k - 2 * FPS)), -round(0.07 * max(0, k - 2 * FPS))), k)
+              for k in range(int(9 * FPS))]
+    flags, stage = run(frames, roi_set(roi))
+    assert not any(flags)
+    assert stage.detector("skimming").compared > 0
