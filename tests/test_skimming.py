@@ -298,6 +298,28 @@ def test_a_passer_by_whose_box_reaches_the_machine_only_through_the_fascia_does_
     assert not _reaches_only_through_the_fascia(person, ctx, front, outer)
 
 
+def test_a_person_whose_box_only_touches_the_machines_zone_is_not_at_the_machine():
+    """The zone within `at_machine` of the region and a person's box are pixel boxes: one ending where the
+    other begins shares none of its pixels (as the evaluation's quiet region counts them), and does not
+    hold the check; one pixel further in does."""
+    from types import SimpleNamespace
+
+    from detectors.skimming import SkimmingConfig, SkimmingDetector
+
+    det = SkimmingDetector(SkimmingConfig(roi=[100, 60, 40, 20], at_machine=0.25), FPS)
+    frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
+    assert det._fascia.front == (90.0, 55.0, 60.0, 30.0)
+
+    def someone(x1):
+        person = SimpleNamespace(box=(0, 40, x1, 80), confirmed=True, moved_s=0.0)
+        motion = SimpleNamespace(calibrating=False, mask=np.zeros((240, 320), np.uint8), blobs=[])
+        return SimpleNamespace(people=[person], motion=motion, time_s=1.0)
+
+    assert not det._person_in_front(someone(90))
+    assert det._person_in_front(someone(91))
+
+
 def _moved_by(img, dx, dy):
     m = np.float32([[1, 0, dx], [0, 1, dy]])
     return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
