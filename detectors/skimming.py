@@ -17,8 +17,9 @@ of it, then compared again, cell by cell, whenever nothing does:
   compared;
 - a busy scene is learnt cell by cell (each cell from `learn_s` of views in which it was still);
 - a cell that differs from what was learnt, on every comparison for `after_s`, is a change that
-  stays; a group of at least `min_cells` such cells (and under `max_share` of the region: beyond it
-  the whole view changed, which is tamper's) raises `skimmer_suspected` with the group's box and a
+  stays; a group of at least `min_cells` such cells (at least `settled_share` of the group of cells that
+  differ around them: a change still spreading has not settled; and under `max_share` of the region:
+  beyond it the whole view changed, which is tamper's) raises `skimmer_suspected` with the group's box and a
   before/after pair of the region for the evidence;
 - the flag repeats while the change stays, also while someone stands in front of it (what was fitted
   is still there); comparisons that find those cells as learnt end it (the overlay was removed).
@@ -48,7 +49,7 @@ from core.errors import UserError
 from core.events import ATTACK, EventSpec
 from core.settings import Section
 from features.boxes import intersection
-from features.fascia import CELL, FasciaModel, cell_structure, largest_region, moved_pixels, working_size
+from features.fascia import CELL, FasciaModel, cell_structure, moved_pixels, settled_region, working_size
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
@@ -89,6 +90,10 @@ class SkimmingConfig(Section):
                                                                     "as movement")
     min_cells: int = Field(3, ge=1, le=1000, description=f"the smallest change, in cells of {CELL}x{CELL} working "
                                                          f"pixels (the region's long side is 96)")
+    settled_share: float = Field(0.5, gt=0, le=1, description="a group of cells that differ is raised only once this "
+                                                              "share of them has differed for after_s: a change "
+                                                              "still spreading (someone leaning in too slowly to "
+                                                              "count as movement) has not settled")
     ring_share: float = Field(0.1, gt=0, le=1, description="a change over more than this share of the margin around "
                                                            "the region is the view moving or zooming, not something "
                                                            "fitted")
@@ -332,7 +337,7 @@ class SkimmingDetector(Detector):
         since[changed & np.isnan(since)] = now
         since[still & ready & roi & ~changed] = np.nan
         mature = ~np.isnan(since) & (now - since >= self.cfg.after_s - 1e-9)
-        cells, box = largest_region(mature)
+        cells, box = settled_region(~np.isnan(since), mature, self.cfg.settled_share)
         if cells >= self.cfg.min_cells:
             ox, oy, ox1, oy1 = self._outer
             sx, sy = (ox1 - ox) / cols, (oy1 - oy) / rows

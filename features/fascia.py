@@ -144,11 +144,19 @@ def moved_pixels(prev: np.ndarray, grey: np.ndarray, threshold: float) -> np.nda
     return (appeared | vanished).astype(np.float32)
 
 
-def largest_region(cells: np.ndarray) -> tuple[int, tuple[int, int, int, int] | None]:
-    """(number of cells, (x, y, w, h) in cells) of the largest 8-connected group of changed cells."""
-    if not cells.any():
+def settled_region(differs: np.ndarray, held: np.ndarray, share: float = 1.0
+                   ) -> tuple[int, tuple[int, int, int, int] | None]:
+    """(number of cells, (x, y, w, h) in cells) of the largest group of cells that `held` their change,
+    counting only groups (8-connected, of the cells that `differs`) of which at least `share` held it:
+    a change still spreading to new cells (someone leaning in too slowly to count as movement) has
+    not settled yet, while a fitted overlay's cells all began to differ when its fitter left."""
+    if not held.any():
         return 0, None
-    n, _, stats, _ = cv2.connectedComponentsWithStats(cells.astype(np.uint8), connectivity=8)
-    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, w, h, area = (int(v) for v in stats[best])
-    return area, (x, y, w, h)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(differs.astype(np.uint8), connectivity=8)
+    held_per = np.bincount(labels[held], minlength=n)
+    ok = [k for k in range(1, n) if held_per[k] >= share * stats[k, cv2.CC_STAT_AREA]]
+    if not ok:
+        return 0, None
+    best = max(ok, key=lambda k: held_per[k])
+    x, y, w, h = (int(v) for v in stats[best, :4])
+    return int(held_per[best]), (x, y, w, h)

@@ -353,3 +353,20 @@ def test_a_camera_panning_past_the_margin_is_not_a_skimmer(booth):
     flags, stage = run(frames, roi_set(roi))
     assert not any(flags)
     assert stage.detector("skimming").compared > 0
+
+
+def test_a_group_of_changed_cells_counts_once_most_of_it_has_held_its_change():
+    from features.fascia import settled_region
+
+    differs = np.zeros((8, 12), bool)
+    differs[2:6, 3:7] = True                     # 16 cells differ from what was learnt
+    held = np.zeros_like(differs)
+    held[2, 3:6] = True                          # 3 of them for after_s: the rest began since
+    assert settled_region(differs, held, 0.5) == (0, None)
+    held[2:5, 3:6] = True                        # 9 of the 16
+    assert settled_region(differs, held, 0.5) == (9, (3, 2, 4, 4))
+    # A small group that has settled counts, beside a larger one still spreading.
+    differs[6:8, 9:11] = held[6:8, 9:11] = True
+    held[2:5, 3:6] = False
+    held[2, 3] = True
+    assert settled_region(differs, held, 0.5) == (4, (9, 6, 2, 2))
