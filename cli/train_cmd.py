@@ -78,12 +78,20 @@ def evaluate(args) -> int:
         result = task.adversarial(args.dataset, args.model_dir, args.out, cfg)
         print(json.dumps(result["rows"]))
         return 0
+    extra = {}
+    if args.patch_style is not None or args.patch_size is not None:
+        if "patch" not in inspect.signature(task.evaluate).parameters or args.cv is not None:
+            raise UserError(f"--patch-style and --patch-size apply to task skimming only, not {task.name}"
+                            f"{' with --cv' if args.cv is not None else ''}")
+        from datasets.skim_patch import SIZE
+
+        extra["patch"] = (args.patch_style or "block", SIZE if args.patch_size is None else args.patch_size)
     if args.perturb:
         if "perturb" not in inspect.signature(task.evaluate).parameters:
             raise UserError(f"--perturb does not apply to task {task.name}")
         if args.cv is not None:
             raise UserError("--perturb goes with saved models, not --cv")
-        result = _perturb(task, args, cfg)
+        result = _perturb(task, args, cfg, extra)
         print(json.dumps(result["rows"]))
         return 0
     if args.cv is not None:
@@ -98,28 +106,34 @@ def evaluate(args) -> int:
             stage = {"stage": args.stage}
         metrics = task.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed, **stage)
     else:
-        metrics = task.evaluate(args.dataset, args.model_dir, args.out, cfg)
+        metrics = task.evaluate(args.dataset, args.model_dir, args.out, cfg, **extra)
     keys = ("task", "n", "auc", "accuracy", "precision", "recall", "f1", "threshold", "confusion")
     if all(k in metrics for k in keys):
         print(json.dumps({k: metrics[k] for k in keys}))
     return 0
 
 
-def _perturb(task, args, cfg) -> dict:
-    """The task's metrics on the footage as it is and under each perturbation: perturb.json, perturb.png."""
+def _perturb(task, args, cfg, extra: dict) -> dict:
+    """The task's metrics on the footage as it is and under each perturbation: perturb.json, perturb.png.
+    A task scored without an AUC (skimming: patches found, recorded clips with an event) gives its
+    recall and false alarms."""
     from datasets.perturb import KINDS, LEVELS, describe
 
+    def row(m: dict) -> dict:
+        if "confusion" in m:
+            return {**{k: m[k] for k in ("auc", "accuracy", "recall")}, "false_alarms": m["confusion"][0][1]}
+        return {"recall": m["recall"], "false_alarms": m["false_alarms"]}
+
     rows = []
-    clean = task.evaluate(args.dataset, args.model_dir, os.path.join(args.out, "clean"), cfg)
-    rows.append({"perturbation": "none", "level": 0, **{k: clean[k] for k in ("auc", "accuracy", "recall")},
-                 "false_alarms": clean["confusion"][0][1]})
+    clean = task.evaluate(args.dataset, args.model_dir, os.path.join(args.out, "clean"), cfg, **extra)
+    rows.append({"perturbation": "none", "level": 0, **row(clean)})
     for kind in KINDS:
         for level in LEVELS:
             m = task.evaluate(args.dataset, args.model_dir, os.path.join(args.out, f"{kind}_{level}"), cfg,
-                              perturb=(kind, level))
-            rows.append({"perturbation": kind, "level": level, "what": describe(kind, level),
-                         **{k: m[k] for k in ("auc", "accuracy", "recall")}, "false_alarms": m["confusion"][0][1]})
-    result = {"task": task.name, "n": clean["n"], "scored_by": clean.get("scored_by"), "rows": rows}
+                              perturb=(kind, level), **extra)
+            rows.append({"perturbation": kind, "level": level, "what": describe(kind, level), **row(m)})
+    result = {"task": task.name, "n": clean.get("n", clean.get("clips")), "scored_by": clean.get("scored_by"),
+              "rows": rows}
     with open(os.path.join(args.out, "perturb.json"), "w", encoding="utf-8") as fh:
         json.dump(result, fh, indent=2)
     _plot_perturb(os.path.join(args.out, "perturb.png"), task.name, rows)
@@ -133,15 +147,16 @@ def _plot_perturb(path: str, task: str, rows: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    clean = rows[0]["auc"]
+    key = "auc" if "auc" in rows[0] else "recall"
+    clean = rows[0][key]
     kinds = sorted({r["perturbation"] for r in rows[1:]}, key=[r["perturbation"] for r in rows].index)
     for kind in kinds:
-        pts = [(r["level"], r["auc"]) for r in rows if r["perturbation"] == kind and r["auc"] is not None]
+        pts = [(r["level"], r[key]) for r in rows if r["perturbation"] == kind and r[key] is not None]
         ax.plot([0] + [p[0] for p in pts], [clean] + [p[1] for p in pts], "o-", label=kind)
     ax.set_xticks([0, 1, 2, 3])
     ax.set_xlabel("strength (0: as recorded)")
-    ax.set_ylabel("AUC")
-    ax.set_title(f"{task}: AUC under camera perturbations")
+    ax.set_ylabel("AUC" if key == "auc" else "share of patches found")
+    ax.set_title(f"{task}: {'AUC' if key == 'auc' else 'found'} under camera perturbations")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path)

@@ -5,12 +5,16 @@ skimming check can be scored on any clip (and a site can try it on its own camer
     for img in Patcher(quiet, w, h, seed=3).apply(frames, onset=len(frames) // 2):
         ...
     python -m datasets.skim_patch --in clip.mp4 --out patched.avi [--roi x,y,w,h] [--onset-frame N]
+                                  [--style block|faint] [--size 0.4]
 
-The patch is `size` of the region's sides (default 0.4), somewhere inside it (the seed says where):
-a plastic-looking block with a darker outline and a blocky texture of its own, its grey levels
-chosen to stand out from what it covers (a skimmer is not camouflaged for a camera: it is made to
-look like a card slot to a customer). It is pasted into every frame from the onset on, in the same
-place: fitted, it stays.
+The patch is `size` of the region's sides (default 0.4), somewhere inside it (the seed says where).
+Its `style`:
+- `block` (the default): a plastic-looking block with a darker outline and a blocky texture of its
+  own, its grey levels chosen to stand out from what it covers (a skimmer is not camouflaged for a
+  camera: it is made to look like a card slot to a customer);
+- `faint`: the hard case, a skimmer made to blend in: no outline, the mean colour of what it covers,
+  and a blocky texture of only +-FAINT grey levels on it.
+It is pasted into every frame from the onset on, in the same place: fitted, it stays.
 
 `quiet_region` picks where a site would draw a fascia on a scene that has none: the window of
 `share` of the picture's sides, with a margin of a quarter of its sides around it, where the fewest
@@ -31,6 +35,8 @@ import numpy as np
 
 SHARE = 0.15    # the quiet region's sides, as a share of the picture's
 SIZE = 0.4      # the patch's sides, as a share of the region's
+STYLES = ("block", "faint")
+FAINT = 25.0    # the faint patch's texture: +- this many grey levels about what it covers
 # The skimming check's defaults (detectors/skimming.py, SkimmingConfig: update_hz, motion_threshold,
 # motion_share; this layer cannot import it, a test keeps them equal): what counts as a look that saw
 # movement when the quiet region is chosen without a config.
@@ -96,9 +102,13 @@ def quiet_region(frames: list[np.ndarray], share: float = SHARE, people: np.ndar
 class Patcher:
     """Pastes one patch into `roi` ([x, y, w, h]) of frames of `width` x `height`."""
 
-    def __init__(self, roi: list[int], width: int, height: int, seed: int = 0, size: float = SIZE):
+    def __init__(self, roi: list[int], width: int, height: int, seed: int = 0, size: float = SIZE,
+                 style: str = "block"):
         if not 0 < size <= 1:
             raise ValueError(f"patch size {size} must be in (0, 1]")
+        if style not in STYLES:
+            raise ValueError(f"patch style {style!r} must be one of {', '.join(STYLES)}")
+        self.style = style
         x, y, w, h = (int(v) for v in roi)
         if w < 8 or h < 8 or x < 0 or y < 0 or x + w > width or y + h > height:
             raise ValueError(f"roi {list(roi)} must lie inside the {width}x{height} picture and be 8 px or more")
@@ -115,10 +125,15 @@ class Patcher:
         rng = np.random.default_rng([self._rng_seed, 1])
         ph, pw = under.shape[:2]
         grey = float(cv2.cvtColor(under, cv2.COLOR_BGR2GRAY).mean()) if under.ndim == 3 else float(under.mean())
-        base = 60.0 if grey > 128 else 190.0           # stands out from what it covers
         block = max(2, min(pw, ph) // 5)
-        tex = rng.uniform(-45, 45, (max(1, ph // block + 1), max(1, pw // block + 1)))
+        amplitude = FAINT if self.style == "faint" else 45.0
+        tex = rng.uniform(-amplitude, amplitude, (max(1, ph // block + 1), max(1, pw // block + 1)))
         tex = cv2.resize(tex.astype(np.float32), (pw, ph), interpolation=cv2.INTER_NEAREST)
+        if self.style == "faint":
+            mean = under.reshape(ph, pw, -1).mean(axis=(0, 1)).astype(np.float32)
+            patch = np.clip(mean[None, None, :] + (tex - tex.mean())[..., None], 0, 255).astype(np.uint8)
+            return patch if under.ndim == 3 else patch[..., 0]
+        base = 60.0 if grey > 128 else 190.0           # stands out from what it covers
         tint = rng.uniform(0.85, 1.15, 3).astype(np.float32)
         patch = np.clip((base + tex)[..., None] * tint, 0, 255).astype(np.uint8)
         edge = max(1, min(pw, ph) // 10)
@@ -151,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--onset-frame", type=int, help="first patched frame (default: the middle one)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=float, default=SIZE, help="the patch's sides as a share of the region's")
+    ap.add_argument("--style", choices=STYLES, default="block", help="block: stands out, with an outline; faint: "
+                                                                     "blends in (see the module's docstring)")
     args = ap.parse_args(argv)
     cap = cv2.VideoCapture(args.src)
     frames = []
@@ -170,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                else quiet_region(frames, step=max(1, int(round(fps / LOOK_HZ)))))
         if len(roi) != 4:
             raise ValueError("--roi needs four numbers: x,y,w,h")
-        patcher = Patcher(roi, W, H, args.seed, args.size)
+        patcher = Patcher(roi, W, H, args.seed, args.size, args.style)
     except ValueError as exc:
         print(f"invalid input: {exc}", file=sys.stderr)
         return 2
@@ -183,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in patcher.apply(frames, onset):
         writer.write(f)
     writer.release()
-    print(json.dumps({"roi": roi, "patch": list(patcher.box), "onset_frame": onset,
+    print(json.dumps({"roi": roi, "patch": list(patcher.box), "style": patcher.style, "onset_frame": onset,
                       "onset_s": round(onset / fps, 3), "fps": fps}))
     return 0
 

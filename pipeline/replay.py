@@ -50,15 +50,16 @@ def replay_clip(path: str, cfg: Config, models: dict[str, Any],
                 edit: Callable[[int, np.ndarray], np.ndarray] | None = None,
                 sinks: Callable[[Cascade], list] | None = None) -> ClipReplay:
     """`perturb`: (kind, level, seed) of datasets/perturb.py applied to every decoded frame; `edit`:
-    any other change, edit(index, picture) -> picture (a skimmer pasted in); `sinks(cascade)`: more
-    frame-loop sinks, which may read the cascade as the frames go by."""
+    any other change, edit(index, picture) -> picture (a skimmer pasted in), made first: it is part of
+    the scene, the perturbation is what the camera does to all of it; `sinks(cascade)`: more frame-loop
+    sinks, which may read the cascade as the frames go by."""
     s = cfg.source
     with FrameSource(path, process_width=s.process_width, reconnect=False) as src:
         cascade = Cascade(cfg, src.fps, models)
         recorder = EventRecorder()
         loop = FrameLoop(cascade, [recorder, *(sinks(cascade) if sinks else ())])
         frames: Any = src
-        for change in (_perturbation(perturb) if perturb is not None else None, edit):
+        for change in (edit, _perturbation(perturb) if perturb is not None else None):
             if change is not None:
                 frames = _edited(frames, change)
         loop.run(frames)

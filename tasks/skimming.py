@@ -1,12 +1,16 @@
-"""`evaluate --task skimming`: every clip of a labelled folder (or one video file), as recorded and with a
-skimmer-like patch pasted into its fascia from the middle frame on (datasets/skim_patch.py), through the
+"""`evaluate --task skimming`: every clip of a labelled folder, of a folder of videos (a site's own
+footage needs no labels: every clip is scored as recorded and patched), or one video file, as recorded
+and with a skimmer-like patch pasted into its fascia from the middle frame on (datasets/skim_patch.py;
+`--patch-style`, `--patch-size`), through the
 whole cascade exactly as `run` builds it, with `skimming.roi` over the clip's stillest part, or, when
 the config sets `skimming.roi` (a site's own fascia, for footage of its own camera), that region for
 every clip.
 
 Both runs go through `pipeline/replay.py`, the live path (FrameSource, cascade, decision, frame loop);
 the patch is pasted into each decoded frame at the source's resolution (the fascia is in source
-pixels).
+pixels). With `--perturb`, each camera perturbation of datasets/perturb.py is applied after the patch
+(the camera sees the skimmer as it sees the rest), to both runs; the region is chosen on the footage
+as recorded, so every perturbation is scored on the same fascia.
 Each clip gets its own seed (from its path), so the patch's place and texture vary between clips but
 not between runs. Time is clip time.
 
@@ -30,7 +34,7 @@ import numpy as np
 
 from core.errors import UserError
 from datasets.labelled import read_labels
-from datasets.skim_patch import Patcher, quiet_region
+from datasets.skim_patch import SIZE, Patcher, quiet_region
 from detectors.skimming import HELD
 from pipeline.config import Config
 from pipeline.replay import replay_clip
@@ -39,12 +43,24 @@ from tasks.registry import Task, register_task
 
 EVENT = "skimmer_suspected"
 SLACK_S = 1.0
+# What a folder without labels.csv is searched for (any case), in it and below it.
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm", ".ts")
 
 
 def clip_jobs(dataset: str) -> list[tuple[str, str]]:
-    """(name, path) of every clip: a labelled folder's, or one video file."""
+    """(name, path) of every clip: a labelled folder's, a folder's videos (no labels.csv: the check's
+    score needs no labels, so a site's footage is scored as it was copied off the recorder), or one
+    video file."""
     if os.path.isfile(dataset):
         return [(os.path.basename(dataset), dataset)]
+    if os.path.isdir(dataset) and not os.path.isfile(os.path.join(dataset, "labels.csv")):
+        found = []
+        for root, dirs, files in os.walk(dataset):
+            dirs.sort()
+            found += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(VIDEO_SUFFIXES)]
+        if not found:
+            raise UserError(f"{dataset}: no labels.csv and no video files ({', '.join(VIDEO_SUFFIXES)}) in it")
+        return [(os.path.relpath(p, dataset), p) for p in found]
     return [(it.rel, it.path) for it in read_labels(dataset, None)]
 
 
@@ -99,7 +115,7 @@ def _starts(replay) -> list[float]:
 
 
 def _clip_job(args) -> dict:
-    rel, path, cfg_data = args
+    rel, path, cfg_data, (style, size), perturb = args
     cfg = Config.model_validate(cfg_data)
     frames, fps = _read(path)
     if len(frames) < 4:
@@ -125,10 +141,12 @@ def _clip_job(args) -> dict:
     roi = list(sk.roi)
     sk.reference_file = None
     onset = len(frames) // 2
-    patcher = Patcher(roi, W, H, seed=zlib.crc32(rel.encode("utf-8")) % 100000)
+    seed = zlib.crc32(rel.encode("utf-8")) % 100000
+    patcher = Patcher(roi, W, H, seed=seed, size=size, style=style)
+    camera = None if perturb is None else (*perturb, seed)   # the same noise on both runs
     # Both through the live path: FrameSource, cascade, decision, as `run` has them.
-    clean = _starts(replay_clip(path, cfg, {}))
-    patched = _starts(replay_clip(path, cfg, {}, edit=lambda i, raw: patcher.frame(i, raw, onset),
+    clean = _starts(replay_clip(path, cfg, {}, perturb=camera))
+    patched = _starts(replay_clip(path, cfg, {}, perturb=camera, edit=lambda i, raw: patcher.frame(i, raw, onset),
                                   sinks=sink("onset", _Onset, onset)))
     at = made["onset"]
     t_on = at.time_s if at.time_s is not None else onset / fps
@@ -141,7 +159,8 @@ def _clip_job(args) -> dict:
             "latency_s": round(window[0] - t_on, 3) if window else "", **at.after()}
 
 
-def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None) -> dict:
+def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
+              patch: tuple[str, float] = ("block", SIZE)) -> dict:
     ok = [r for r in rows if "error" not in r]
     lat = [r["latency_s"] for r in ok if r["latency_s"] != ""]
     missed = [r for r in ok if r["latency_s"] == ""]
@@ -152,9 +171,13 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None) ->
                "per clip: the window of 15 % of the picture's sides (and a margin of a quarter of them) where "
                "the occupancy stage saw people least often, then where the fewest of the check's looks saw "
                "movement",
-        "onset": "middle frame (n_frames // 2) of each clip; patch 40 % of the roi's sides",
+        "onset": "middle frame (n_frames // 2) of each clip",
+        "patch": f"style {patch[0]}, {round(100 * patch[1])} % of the roi's sides (datasets/skim_patch.py)",
         "window_s": round(after_s + SLACK_S, 3),
         "recorded_clips_with_event": sum(r["clean_events"] > 0 for r in ok),
+        # The same two counts under the names other tasks' `--perturb` rows use.
+        "false_alarms": sum(r["clean_events"] > 0 for r in ok),
+        "recall": round(sum(r["detected"] for r in ok) / max(1, len(ok)), 4),
         "recorded_events": sum(r["clean_events"] for r in ok),
         "patched_detected_once_in_window": sum(r["detected"] for r in ok),
         "patched_missed": [r["clip"] for r in missed],
@@ -168,8 +191,16 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None) ->
     }
 
 
-def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, progress: bool = True) -> dict:
-    jobs = [(rel, path, cfg.model_dump()) for rel, path in clip_jobs(dataset)]
+def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, progress: bool = True,
+                      patch: tuple[str, float] | None = None, perturb: tuple[str, int] | None = None) -> dict:
+    """`patch`: (style, size) of datasets/skim_patch.Patcher (default: block, SIZE); `perturb`: (kind,
+    level) of datasets/perturb.py applied to every frame of both runs."""
+    patch = patch or ("block", SIZE)
+    try:
+        Patcher([0, 0, 8, 8], 8, 8, size=patch[1], style=patch[0])
+    except ValueError as exc:
+        raise UserError(f"invalid patch: {exc}") from None
+    jobs = [(rel, path, cfg.model_dump(), patch, perturb) for rel, path in clip_jobs(dataset)]
     if not jobs:
         raise UserError(f"{dataset}: no clips")
     if cfg.skimming.roi is not None:
@@ -180,7 +211,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     else:
         rows = _collect(map(_clip_job, jobs), len(jobs), progress)
     rows.sort(key=lambda r: r["clip"])
-    summary = summarize(rows, cfg.skimming.after_s, cfg.skimming.roi)
+    summary = summarize(rows, cfg.skimming.after_s, cfg.skimming.roi, patch)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "skimming.json"), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
@@ -202,7 +233,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
 def _check_roi(roi: list[int], jobs: list[tuple]) -> None:
     """A configured fascia must fit every clip's picture (as decoded, and as the patch needs it): said
     before any clip is run."""
-    for rel, path, _ in jobs:
+    for rel, path, *_ in jobs:
         with FrameSource(path, reconnect=False) as src:
             W, H = src.source_size
         try:
@@ -218,8 +249,9 @@ def _collect(results, n: int, progress: bool) -> list[dict]:
     return list(results)
 
 
-def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config) -> dict:
-    return evaluate_skimming(dataset, cfg, out)
+def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None,
+              patch: tuple[str, float] | None = None) -> dict:
+    return evaluate_skimming(dataset, cfg, out, patch=patch, perturb=perturb)
 
 
 register_task(Task("skimming", evaluate=_evaluate,

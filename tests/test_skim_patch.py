@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from cli.main import dispatch
-from datasets.skim_patch import Patcher, main, quiet_region
+from core.errors import UserError
+from datasets.skim_patch import FAINT, Patcher, main, quiet_region
 from datasets.synthetic_booth import booth_scenario
 from pipeline.config import load_config
 from tasks.skimming import evaluate_skimming
@@ -113,6 +114,8 @@ def test_the_command_writes_a_patched_video(tmp_path, capsys):
     while cap.read()[0]:
         n += 1
     assert n == 20
+    assert main(["--in", src, "--out", out, "--roi", "200,40,80,60", "--style", "faint"]) == 0
+    assert json.loads(capsys.readouterr().out)["style"] == "faint"
     assert main(["--in", src, "--out", out, "--roi", "1,2,3"]) == 2
     assert main(["--in", str(tmp_path / "missing.avi"), "--out", out]) == 2
 
@@ -147,6 +150,85 @@ def test_evaluation_finds_each_patch_once_and_nothing_on_the_recorded_clips(tmp_
     assert dispatch(["evaluate", "--task", "skimming", "--dataset", str(folder / "c0.avi"), "--out",
                      str(tmp_path / "one"), "--model-dir", str(tmp_path / "none")]) == 0
     assert json.loads((tmp_path / "one" / "skimming.json").read_text())["patched_detected_once_in_window"] == 1
+
+
+def test_a_faint_patch_blends_into_what_it_covers_and_a_bad_style_is_refused():
+    frames = scene()
+    roi = [200, 40, 80, 60]
+    block, faint = Patcher(roi, 320, 240, seed=3), Patcher(roi, 320, 240, seed=3, style="faint")
+    assert faint.box == block.box       # the same place, only its look differs
+    x, y, w, h = faint.box
+    under = frames[20][y:y + h, x:x + w].astype(float)
+    pb = block.frame(20, frames[20], 20)[y:y + h, x:x + w].astype(float)
+    pf = faint.frame(20, frames[20], 20)[y:y + h, x:x + w].astype(float)
+    # Its mean colour is what it covers (the block is made to stand out from it), its texture within FAINT.
+    assert np.abs(pf.mean(axis=(0, 1)) - under.mean(axis=(0, 1))).max() < 3
+    assert np.abs(pb.mean(axis=(0, 1)) - under.mean(axis=(0, 1))).max() > 30
+    assert np.abs(pf - under.mean(axis=(0, 1))).max() <= 2 * FAINT + 1 and pf.std() > 5
+    # No outline: the border is as textured as the inside, where the block's is one colour.
+    assert pf[0].std(axis=0).max() > 3 and pb[0].std(axis=0).max() < 1
+    with pytest.raises(ValueError, match="style"):
+        Patcher(roi, 320, 240, style="glossy")
+
+
+def test_a_folder_of_videos_without_labels_is_scored_and_so_is_a_faint_patch(tmp_path):
+    folder = tmp_path / "footage"
+    (folder / "cam2").mkdir(parents=True)
+    for k, name in enumerate(("a.avi", "cam2/B.AVI")):   # as copied off a recorder: any case, in folders
+        writer = cv2.VideoWriter(str(folder / name), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (320, 240))
+        for f in scene(45, seed=k):
+            writer.write(f)
+        writer.release()
+    (folder / "notes.txt").write_text("not a clip")
+    out = tmp_path / "out"
+    summary = evaluate_skimming(str(folder), load_config(None, []), str(out), workers=1, progress=False,
+                                patch=("faint", 0.4))
+    assert summary["clips"] == 2 and summary["patch"].startswith("style faint, 40 %")
+    assert summary["recorded_events"] == 0 and summary["patched_detected_once_in_window"] == 2
+    assert summary["recall"] == 1.0 and summary["false_alarms"] == 0
+    clips = [r.split(",")[0] for r in (out / "skimming_clips.csv").read_text().splitlines()[1:]]
+    assert clips == ["a.avi", os.path.join("cam2", "B.AVI")]
+    # A folder with neither labels nor videos, and a patch that cannot be made: one clear error each.
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no labels.csv and no video files"):
+        evaluate_skimming(str(tmp_path / "empty"), load_config(None, []), str(out), workers=1, progress=False)
+    with pytest.raises(UserError, match="patch size"):
+        evaluate_skimming(str(folder), load_config(None, []), str(out), workers=1, progress=False,
+                          patch=("block", 1.5))
+
+
+def test_the_camera_perturbs_the_pasted_skimmer_with_the_rest_of_the_scene(tmp_path):
+    from pipeline.replay import replay_clip
+
+    clip = str(_clip_folder(tmp_path, n_clips=1) / "c0.avi")
+    seen = []
+
+    class Probe:
+        def on_frame(self, frame):
+            seen.append(frame.raw[2:8, 2:8].astype(int))
+
+    def paint(i, raw):
+        out = raw.copy()
+        out[:10, :10] = 250
+        return out
+
+    replay_clip(clip, load_config(None, []), {}, perturb=("brightness", 3, 0), edit=paint, sinks=lambda c: [Probe()])
+    # Pasted first, then darkened by the camera (brightness 3: 80 grey levels), as a fitted skimmer is.
+    assert len(seen) == 45 and all((v == 170).all() for v in seen)
+
+
+def test_evaluate_perturb_scores_the_skimming_check_under_each_camera_perturbation(tmp_path):
+    folder = _clip_folder(tmp_path, n_clips=1)
+    out = tmp_path / "out"
+    assert dispatch(["evaluate", "--task", "skimming", "--dataset", str(folder), "--out", str(out), "--perturb",
+                     "--patch-size", "0.5", "--model-dir", str(tmp_path / "none")]) == 0
+    result = json.loads((out / "perturb.json").read_text())
+    rows = result["rows"]
+    assert result["task"] == "skimming" and result["n"] == 1 and len(rows) == 1 + 6 * 3
+    assert rows[0]["perturbation"] == "none" and rows[0]["recall"] == 1.0 and rows[0]["false_alarms"] == 0
+    assert all({"recall", "false_alarms", "what"} <= set(r) for r in rows[1:])
+    assert (out / "perturb.png").stat().st_size > 0
+    assert json.loads((out / "shake_3" / "skimming.json").read_text())["patch"].startswith("style block, 50 %")
 
 
 def test_a_sites_configured_fascia_is_the_region_evaluated_and_one_that_does_not_fit_is_refused(tmp_path):
