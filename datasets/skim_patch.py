@@ -41,6 +41,15 @@ FAINT = 25.0    # the faint patch's texture: +- this many grey levels about what
 # motion_share; this layer cannot import it, a test keeps them equal): what counts as a look that saw
 # movement when the quiet region is chosen without a config.
 LOOK_HZ, THRESHOLD, MOVING_SHARE = 10.0, 18.0, 0.01
+# The check's noise rule (features/fascia.movement_threshold, same layer, so copied; a test keeps them
+# equal): a noisy camera's threshold is NOISE_K standard deviations of its noise, if that is more.
+NOISE_K = 4.0
+_NOISE_MASK = np.float32([[1, -2, 1], [-2, 4, -2], [1, -2, 1]])
+
+
+def _noise_threshold(grey: np.ndarray, least: float) -> float:
+    response = np.abs(cv2.filter2D(grey.astype(np.float32), cv2.CV_32F, _NOISE_MASK))
+    return max(float(least), NOISE_K * np.sqrt(2.0) * float(np.median(response[1:-1:2, 1:-1:2])) / (0.6745 * 6.0))
 
 
 def quiet_region(frames: list[np.ndarray], share: float = SHARE, people: np.ndarray | None = None, step: int = 1,
@@ -75,7 +84,8 @@ def quiet_region(frames: list[np.ndarray], share: float = SHARE, people: np.ndar
             # small size would hide still holds the check's looks.
             diff = cv2.absdiff(g, prev)
             energy += cv2.resize(diff, small, interpolation=cv2.INTER_AREA).astype(np.float32)
-            share_moving = cv2.resize((diff > threshold).astype(np.float32), small, interpolation=cv2.INTER_AREA)
+            moving = (diff > _noise_threshold(g, threshold)).astype(np.float32)   # as the check: not a camera's noise
+            share_moving = cv2.resize(moving, small, interpolation=cv2.INTER_AREA)
             moved = window_sums(share_moving) > moving_share * gw * gh
             held = moved.astype(np.float64) if held is None else held + moved
         prev = g

@@ -49,7 +49,8 @@ from core.errors import UserError
 from core.events import ATTACK, EventSpec
 from core.settings import Section
 from features.boxes import intersection
-from features.fascia import CELL, FasciaModel, cell_structure, moved_pixels, settled_region, working_size
+from features.fascia import (CELL, FasciaModel, cell_structure, moved_pixels, movement_threshold, settled_region,
+                             working_size)
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
@@ -87,7 +88,8 @@ class SkimmingConfig(Section):
     motion_share: float = Field(0.01, gt=0, lt=1, description="this share of a cell's pixels (or of the margin's) "
                                                               "changing from one look to the next is movement")
     motion_threshold: float = Field(18.0, gt=0, le=255, description="grey levels a pixel must change by to count "
-                                                                    "as movement")
+                                                                    "as movement (more on a noisy camera: 4 "
+                                                                    "standard deviations of its noise)")
     min_cells: int = Field(3, ge=1, le=1000, description=f"the smallest change, in cells of {CELL}x{CELL} working "
                                                          f"pixels (the region's long side is 96)")
     settled_share: float = Field(0.5, gt=0, le=1, description="a group of cells that differ is raised only once this "
@@ -366,7 +368,9 @@ class SkimmingDetector(Detector):
         if held:
             self.held[held] += 1
             return everything
-        moving = (cv2.absdiff(grey, prev) > self.cfg.motion_threshold).astype(np.float32)
+        diff = cv2.absdiff(grey, prev)
+        threshold = movement_threshold(grey, self.cfg.motion_threshold)   # a noisy camera's own noise is not movement
+        moving = (diff > threshold).astype(np.float32)
         if moving.mean() >= self.cfg.motion_share:
             # Something moved, or the camera shook: aligned first (only then: most looks at a still
             # booth need no phase correlation), what the shake uncovered at the border left out. Once
@@ -382,8 +386,8 @@ class SkimmingDetector(Detector):
                 self._drift[0] += self._last_shift[0]
                 self._drift[1] += self._last_shift[1]
             bx, by = self._slack_px
-            moving = (moved_pixels(prev, aligned, self.cfg.motion_threshold) if shook else
-                      (cv2.absdiff(aligned, prev) > self.cfg.motion_threshold).astype(np.float32))
+            moving = (moved_pixels(prev, aligned, threshold) if shook else
+                      (cv2.absdiff(aligned, prev) > threshold).astype(np.float32))
             moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0
         share = cv2.resize(moving, (cells[1], cells[0]), interpolation=cv2.INTER_AREA)
         hit = (share >= self.cfg.motion_share).astype(np.uint8)

@@ -23,9 +23,11 @@ import numpy as np
 
 WORK = 96          # the region's long side in working pixels
 CELL = 6           # working pixels per cell side
+NOISE_K = 4.0      # movement is this many standard deviations of the camera's noise, at least (movement_threshold)
 ORIENTATIONS = 4
 _ILLUM_SIGMA = 6.0
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
+_NOISE_MASK = np.float32([[1, -2, 1], [-2, 4, -2], [1, -2, 1]])
 
 
 def working_size(w: int, h: int) -> tuple[int, int]:
@@ -127,6 +129,20 @@ class FasciaModel:
         self.n = np.asarray(arrays["n"], np.int32)
         self._limits = None
         return self
+
+
+def movement_threshold(view: np.ndarray, least: float) -> float:
+    """The grey levels a pixel must change by between two views to count as movement: `least`, or
+    NOISE_K standard deviations of the difference two views of the camera's own noise would show, where
+    that is more. Why: a fixed threshold that a sharp day picture never reaches is crossed by a tenth of
+    the pixels of a noisy night picture on every look, and then nothing is ever still enough to be
+    learnt or compared. The noise is estimated from one view (`view`, float32), not from the difference
+    of two, which a camera's shake or a pan would fill: the median of the picture's response to a
+    second-difference mask that cancels smooth shading and linear ramps (after Immerkaer, "Fast noise
+    variance estimation", 1996; the median, not the mean, leaves edges and texture out)."""
+    response = np.abs(cv2.filter2D(view, cv2.CV_32F, _NOISE_MASK))
+    sigma = float(np.median(response[1:-1:2, 1:-1:2])) / (0.6745 * 6.0)   # the mask's gain on white noise is 6
+    return max(float(least), NOISE_K * np.sqrt(2.0) * sigma)
 
 
 def moved_pixels(prev: np.ndarray, grey: np.ndarray, threshold: float) -> np.ndarray:

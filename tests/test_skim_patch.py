@@ -98,6 +98,15 @@ def test_the_quiet_regions_idea_of_movement_is_the_skimming_checks():
     cfg = SkimmingConfig()
     assert (skim_patch.LOOK_HZ, skim_patch.THRESHOLD, skim_patch.MOVING_SHARE) == (
         cfg.update_hz, cfg.motion_threshold, cfg.motion_share)
+    # The same rule for a noisy camera.
+    from features import fascia
+
+    rng = np.random.default_rng(0)
+    for sigma in (0, 8):
+        g = np.clip(128 + 40 * np.sin(np.arange(320) / 9.0)[None, :] + rng.normal(0, sigma, (240, 320)), 0, 255)
+        g = g.astype(np.uint8)
+        assert skim_patch._noise_threshold(g, 18.0) == pytest.approx(
+            fascia.movement_threshold(g.astype(np.float32), 18.0))
 
 
 def test_the_command_writes_a_patched_video(tmp_path, capsys):

@@ -342,6 +342,27 @@ def test_a_shaking_camera_is_compared_through_its_shake(booth):
     assert hits and (hits[0] - fitted) / FPS <= 3.0, "the overlay was not raised through the camera's shake"
 
 
+def test_a_noisy_night_camera_is_compared_above_its_noise(booth):
+    """Sensor noise of 8 grey levels at every frame, as a cheap camera gives at night: a fixed threshold
+    of 18 grey levels between looks is crossed by a tenth of the pixels of every look, so the fascia was
+    never still enough to be learnt. An overlay fitted meanwhile is raised; the noise alone raises
+    nothing."""
+    _, bg, skim, roi = booth
+    rng = np.random.default_rng(7)
+    fitted = int(4 * FPS)
+
+    def night(img):
+        return np.clip(img.astype(np.float32) + rng.normal(0, 8.0, img.shape), 0, 255).astype(np.uint8)
+
+    frames = [night(skim if k >= fitted else bg) for k in range(int(8 * FPS))]
+    flags, stage = run(frames, roi_set(roi))
+    det = stage.detector("skimming")
+    assert not flagged(flags, 0, fitted - 1)
+    assert det.model.share_ready(det._in_roi) == 1.0 and det.compared >= 0.5 * det.looks
+    hits = flagged(flags, fitted, len(frames) - 1)
+    assert hits and (hits[0] - fitted) / FPS <= 1.5, "the overlay was not raised on the noisy camera"
+
+
 def test_a_camera_panning_past_the_margin_is_not_a_skimmer(booth):
     """The view drifting a pixel at a time, well past the margin the check aligns: each look barely
     differs from the previous one once aligned to it, yet the fascia is no longer where it was learnt.
