@@ -83,9 +83,7 @@ def evaluate(args) -> int:
         if "patch" not in inspect.signature(task.evaluate).parameters or args.cv is not None:
             raise UserError(f"--patch-style and --patch-size apply to task skimming only, not {task.name}"
                             f"{' with --cv' if args.cv is not None else ''}")
-        from datasets.skim_patch import SIZE
-
-        extra["patch"] = (args.patch_style or "block", SIZE if args.patch_size is None else args.patch_size)
+        extra["patch"] = (args.patch_style, args.patch_size)   # None: the task's default
     if args.perturb:
         if "perturb" not in inspect.signature(task.evaluate).parameters:
             raise UserError(f"--perturb does not apply to task {task.name}")

@@ -109,15 +109,20 @@ def quiet_region(frames: list[np.ndarray], share: float = SHARE, people: np.ndar
     return [int(round((x + mx) * sx)), int(round((y + my) * sy)), int(round(ww * sx)), int(round(wh * sy))]
 
 
+def check_patch(size: float, style: str) -> None:
+    """ValueError, saying why, unless a patch of `size` (share of the region's sides) and `style` can be made."""
+    if not 0 < size <= 1:
+        raise ValueError(f"patch size {size} must be in (0, 1]")
+    if style not in STYLES:
+        raise ValueError(f"patch style {style!r} must be one of {', '.join(STYLES)}")
+
+
 class Patcher:
     """Pastes one patch into `roi` ([x, y, w, h]) of frames of `width` x `height`."""
 
     def __init__(self, roi: list[int], width: int, height: int, seed: int = 0, size: float = SIZE,
                  style: str = "block"):
-        if not 0 < size <= 1:
-            raise ValueError(f"patch size {size} must be in (0, 1]")
-        if style not in STYLES:
-            raise ValueError(f"patch style {style!r} must be one of {', '.join(STYLES)}")
+        check_patch(size, style)
         self.style = style
         x, y, w, h = (int(v) for v in roi)
         if w < 8 or h < 8 or x < 0 or y < 0 or x + w > width or y + h > height:
@@ -134,7 +139,6 @@ class Patcher:
         """The patch, drawn once against what it covers on the onset frame."""
         rng = np.random.default_rng([self._rng_seed, 1])
         ph, pw = under.shape[:2]
-        grey = float(cv2.cvtColor(under, cv2.COLOR_BGR2GRAY).mean()) if under.ndim == 3 else float(under.mean())
         block = max(2, min(pw, ph) // 5)
         amplitude = FAINT if self.style == "faint" else 45.0
         tex = rng.uniform(-amplitude, amplitude, (max(1, ph // block + 1), max(1, pw // block + 1)))
@@ -143,6 +147,7 @@ class Patcher:
             mean = under.reshape(ph, pw, -1).mean(axis=(0, 1)).astype(np.float32)
             patch = np.clip(mean[None, None, :] + (tex - tex.mean())[..., None], 0, 255).astype(np.uint8)
             return patch if under.ndim == 3 else patch[..., 0]
+        grey = float(cv2.cvtColor(under, cv2.COLOR_BGR2GRAY).mean()) if under.ndim == 3 else float(under.mean())
         base = 60.0 if grey > 128 else 190.0           # stands out from what it covers
         tint = rng.uniform(0.85, 1.15, 3).astype(np.float32)
         patch = np.clip((base + tex)[..., None] * tint, 0, 255).astype(np.uint8)

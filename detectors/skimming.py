@@ -368,9 +368,8 @@ class SkimmingDetector(Detector):
         if held:
             self.held[held] += 1
             return everything
-        diff = cv2.absdiff(grey, prev)
         threshold = movement_threshold(grey, self.cfg.motion_threshold)   # a noisy camera's own noise is not movement
-        moving = (diff > threshold).astype(np.float32)
+        moving = (cv2.absdiff(grey, prev) > threshold).astype(np.float32)
         if moving.mean() >= self.cfg.motion_share:
             # Something moved, or the camera shook: aligned first (only then: most looks at a still
             # booth need no phase correlation), what the shake uncovered at the border left out. Once
@@ -386,8 +385,8 @@ class SkimmingDetector(Detector):
                 self._drift[0] += self._last_shift[0]
                 self._drift[1] += self._last_shift[1]
             bx, by = self._slack_px
-            moving = (moved_pixels(prev, aligned, threshold) if shook else
-                      (cv2.absdiff(aligned, prev) > threshold).astype(np.float32))
+            if shook:   # else `aligned` is `grey` itself, and `moving` says already what moved
+                moving = moved_pixels(prev, aligned, threshold)
             moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0
         share = cv2.resize(moving, (cells[1], cells[0]), interpolation=cv2.INTER_AREA)
         hit = (share >= self.cfg.motion_share).astype(np.uint8)

@@ -34,7 +34,7 @@ import numpy as np
 
 from core.errors import UserError
 from datasets.labelled import read_labels
-from datasets.skim_patch import SIZE, Patcher, quiet_region
+from datasets.skim_patch import SIZE, Patcher, check_patch, quiet_region
 from detectors.skimming import HELD
 from pipeline.config import Config
 from pipeline.replay import replay_clip
@@ -192,12 +192,14 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
 
 
 def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, progress: bool = True,
-                      patch: tuple[str, float] | None = None, perturb: tuple[str, int] | None = None) -> dict:
-    """`patch`: (style, size) of datasets/skim_patch.Patcher (default: block, SIZE); `perturb`: (kind,
-    level) of datasets/perturb.py applied to every frame of both runs."""
-    patch = patch or ("block", SIZE)
+                      patch: tuple[str | None, float | None] | None = None,
+                      perturb: tuple[str, int] | None = None) -> dict:
+    """`patch`: (style, size) of datasets/skim_patch.Patcher, either None for its default (block, SIZE);
+    `perturb`: (kind, level) of datasets/perturb.py applied to every frame of both runs."""
+    style, size = patch or (None, None)
+    patch = (style or "block", SIZE if size is None else size)
     try:
-        Patcher([0, 0, 8, 8], 8, 8, size=patch[1], style=patch[0])
+        check_patch(patch[1], patch[0])
     except ValueError as exc:
         raise UserError(f"invalid patch: {exc}") from None
     jobs = [(rel, path, cfg.model_dump(), patch, perturb) for rel, path in clip_jobs(dataset)]
@@ -250,7 +252,7 @@ def _collect(results, n: int, progress: bool) -> list[dict]:
 
 
 def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None,
-              patch: tuple[str, float] | None = None) -> dict:
+              patch: tuple[str | None, float | None] | None = None) -> dict:
     return evaluate_skimming(dataset, cfg, out, patch=patch, perturb=perturb)
 
 
