@@ -73,18 +73,21 @@ def _one_thread() -> None:
     cv2.setNumThreads(1)  # one clip per process; OpenCV's own threads would only fight over the cores
 
 
-def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = "clips", unit: str = "clip") -> list:
+def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = "clips", unit: str = "clip",
+                 initializer: Callable[[], None] = _one_thread, min_items: int | None = None) -> list:
     """`fn(a)` for each of `args`, in order, on up to `jobs` worker processes (4 at most by default),
-    with a progress bar. `fn` must be a module-level function (workers import it)."""
+    with a progress bar. `fn` must be a module-level function (workers import it), and so must
+    `initializer`, which each worker runs first. Fewer than `min_items` items (default twice the
+    workers) run in this process."""
     from tqdm import tqdm
 
     jobs = jobs or min(4, os.cpu_count() or 1)
     # Starting a worker (a fresh interpreter, OpenCV, the models) costs seconds: for a handful of
-    # items one process is quicker.
-    if jobs <= 1 or len(args) < 2 * jobs:
+    # cheap items one process is quicker.
+    if jobs <= 1 or len(args) < (2 * jobs if min_items is None else max(2, min_items)):
         return [fn(a) for a in tqdm(args, desc=desc, unit=unit)]
     # spawn, not fork: a fork taken while OpenCV's thread pool is running can deadlock the child.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as ex:
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=initializer) as ex:
         return list(tqdm(ex.map(fn, args, chunksize=2), total=len(args), desc=desc, unit=unit))
 
 

@@ -69,20 +69,20 @@ def _items(dataset: str) -> list[Item]:
     return read_labels(dataset, "weapon")
 
 
-def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None) -> dict:
+def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None, members: int | None = None) -> dict:
     # Imported here: the training module (scikit-learn, Keras) is for the commands that train, not the kiosk's.
-    from classifiers.weapon_cnn import EPOCHS, WeaponClassifier
+    from classifiers.weapon_cnn import EPOCHS, MEMBERS, WeaponClassifier
 
     X, y, groups, _ = person_examples(_items(dataset))
     if len(set(groups.tolist())) < 4:
         raise UserError(f"{dataset}: task weapon needs person boxes from at least four source groups")
     try:
-        clf = WeaponClassifier(epochs=epochs or EPOCHS).fit(X, y, groups)
+        clf = WeaponClassifier(epochs=epochs or EPOCHS, members=members or MEMBERS).fit(X, y, groups)
     except ValueError as exc:
         raise UserError(f"{dataset}: {exc}") from None
-    print(f"weapon: validation AUC {clf.val_auc_:.3f} per person box (whole source groups held out, "
-          f"{clf.epochs_run_} epochs); threshold {clf.threshold_:.3f}: armed people over it {clf.val_recall_:.3f}, "
-          f"unarmed {clf.val_false_alarm_:.3f}", file=sys.stderr)
+    print(f"weapon: validation AUC {clf.val_auc_:.3f} per person box (whole source groups held out; the mean of "
+          f"{clf.members} networks of {clf.epochs_run_} epochs); threshold {clf.threshold_:.3f}: armed people over "
+          f"it {clf.val_recall_:.3f}, unarmed {clf.val_false_alarm_:.3f}", file=sys.stderr)
     training = {"dataset": os.path.abspath(dataset), "n": int(len(y)),
                 "per_class": {"unarmed": int(np.sum(y == 0)), "armed": int(np.sum(y == 1))},
                 "n_groups": int(len(set(groups.tolist()))),
@@ -90,8 +90,9 @@ def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None) 
                 "generated": "none (augmented on the fly: box shift and scale, brightness, contrast, noise, "
                              "salt and pepper through the crop's median, blur, JPEG, mirror)",
                 "val_auc": round(clf.val_auc_, 4), "val_recall_at_threshold": round(clf.val_recall_, 4),
-                "val_false_alarm_at_threshold": round(clf.val_false_alarm_, 4), "epochs_run": clf.epochs_run_,
-                "val_auc_history": clf.history_}
+                "val_false_alarm_at_threshold": round(clf.val_false_alarm_, 4),
+                # The model is the mean of `members` networks: epochs and validation AUCs are per member.
+                "members": clf.members, "epochs_run": clf.epochs_run_, "val_auc_history": clf.history_}
     card = weapon_store.save_keras(clf, model_dir, training)
     weapon_store.export(model_dir)   # the kiosk's LiteRT files at once: evaluate and run need no extra step
     return card
@@ -126,26 +127,30 @@ def by_person_size(y: np.ndarray, scores: np.ndarray, rows: list[PersonRow]) -> 
     return res
 
 
-def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0, epochs: int | None = None
-                   ) -> dict:
-    """Grouped K-fold per person box: the CNN and the HOG + linear SVM on the same folds."""
+def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0, epochs: int | None = None,
+                   jobs: int | None = None) -> dict:
+    """Grouped K-fold per person box: the CNN and the HOG + linear SVM on the same folds, a fold per
+    worker process (`jobs`, default one per core, at most `folds`; pipeline/replay.parallel_map)."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from classifiers.weapon_cnn import EPOCHS, HogLinearSVM, WeaponClassifier
+    from classifiers.training import one_training_thread
+    from classifiers.weapon_cnn import EPOCHS
+    from pipeline.replay import parallel_map
 
     X, y, groups, rows = person_examples(_items(dataset))
     if len(set(groups.tolist())) < folds:
         raise UserError(f"{dataset}: --cv {folds} needs person boxes from at least {folds} source groups")
+    splits = list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups))
+    jobs = min(folds, jobs or os.cpu_count() or 1)
+    done = parallel_map(_fold, [(X[tr], y[tr], groups[tr], X[te], epochs or EPOCHS, seed) for tr, te in splits],
+                        jobs, desc="weapon: folds", unit="fold", initializer=one_training_thread, min_items=2)
     cnn, hog = np.zeros(len(y)), np.zeros(len(y))
     # Each fold's box is judged at its own fold's threshold (fitted on that fold's training groups).
     fold_thr, thresholds = np.zeros(len(y)), []
-    for k, (tr, te) in enumerate(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups)):
-        clf = WeaponClassifier(epochs=epochs or EPOCHS, seed=seed).fit(X[tr], y[tr], groups[tr])
-        cnn[te] = clf.predict_proba(X[te])[:, 1]
-        thresholds.append(clf.threshold_)
-        fold_thr[te] = clf.threshold_
-        hog[te] = HogLinearSVM().fit(X[tr], y[tr]).decision_function(X[te])
+    for k, ((_, te), (p_armed, threshold, svm)) in enumerate(zip(splits, done)):
+        cnn[te], hog[te], fold_thr[te] = p_armed, svm, threshold
+        thresholds.append(threshold)
         print(f"weapon: fold {k + 1}/{folds}: CNN AUC {roc_auc_score(y[te], cnn[te]):.3f}, "
               f"HOG + linear SVM AUC {roc_auc_score(y[te], hog[te]):.3f}", file=sys.stderr)
     comparison = {"cnn_auc": round(float(roc_auc_score(y, cnn)), 4),
@@ -162,6 +167,16 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
                             extra={"cv_folds": folds, "cv_seed": seed, "comparison": comparison,
                                    "scored_by": "out of fold per person box (the CNN in Keras, as trained)",
                                    "auc_by_person_size": by_person_size(y, cnn, rows)})
+
+
+def _fold(args) -> tuple[np.ndarray, float, np.ndarray]:
+    """One fold, in a worker: (the CNN's P(armed) of the held-out boxes, its threshold, the HOG + linear
+    SVM's score of them), both trained on the fold's training boxes only."""
+    from classifiers.weapon_cnn import HogLinearSVM, WeaponClassifier
+
+    X_tr, y_tr, g_tr, X_te, epochs, seed = args
+    clf = WeaponClassifier(epochs=epochs, seed=seed).fit(X_tr, y_tr, g_tr)
+    return clf.predict_proba(X_te)[:, 1], float(clf.threshold_), HogLinearSVM().fit(X_tr, y_tr).decision_function(X_te)
 
 
 register_task(Task(NAME, evaluate=evaluate, train=train, cross_validate=cross_validate, layout="weapon", model=NAME,
