@@ -143,8 +143,11 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
         raise UserError(f"{dataset}: --cv {folds} needs person boxes from at least {folds} source groups")
     splits = list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups))
     jobs = min(folds, jobs or os.cpu_count() or 1)
-    done = parallel_map(_fold, [(X[tr], y[tr], groups[tr], X[te], epochs or EPOCHS, seed) for tr, te in splits],
-                        jobs, desc="weapon: folds", unit="fold", initializer=one_training_thread, min_items=2)
+    try:
+        done = parallel_map(_fold, [(X[tr], y[tr], groups[tr], X[te], epochs or EPOCHS, seed) for tr, te in splits],
+                            jobs, desc="weapon: folds", unit="fold", initializer=one_training_thread, min_items=2)
+    except ValueError as exc:   # a fold's training part cannot be split or lacks a class: the dataset's
+        raise UserError(f"{dataset}: --cv {folds}: {exc}") from None
     cnn, hog = np.zeros(len(y)), np.zeros(len(y))
     # Each fold's box is judged at its own fold's threshold (fitted on that fold's training groups).
     fold_thr, thresholds = np.zeros(len(y)), []

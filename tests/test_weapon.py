@@ -281,6 +281,11 @@ def test_the_cross_validation_trains_its_folds_in_worker_processes_and_scores_ev
     # The synthetic armed people hold a dark bar that a HOG sees: its scores, trained in the workers and
     # put back box by box, rank them (scores put back in the wrong places would rank them at chance).
     assert comparison["hog_linear_svm_auc"] >= 0.8
+    # Groups of one class each leave a fold's validation part with one class: one clear line, from the
+    # worker that found it.
+    one_class = _synthetic_set(tmp_path / "one_class", groups=6)
+    with pytest.raises(UserError, match="--cv 3: no split of the source groups"):
+        weapon.cross_validate(str(one_class), str(tmp_path / "cv2"), load_config(), folds=3, epochs=1, jobs=2)
 
 
 def test_a_kiosk_run_with_the_weapon_model_loads_litert_not_tensorflow(trained, small_video, tmp_path):
