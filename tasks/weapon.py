@@ -150,10 +150,9 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
         raise UserError(f"{dataset}: --cv {folds}: {exc}") from None
     cnn, hog = np.zeros(len(y)), np.zeros(len(y))
     # Each fold's box is judged at its own fold's threshold (fitted on that fold's training groups).
-    fold_thr, thresholds = np.zeros(len(y)), []
+    fold_thr = np.zeros(len(y))
     for k, ((_, te), (p_armed, threshold, svm)) in enumerate(zip(splits, done)):
         cnn[te], hog[te], fold_thr[te] = p_armed, svm, threshold
-        thresholds.append(threshold)
         print(f"weapon: fold {k + 1}/{folds}: CNN AUC {roc_auc_score(y[te], cnn[te]):.3f}, "
               f"HOG + linear SVM AUC {roc_auc_score(y[te], hog[te]):.3f}", file=sys.stderr)
     comparison = {"cnn_auc": round(float(roc_auc_score(y, cnn)), 4),
@@ -164,7 +163,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
     with open(os.path.join(out, "comparison.json"), "w", encoding="utf-8") as fh:
         json.dump(comparison, fh, indent=2)
     return write_evaluation(out, "weapon", [(r.image, "weapon" if a else "no_weapon") for r, a in zip(rows, y)],
-                            y, cnn, float(np.median(thresholds)), "weapon", "no_weapon", pred=cnn >= fold_thr,
+                            y, cnn, float(np.median([threshold for _, threshold, _ in done])), "weapon", "no_weapon", pred=cnn >= fold_thr,
                             columns={"person": [r.person for r in rows], "box": [list(r.box) for r in rows],
                                      "hog_svm_score": [round(float(s), 6) for s in hog]},
                             extra={"cv_folds": folds, "cv_seed": seed, "comparison": comparison,
