@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -114,6 +115,15 @@ def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+class Member(NamedTuple):
+    """One trained network: its weights (Keras's order), validation AUC after each epoch, and the
+    training crops its generator drew for the export's representative set."""
+
+    weights: list
+    history: list
+    pick: np.ndarray
+
+
 class WeaponClassifier:
     def __init__(self, epochs: int = EPOCHS, batch: int = 64, learning_rate: float = 2e-3, val_frac: float = 0.2,
                  seed: int = 0, max_false_alarm: float = 0.05, members: int = MEMBERS):
@@ -126,43 +136,60 @@ class WeaponClassifier:
         self.seed = seed
 
     def fit(self, X, y, groups):
-        import keras
+        """The members one after the other in this process; tasks/weapon.py trains them side by side
+        (`split`, `train_member` in worker processes, `combine`), which gives the same model."""
+        X, y = self.checked(X, y)
+        tr, va = self.split(y, groups)
+        return self.combine(X, y, tr, va, [self.train_member(X, y, tr, va, i) for i in range(self.members)])
 
+    def checked(self, X, y) -> tuple[np.ndarray, np.ndarray]:
         X = np.asarray(X, np.float32)
         y = np.asarray(y, np.int64)
-        groups = np.asarray(groups)
         if set(np.unique(y)) != {0, 1}:
             raise ValueError("the weapon classifier needs armed and unarmed person boxes")
         if self.members < 1:
             raise ValueError("the weapon classifier needs at least one member network")
-        tr, va = grouped_validation_split(y, groups, self.val_frac, self.seed)
+        return X, y
+
+    def split(self, y, groups) -> tuple[np.ndarray, np.ndarray]:
+        """(training, validation) indices, whole source groups on each side: the same for every member."""
+        return grouped_validation_split(np.asarray(y), np.asarray(groups), self.val_frac, self.seed)
+
+    def train_member(self, X: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, i: int) -> Member:
+        """Member `i` trained on X[tr]; its validation AUC after each epoch on X[va]."""
+        import keras
+
         counts = np.bincount(y[tr], minlength=2)
         weights = np.array([len(tr) / (2.0 * max(1, c)) for c in counts], np.float32)
-        members, history, first_rng = [], [], None
-        for i in range(self.members):
-            # Each member its own seed: its initialisation, batch order and augmentation differ (member 0
-            # is the single network this seed trained before there were members).
-            member_seed = self.seed + 1000 * i
-            keras.utils.set_random_seed(member_seed)
-            rng = np.random.default_rng(member_seed)
-            model = build_model(f"weapon_cnn_{i}")
-            model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
-                          loss="sparse_categorical_crossentropy")
-            # A fixed cosine schedule and the last weights, not early stopping on the validation part:
-            # its AUC on a few hundred crops moves by a few hundredths from epoch to epoch, and picking
-            # the best of those picks noise.
-            history.append([])
-            for epoch in range(self.epochs):
-                cosine = 0.5 * (1 + math.cos(math.pi * epoch / self.epochs))
-                model.optimizer.learning_rate.assign(self.learning_rate * cosine)
-                order = rng.permutation(tr)
-                for s in range(0, len(order), self.batch):
-                    idx = order[s:s + self.batch]
-                    model.train_on_batch(augment(X[idx], rng), y[idx], sample_weight=weights[y[idx]])
-                history[i].append(round(float(roc_auc_score(y[va], raw_armed(model.predict, X[va]))), 4))
-            members.append(model)
-            first_rng = rng if first_rng is None else first_rng
-        self.model_ = model = mean_of(members)
+        # Each member its own seed: its initialisation, batch order and augmentation differ (member 0
+        # is the single network this seed trained before there were members).
+        member_seed = self.seed + 1000 * i
+        keras.utils.set_random_seed(member_seed)
+        rng = np.random.default_rng(member_seed)
+        model = build_model(f"weapon_cnn_{i}")
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="sparse_categorical_crossentropy")
+        # A fixed cosine schedule and the last weights, not early stopping on the validation part:
+        # its AUC on a few hundred crops moves by a few hundredths from epoch to epoch, and picking
+        # the best of those picks noise.
+        history = []
+        for epoch in range(self.epochs):
+            cosine = 0.5 * (1 + math.cos(math.pi * epoch / self.epochs))
+            model.optimizer.learning_rate.assign(self.learning_rate * cosine)
+            order = rng.permutation(tr)
+            for s in range(0, len(order), self.batch):
+                idx = order[s:s + self.batch]
+                model.train_on_batch(augment(X[idx], rng), y[idx], sample_weight=weights[y[idx]])
+            history.append(round(float(roc_auc_score(y[va], raw_armed(model.predict, X[va]))), 4))
+        # Plain arrays, not the Keras model: a worker process sends them back.
+        return Member(model.get_weights(), history, rng.choice(tr, size=min(200, len(tr)), replace=False))
+
+    def combine(self, X: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, members: list[Member]):
+        """The model from its trained members, calibrated and thresholded on X[va]."""
+        towers = []
+        for i, member in enumerate(members):
+            towers.append(build_model(f"weapon_cnn_{i}"))
+            towers[-1].set_weights(member.weights)
+        self.model_ = model = mean_of(towers)
         raw_val = raw_armed(model.predict, X[va])
         self.val_auc_ = float(roc_auc_score(y[va], raw_val))
         self.calibration_ = fit_calibration(raw_val, y[va])
@@ -174,9 +201,10 @@ class WeaponClassifier:
         self.val_false_alarm_ = float(np.mean(unarmed >= self.threshold_)) if len(unarmed) else 0.0
         self.val_recall_ = float(np.mean(p_val[y[va] == ARMED] >= self.threshold_))
         # The validation AUC after each epoch (a list of them per member when there are several).
-        self.history_ = history[0] if self.members == 1 else history
+        self.history_ = members[0].history if len(members) == 1 else [m.history for m in members]
         self.epochs_run_ = self.epochs   # per member
-        self.representative_ = X[first_rng.choice(tr, size=min(200, len(tr)), replace=False)]
+        # Crops for the int8 export's calibration, drawn by member 0's generator after its training.
+        self.representative_ = X[members[0].pick]
         self.classes_ = np.array([0, 1])
         return self
 

@@ -74,11 +74,13 @@ def _one_thread() -> None:
 
 
 def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = "clips", unit: str = "clip",
-                 initializer: Callable[[], None] = _one_thread, min_items: int | None = None) -> list:
+                 initializer: Callable[[], None] = _one_thread, min_items: int | None = None,
+                 chunksize: int = 2) -> list:
     """`fn(a)` for each of `args`, in order, on up to `jobs` worker processes (4 at most by default),
     with a progress bar. `fn` must be a module-level function (workers import it), and so must
     `initializer`, which each worker runs first. Fewer than `min_items` items (default twice the
-    workers) run in this process."""
+    workers) run in this process. `chunksize` items go to a worker at a time (1 for long, equal items,
+    so none waits behind another at the end)."""
     from tqdm import tqdm
 
     jobs = jobs or min(4, os.cpu_count() or 1)
@@ -88,7 +90,7 @@ def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = 
         return [fn(a) for a in tqdm(args, desc=desc, unit=unit)]
     # spawn, not fork: a fork taken while OpenCV's thread pool is running can deadlock the child.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=initializer) as ex:
-        return list(tqdm(ex.map(fn, args, chunksize=2), total=len(args), desc=desc, unit=unit))
+        return list(tqdm(ex.map(fn, args, chunksize=chunksize), total=len(args), desc=desc, unit=unit))
 
 
 def _job(args) -> ClipReplay:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -69,7 +69,8 @@ def _items(dataset: str) -> list[Item]:
     return read_labels(dataset, "weapon")
 
 
-def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None, members: int | None = None) -> dict:
+def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None, members: int | None = None,
+          jobs: int | None = None) -> dict:
     # Imported here: the training module (scikit-learn, Keras) is for the commands that train, not the kiosk's.
     from classifiers.weapon_cnn import EPOCHS, MEMBERS, WeaponClassifier
 
@@ -77,7 +78,8 @@ def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None, 
     if len(set(groups.tolist())) < 4:
         raise UserError(f"{dataset}: task weapon needs person boxes from at least four source groups")
     try:
-        clf = WeaponClassifier(epochs=epochs or EPOCHS, members=members or MEMBERS).fit(X, y, groups)
+        clf, = fit_side_by_side(lambda: WeaponClassifier(epochs=epochs or EPOCHS, members=members or MEMBERS),
+                                [(X, y, groups)], jobs, "weapon: networks")
     except ValueError as exc:
         raise UserError(f"{dataset}: {exc}") from None
     print(f"weapon: validation AUC {clf.val_auc_:.3f} per person box (whole source groups held out; the mean of "
@@ -129,41 +131,41 @@ def by_person_size(y: np.ndarray, scores: np.ndarray, rows: list[PersonRow]) -> 
 
 def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0, epochs: int | None = None,
                    jobs: int | None = None) -> dict:
-    """Grouped K-fold per person box: the CNN and the HOG + linear SVM on the same folds, a fold per
-    worker process (`jobs`, default one per core, at most `folds`; pipeline/replay.parallel_map)."""
+    """Grouped K-fold per person box: the CNN and the HOG + linear SVM on the same folds, each fold's
+    networks trained side by side with the other folds' (`fit_side_by_side`)."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from classifiers.training import one_training_thread
-    from classifiers.weapon_cnn import EPOCHS
-    from pipeline.replay import parallel_map
+    from classifiers.weapon_cnn import EPOCHS, HogLinearSVM, WeaponClassifier
 
     X, y, groups, rows = person_examples(_items(dataset))
     if len(set(groups.tolist())) < folds:
         raise UserError(f"{dataset}: --cv {folds} needs person boxes from at least {folds} source groups")
     splits = list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups))
-    jobs = min(folds, jobs or os.cpu_count() or 1)
     try:
-        done = parallel_map(_fold, [(X[tr], y[tr], groups[tr], X[te], epochs or EPOCHS, seed) for tr, te in splits],
-                            jobs, desc="weapon: folds", unit="fold", initializer=one_training_thread, min_items=2)
+        fitted = fit_side_by_side(lambda: WeaponClassifier(epochs=epochs or EPOCHS, seed=seed),
+                                  [(X[tr], y[tr], groups[tr]) for tr, _ in splits], jobs, "weapon: fold networks")
     except ValueError as exc:   # a fold's training part cannot be split or lacks a class: the dataset's
         raise UserError(f"{dataset}: --cv {folds}: {exc}") from None
     cnn, hog = np.zeros(len(y)), np.zeros(len(y))
     # Each fold's box is judged at its own fold's threshold (fitted on that fold's training groups).
     fold_thr = np.zeros(len(y))
-    for k, ((_, te), (p_armed, threshold, svm)) in enumerate(zip(splits, done)):
-        cnn[te], hog[te], fold_thr[te] = p_armed, svm, threshold
+    for k, ((tr, te), clf) in enumerate(zip(splits, fitted)):
+        cnn[te], fold_thr[te] = clf.predict_proba(X[te])[:, 1], clf.threshold_
+        hog[te] = HogLinearSVM().fit(X[tr], y[tr]).decision_function(X[te])
         print(f"weapon: fold {k + 1}/{folds}: CNN AUC {roc_auc_score(y[te], cnn[te]):.3f}, "
               f"HOG + linear SVM AUC {roc_auc_score(y[te], hog[te]):.3f}", file=sys.stderr)
     comparison = {"cnn_auc": round(float(roc_auc_score(y, cnn)), 4),
                   "hog_linear_svm_auc": round(float(roc_auc_score(y, hog)), 4),
                   "folds": folds, "seed": seed, "n_person_boxes": int(len(y)),
+                  "networks_per_fold": fitted[0].members, "epochs_per_network": fitted[0].epochs_run_,
                   "scores": "out of fold, folds grouped by source group"}
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "comparison.json"), "w", encoding="utf-8") as fh:
         json.dump(comparison, fh, indent=2)
     return write_evaluation(out, "weapon", [(r.image, "weapon" if a else "no_weapon") for r, a in zip(rows, y)],
-                            y, cnn, float(np.median([threshold for _, threshold, _ in done])), "weapon", "no_weapon", pred=cnn >= fold_thr,
+                            y, cnn, float(np.median([clf.threshold_ for clf in fitted])), "weapon", "no_weapon",
+                            pred=cnn >= fold_thr,
                             columns={"person": [r.person for r in rows], "box": [list(r.box) for r in rows],
                                      "hog_svm_score": [round(float(s), 6) for s in hog]},
                             extra={"cv_folds": folds, "cv_seed": seed, "comparison": comparison,
@@ -171,14 +173,38 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
                                    "auc_by_person_size": by_person_size(y, cnn, rows)})
 
 
-def _fold(args) -> tuple[np.ndarray, float, np.ndarray]:
-    """One fold, in a worker: (the CNN's P(armed) of the held-out boxes, its threshold, the HOG + linear
-    SVM's score of them), both trained on the fold's training boxes only."""
-    from classifiers.weapon_cnn import HogLinearSVM, WeaponClassifier
+def fit_side_by_side(make: Callable[[], Any], problems: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                     jobs: int | None, desc: str) -> list:
+    """`make().fit(X, y, groups)` for each of `problems`, with every network of every problem trained
+    in its own job, on up to `jobs` worker processes (default one per core) of one thread each
+    (classifiers/training.one_training_thread; pipeline/replay.parallel_map). Why per network, not per
+    problem: five folds of three networks are fifteen equal jobs, which two cores finish in eight
+    rounds; five jobs of three networks each would take nine. Splitting, calibration and thresholds
+    are done here, as `fit` does them, so the models are the ones `fit` gives. ValueError as `fit`."""
+    from classifiers.training import one_training_thread
+    from pipeline.replay import parallel_map
 
-    X_tr, y_tr, g_tr, X_te, epochs, seed = args
-    clf = WeaponClassifier(epochs=epochs, seed=seed).fit(X_tr, y_tr, g_tr)
-    return clf.predict_proba(X_te)[:, 1], float(clf.threshold_), HogLinearSVM().fit(X_tr, y_tr).decision_function(X_te)
+    models, parts, work = [], [], []
+    for X, y, groups in problems:
+        clf = make()
+        X, y = clf.checked(X, y)
+        tr, va = clf.split(y, groups)
+        models.append(clf)
+        parts.append((X, y, tr, va))
+        work += [(clf, X, y, tr, va, i) for i in range(clf.members)]
+    trained = parallel_map(_train_member, work, min(len(work), jobs or os.cpu_count() or 1), desc=desc, unit="network",
+                           initializer=one_training_thread, min_items=2, chunksize=1)
+    done = 0
+    for clf, (X, y, tr, va) in zip(models, parts):
+        clf.combine(X, y, tr, va, trained[done:done + clf.members])
+        done += clf.members
+    return models
+
+
+def _train_member(args):
+    """One network of one problem, in a worker."""
+    clf, X, y, tr, va, i = args
+    return clf.train_member(X, y, tr, va, i)
 
 
 register_task(Task(NAME, evaluate=evaluate, train=train, cross_validate=cross_validate, layout="weapon", model=NAME,

@@ -247,6 +247,16 @@ def test_a_weapon_model_of_several_networks_is_their_mean_in_keras_and_in_litert
     assert np.allclose(model.predict(x, verbose=0), each.mean(axis=0), atol=1e-5)
     lite, _ = weapon_store.load(str(model_dir))
     assert np.allclose(lite.runner(x[0])[1], each[:, 0, 1].mean(), atol=1e-4)
+    # `train` trained the three networks side by side in worker processes (tasks/weapon.fit_side_by_side);
+    # `fit` trains them one after the other here: the same networks, calibration and threshold (up to
+    # the rounding that one thread's sums and several threads' differ by).
+    from classifiers.weapon_cnn import WeaponClassifier
+
+    X, y, groups, _ = weapon.person_examples(weapon._items(str(trained[0])))
+    here = WeaponClassifier(epochs=1, members=3).fit(X, y, groups)
+    assert np.allclose(here.model_.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-3)
+    assert keras_card.training["val_auc_history"] == here.history_
+    assert abs(lite.threshold_ - here.threshold_) < 1e-3
 
 
 def test_evaluate_weapon_scores_each_person_box_with_the_exported_model(trained, tmp_path):
@@ -266,7 +276,7 @@ def test_evaluate_weapon_scores_each_person_box_with_the_exported_model(trained,
     assert (tmp_path / "ev" / "roc.png").is_file()
 
 
-def test_the_cross_validation_trains_its_folds_in_worker_processes_and_scores_every_box_out_of_fold(tmp_path):
+def test_the_cross_validation_trains_its_networks_in_worker_processes_and_scores_every_box_out_of_fold(tmp_path):
     pytest.importorskip("tensorflow", reason="training extras (requirements-train.txt) not installed")
     from pipeline.config import load_config
     from tasks import weapon
@@ -281,11 +291,42 @@ def test_the_cross_validation_trains_its_folds_in_worker_processes_and_scores_ev
     # The synthetic armed people hold a dark bar that a HOG sees: its scores, trained in the workers and
     # put back box by box, rank them (scores put back in the wrong places would rank them at chance).
     assert comparison["hog_linear_svm_auc"] >= 0.8
-    # Groups of one class each leave a fold's validation part with one class: one clear line, from the
-    # worker that found it.
+    # Groups of one class each leave a fold's validation part with one class: one clear line.
     one_class = _synthetic_set(tmp_path / "one_class", groups=6)
     with pytest.raises(UserError, match="--cv 3: no split of the source groups"):
         weapon.cross_validate(str(one_class), str(tmp_path / "cv2"), load_config(), folds=3, epochs=1, jobs=2)
+
+
+class _CountingClassifier:
+    """Stands in for WeaponClassifier in fit_side_by_side: its networks are named by what they learnt from."""
+
+    members = 2
+
+    def checked(self, X, y):
+        return np.asarray(X), np.asarray(y)
+
+    def split(self, y, groups):
+        return np.flatnonzero(groups != "v"), np.flatnonzero(groups == "v")
+
+    def train_member(self, X, y, tr, va, i):
+        from classifiers.weapon_cnn import Member
+
+        return Member([float(X[tr].sum()), i], [], tr[:1])
+
+    def combine(self, X, y, tr, va, members):
+        self.got_ = [m.weights for m in members]
+        return self
+
+
+def test_each_model_trained_side_by_side_gets_its_own_networks_in_order():
+    from tasks.weapon import fit_side_by_side
+
+    groups = np.array(["a", "b", "v", "v"])
+    problems = [(np.array([1.0, 2.0, 50.0, 60.0]), np.array([0, 1, 0, 1]), groups),
+                (np.array([10.0, 20.0, 70.0, 80.0]), np.array([0, 1, 0, 1]), groups)]
+    first, second = fit_side_by_side(_CountingClassifier, problems, 1, "test")
+    # Trained on its own problem's training part (not the validation part), member 0 then member 1.
+    assert first.got_ == [[3.0, 0], [3.0, 1]] and second.got_ == [[30.0, 0], [30.0, 1]]
 
 
 def test_a_kiosk_run_with_the_weapon_model_loads_litert_not_tensorflow(trained, small_video, tmp_path):
