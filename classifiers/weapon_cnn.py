@@ -11,8 +11,8 @@ scikit-learn style: `fit(X, y, groups)`, `predict_proba`, `score`, learned state
   salt-and-pepper (the export this data came from has it) through the crop's median, blur, JPEG, a
   shifted and rescaled box (a tracker's box is never the annotator's), mirror.
 - 160 epochs on a cosine learning-rate schedule, class weights balanced, the last weights kept.
-  With `members` over one, that many networks, each from its own seed (initialisation, batch order,
-  augmentation), and P(armed) is the mean of their softmaxes: one Keras model (an `Average` layer
+  With `members` over one (three by default), that many networks, each from its own seed
+  (initialisation, batch order, augmentation), and P(armed) is the mean of their softmaxes: one Keras model (an `Average` layer
   over the towers), so the kiosk still makes one LiteRT call per crop. A validation part holding
   whole source groups, the same for every member, is kept out of training for what must not be
   fitted on the training crops: the Platt scaling of P(armed) (weapon_store.calibrated) and the
@@ -43,10 +43,11 @@ WIDTHS = (16, 32, 32, 64, 64)
 # closing notes of the weapons issue. Training costs four times as long as at 40.
 EPOCHS = 160    # per member
 # Networks that differ only in their seed disagree on a fold by up to 0.01 AUC, and their mean removes
-# that where more epochs do not: three of 160 epochs scored about 0.01 more than one on each of the two
-# folds screened, three of 54 (the training time of one) less. One until the grouped CV of three has
-# run (three times the training, and three towers per crop on the kiosk).
-MEMBERS = 1
+# that where more epochs do not: in the grouped CV the mean of three of 160 epochs scored higher than
+# one on four folds of five and pooled, three of 54 (the training time of one) lower; figures with their
+# command are in the closing notes of the weapons issue. The price: three times the training, and three
+# towers per crop on the kiosk (still one LiteRT call; `bench` measures it).
+MEMBERS = 3
 
 
 def build_model(name: str = "weapon_cnn"):
