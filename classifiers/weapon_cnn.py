@@ -12,13 +12,13 @@ scikit-learn style: `fit(X, y, groups)`, `predict_proba`, `score`, learned state
   shifted and rescaled box (a tracker's box is never the annotator's), mirror.
 - 160 epochs on a cosine learning-rate schedule, class weights balanced, the last weights kept.
   With `members` over one (three by default), that many networks, each from its own seed
-  (initialisation, batch order, augmentation), and P(armed) is the mean of their softmaxes: one Keras model (an `Average` layer
-  over the towers), so the kiosk still makes one LiteRT call per crop. A validation part holding
-  whole source groups, the same for every member, is kept out of training for what must not be
-  fitted on the training crops: the Platt scaling of P(armed) (weapon_store.calibrated) and the
-  threshold for an alarm of severity attack, the lowest P(armed) that leaves at most
-  `max_false_alarm` of its unarmed people over it (balanced accuracy, tried first, weighs a missed
-  gun and a false attack alarm alike; a kiosk cannot afford the second often).
+  (initialisation, batch order, augmentation), and P(armed) is the mean of their softmaxes: one Keras
+  model (an `Average` layer over the towers), so the kiosk still makes one LiteRT call per crop. A
+  validation part holding whole source groups, the same for every member, is kept out of training
+  for what must not be fitted on the training crops: the Platt scaling of P(armed)
+  (weapon_store.calibrated) and the threshold for an alarm of severity attack, the lowest P(armed)
+  that leaves at most `max_false_alarm` of its unarmed people over it (balanced accuracy, tried
+  first, weighs a missed gun and a false attack alarm alike; a kiosk cannot afford the second often).
 """
 
 from __future__ import annotations
