@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -137,11 +137,9 @@ class WeaponClassifier:
         self.seed = seed
 
     def fit(self, X, y, groups):
-        """The members one after the other in this process; tasks/weapon.py trains them side by side
-        (`split`, `train_member` in worker processes, `combine`), which gives the same model."""
-        X, y = self.checked(X, y)
-        tr, va = self.split(y, groups)
-        return self.combine(X, y, tr, va, [self.train_member(X, y, tr, va, i) for i in range(self.members)])
+        """The members one after the other in this process (`fit_all` with worker processes trains
+        them side by side, which gives the same model)."""
+        return fit_all([self], [(X, y, groups)])[0]
 
     def checked(self, X, y) -> tuple[np.ndarray, np.ndarray]:
         X = np.asarray(X, np.float32)
@@ -215,6 +213,31 @@ class WeaponClassifier:
 
     def score(self, X, y) -> float:
         return float(np.mean((self.predict_proba(X)[:, ARMED] >= self.threshold_) == np.asarray(y)))
+
+
+def fit_all(models: list, problems: list[tuple], map_: Callable = map) -> list:
+    """`model.fit(X, y, groups)` for each model and its (X, y, groups), with every network of every
+    model one item of `map_(fn, items)`: the built-in map trains them one after the other, a process
+    pool's side by side (tasks/weapon.fit_side_by_side). Splitting, calibration and thresholds are done
+    here, once per model; ValueError when a model's data cannot be split or lacks a class."""
+    parts, work = [], []
+    for clf, (X, y, groups) in zip(models, problems):
+        X, y = clf.checked(X, y)
+        tr, va = clf.split(y, groups)
+        parts.append((X, y, tr, va))
+        work += [(clf, X, y, tr, va, i) for i in range(clf.members)]
+    trained = list(map_(_train_member, work))
+    done = 0
+    for clf, (X, y, tr, va) in zip(models, parts):
+        clf.combine(X, y, tr, va, trained[done:done + clf.members])
+        done += clf.members
+    return models
+
+
+def _train_member(args) -> Member:
+    """One network of one model (module level: a worker process imports it)."""
+    clf, X, y, tr, va, i = args
+    return clf.train_member(X, y, tr, va, i)
 
 
 def raw_armed(predict, X: np.ndarray) -> np.ndarray:

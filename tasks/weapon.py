@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable, NamedTuple
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -78,7 +78,7 @@ def train(dataset: str, model_dir: str, cfg: Config, epochs: int | None = None, 
     if len(set(groups.tolist())) < 4:
         raise UserError(f"{dataset}: task weapon needs person boxes from at least four source groups")
     try:
-        clf, = fit_side_by_side(lambda: WeaponClassifier(epochs=epochs or EPOCHS, members=members or MEMBERS),
+        clf, = fit_side_by_side([WeaponClassifier(epochs=epochs or EPOCHS, members=members or MEMBERS)],
                                 [(X, y, groups)], jobs, "weapon: networks")
     except ValueError as exc:
         raise UserError(f"{dataset}: {exc}") from None
@@ -143,7 +143,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
         raise UserError(f"{dataset}: --cv {folds} needs person boxes from at least {folds} source groups")
     splits = list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(X, y, groups))
     try:
-        fitted = fit_side_by_side(lambda: WeaponClassifier(epochs=epochs or EPOCHS, seed=seed),
+        fitted = fit_side_by_side([WeaponClassifier(epochs=epochs or EPOCHS, seed=seed) for _ in splits],
                                   [(X[tr], y[tr], groups[tr]) for tr, _ in splits], jobs, "weapon: fold networks")
     except ValueError as exc:   # a fold's training part cannot be split or lacks a class: the dataset's
         raise UserError(f"{dataset}: --cv {folds}: {exc}") from None
@@ -173,38 +173,21 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
                                    "auc_by_person_size": by_person_size(y, cnn, rows)})
 
 
-def fit_side_by_side(make: Callable[[], Any], problems: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                     jobs: int | None, desc: str) -> list:
-    """`make().fit(X, y, groups)` for each of `problems`, with every network of every problem trained
-    in its own job, on up to `jobs` worker processes (default one per core) of one thread each
-    (classifiers/training.one_training_thread; pipeline/replay.parallel_map). Why per network, not per
-    problem: five folds of three networks are fifteen equal jobs, which two cores finish in eight
-    rounds; five jobs of three networks each would take nine. Splitting, calibration and thresholds
-    are done here, as `fit` does them, so the models are the ones `fit` gives. ValueError as `fit`."""
+def fit_side_by_side(models: list, problems: list[tuple[np.ndarray, np.ndarray, np.ndarray]], jobs: int | None,
+                     desc: str) -> list:
+    """classifiers/weapon_cnn.fit_all with every network of every model in its own job, on up to `jobs`
+    worker processes (default one per core) of one thread each (classifiers/training.one_training_thread;
+    pipeline/replay.parallel_map). Why per network, not per model: five folds of three networks are
+    fifteen equal jobs, which two cores finish in eight rounds; five jobs of three networks each would
+    take nine."""
     from classifiers.training import one_training_thread
+    from classifiers.weapon_cnn import fit_all
     from pipeline.replay import parallel_map
 
-    models, parts, work = [], [], []
-    for X, y, groups in problems:
-        clf = make()
-        X, y = clf.checked(X, y)
-        tr, va = clf.split(y, groups)
-        models.append(clf)
-        parts.append((X, y, tr, va))
-        work += [(clf, X, y, tr, va, i) for i in range(clf.members)]
-    trained = parallel_map(_train_member, work, min(len(work), jobs or os.cpu_count() or 1), desc=desc, unit="network",
-                           initializer=one_training_thread, min_items=2, chunksize=1)
-    done = 0
-    for clf, (X, y, tr, va) in zip(models, parts):
-        clf.combine(X, y, tr, va, trained[done:done + clf.members])
-        done += clf.members
-    return models
-
-
-def _train_member(args):
-    """One network of one problem, in a worker."""
-    clf, X, y, tr, va, i = args
-    return clf.train_member(X, y, tr, va, i)
+    networks = sum(clf.members for clf in models)
+    return fit_all(models, problems, lambda fn, work: parallel_map(
+        fn, work, min(networks, jobs or os.cpu_count() or 1), desc=desc, unit="network",
+        initializer=one_training_thread, min_items=2, chunksize=1))
 
 
 register_task(Task(NAME, evaluate=evaluate, train=train, cross_validate=cross_validate, layout="weapon", model=NAME,

@@ -324,7 +324,7 @@ def test_each_model_trained_side_by_side_gets_its_own_networks_in_order():
     groups = np.array(["a", "b", "v", "v"])
     problems = [(np.array([1.0, 2.0, 50.0, 60.0]), np.array([0, 1, 0, 1]), groups),
                 (np.array([10.0, 20.0, 70.0, 80.0]), np.array([0, 1, 0, 1]), groups)]
-    first, second = fit_side_by_side(_CountingClassifier, problems, 1, "test")
+    first, second = fit_side_by_side([_CountingClassifier(), _CountingClassifier()], problems, 1, "test")
     # Trained on its own problem's training part (not the validation part), member 0 then member 1.
     assert first.got_ == [[3.0, 0], [3.0, 1]] and second.got_ == [[30.0, 0], [30.0, 1]]
 
