@@ -32,9 +32,10 @@ class Person:
     box: tuple[int, int, int, int]
     first_s: float
     last_s: float
-    confirmed: bool = False     # the people detector has seen this person at least once
+    confirmed: bool = False     # the people detector saw this person, in a box about this size
     moved: int = 0              # frames in which this person was a moving region
     moved_s: float = 0.0        # when this person was last a moving region
+    seen_box: tuple[int, int, int, int] | None = None   # where the people detector last saw them
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -106,6 +107,12 @@ class PersonFinder:
         return found
 
 
+def _person_sized(box, seen) -> bool:
+    """`box` at most twice as wide and as tall as `seen`, the box the people detector saw the person in
+    (a person's moving region is about their detected box; an arm out, a bag, still fit)."""
+    return seen is None or (box[2] <= 2 * seen[2] and box[3] <= 2 * seen[3])
+
+
 def _x_overlap(a, b) -> float:
     return max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
 
@@ -145,11 +152,17 @@ class PeopleTracker:
             used_b.add(j)
             tr = self.tracks[i]
             tr.box, tr.last_s, tr.moved_s = boxes[j][0], t, t
-            tr.confirmed = tr.confirmed or boxes[j][1]
+            if boxes[j][1]:
+                tr.confirmed, tr.seen_box = True, tr.box
+            elif tr.confirmed and not _person_sized(tr.box, tr.seen_box):
+                # The person's blobs joined others (a crowd, a shaking camera): the region is no
+                # longer the box the people detector saw them in, and says nothing of where they are.
+                tr.confirmed = False
             tr.moved += 1
         for j, (b, confirmed) in enumerate(boxes):
             if j not in used_b:
-                self.tracks.append(Person(self._next, b, t, t, confirmed, moved=1, moved_s=t))
+                self.tracks.append(Person(self._next, b, t, t, confirmed, moved=1, moved_s=t,
+                                          seen_box=b if confirmed else None))
                 self._next += 1
         self.tracks = [tr for tr in self.tracks if t - tr.last_s <= self.hold_s]
         return self.tracks
@@ -161,3 +174,4 @@ class PeopleTracker:
         person.confirmed = True
         if box is not None:
             person.box = box
+        person.seen_box = person.box

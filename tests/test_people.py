@@ -52,6 +52,25 @@ def test_tracker_keeps_ids_while_people_move_and_forgets_them_after_hold():
     assert len({p.id for p in tr.update([((a[0] + 12, 10, 10, 30), False), ((150, 10, 10, 30), False)], 2.3)}) == 2
 
 
+def test_a_confirmed_person_stays_confirmed_only_while_their_box_is_about_the_one_they_were_seen_in():
+    """The skimming check trusts a confirmed person's box even when it is large (someone close to the
+    camera). A track confirmed once whose region then joins everyone else's (a crowd, a shaking camera:
+    the whole picture) is no longer where the people detector saw that person: it must lose the mark,
+    or the region holds every check near it as if one person stood everywhere."""
+    tr = PeopleTracker(hold_s=1.0)
+    (p,) = tr.update([((10, 10, 12, 30), True)], 0.0)
+    for k in range(1, 6):                                    # walks, an arm out: still that person
+        (p,) = tr.update([((10 + k, 10, 12 + 2 * k, 30), False)], k / 10)
+        assert p.confirmed
+    (p,) = tr.update([((0, 0, 80, 45), False)], 0.6)         # joined into the whole picture
+    assert p.box == (0, 0, 80, 45) and not p.confirmed
+    (p,) = tr.update([((12, 10, 12, 30), True)], 0.7)        # seen again by the detector
+    assert p.confirmed
+    tr.seen(p, 0.8, (13, 10, 12, 30))                        # found again where they stood
+    (p,) = tr.update([((13, 10, 20, 40), False)], 0.9)
+    assert p.confirmed
+
+
 def _occupancy(sc, cfg, frames):
     stage = ClassicalStage(cfg, sc.fps)
     counts, flags = {}, {}
