@@ -12,9 +12,10 @@ of it, then compared again, cell by cell, whenever nothing does:
   Nothing is compared while a tracked person (`ctx.people`) is within `at_machine` of the region
   (unless only blobs on the fascia itself bring a moving person's box there: the occupancy stage
   joins a new blob on the fascia to someone passing near),
-  something moves in its `margin`, or a light switches (the motion detector's guard): a customer's
-  hand resting on the keypad while its arm moves, a passer-by, a reflection sweeping over are never
-  compared;
+  something moving in its `margin` reaches its edge, or a light switches (the motion detector's
+  guard): a customer's hand resting on the keypad while its arm moves, a passer-by, a reflection
+  sweeping over are never compared (movement in the margin away from the edge, a passer-by beyond it
+  or a news ticker under it, holds only the cells it covers);
 - a busy scene is learnt cell by cell (each cell from `learn_s` of views in which it was still);
 - a cell that differs from what was learnt, on every comparison for `after_s`, is a change that
   stays; a group of at least `min_cells` such cells (at least `settled_share` of the group of cells that
@@ -264,6 +265,11 @@ class SkimmingDetector(Detector):
         # is left out of the movement test.
         self._slack = (max(2, dx), max(2, dy))
         self._slack_px = (max(2, dx // 2), max(2, dy // 2))
+        # The pixels of the margin that touch the region (what reaches into it crosses them).
+        self._edge = np.zeros((self._outer[3] - self._outer[1], self._outer[2] - self._outer[0]), bool)
+        ex, ey = x - self._outer[0], y - self._outer[1]
+        self._edge[max(0, ey - 1):ey + (y1 - y) + 1, max(0, ex - 1):ex + (x1 - x) + 1] = True
+        self._edge[ey:ey + (y1 - y), ex:ex + (x1 - x)] = False
 
     def _look(self, ctx, raw: np.ndarray) -> None:
         now = ctx.time_s
@@ -390,14 +396,26 @@ class SkimmingDetector(Detector):
             moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0
         share = cv2.resize(moving, (cells[1], cells[0]), interpolation=cv2.INTER_AREA)
         hit = (share >= self.cfg.motion_share).astype(np.uint8)
-        # Movement in the margin around the region is someone at the machine (an arm reaching in, a
-        # body beside it): nothing is compared until it settles, or a hand resting on the keypad
-        # would be compared while its arm moves.
-        w, h = self._roi[2:]
-        if float(moving.sum() - self._crop_roi(moving).sum()) >= self.cfg.motion_share * (moving.size - w * h):
+        if self._reaches_in(moving):
             self.held["margin"] += 1
             return everything
         return cv2.dilate(hit, np.ones((3, 3), np.uint8)).astype(bool)
+
+    def _reaches_in(self, moving: np.ndarray) -> bool:
+        """Movement in the margin that reaches the region's edge: someone at the machine (an arm reaching
+        in, a body against it). Nothing is compared until it settles, or a hand resting on the keypad
+        would be compared while its arm moves. Movement in the margin that does not reach the edge (a
+        passer-by beyond it, a news ticker under it) holds only the cells it covers (`_moved`)."""
+        w, h = self._roi[2:]
+        least = self.cfg.motion_share * (moving.size - w * h)
+        if float(moving.sum() - self._crop_roi(moving).sum()) < least:
+            return False   # too little movement in all the margin (most looks: no labelling)
+        ring = moving.astype(np.uint8)
+        self._crop_roi(ring)[:] = 0
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(ring, connectivity=8)
+        touching = np.unique(labels[self._edge])
+        touching = touching[touching > 0]
+        return float(stats[touching, cv2.CC_STAT_AREA].sum()) >= least
 
     def _person_in_front(self, ctx) -> bool:
         """A tracked person within `at_machine` of the region: someone at the machine."""

@@ -320,6 +320,34 @@ def test_a_person_whose_box_only_touches_the_machines_zone_is_not_at_the_machine
     assert det._person_in_front(someone(91))
 
 
+def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascias_edge():
+    """An arm reaching in crosses the region's edge: movement there holds every cell (a hand resting on
+    the keypad is not compared while its arm moves). The same movement in the margin away from the edge
+    (a passer-by beyond it, a news ticker under it) reaches no cell of the fascia and holds none: held,
+    it kept most fascias of busy scenes from ever being learnt."""
+    from types import SimpleNamespace
+
+    from detectors.skimming import SkimmingConfig, SkimmingDetector
+
+    det = SkimmingDetector(SkimmingConfig(roi=[100, 60, 80, 40], margin=0.25), FPS)
+    frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
+    ox, oy, ox1, oy1 = det._outer
+    assert (ox, oy, ox1, oy1) == (80, 50, 200, 110)
+
+    def moving(x, y, w, h):
+        m = np.zeros((oy1 - oy, ox1 - ox), np.float32)
+        m[y - oy:y - oy + h, x - ox:x - ox + w] = 1.0
+        return m
+
+    assert det._reaches_in(moving(84, 70, 16, 4))        # an arm up to the region's left edge
+    assert det._reaches_in(moving(84, 70, 20, 4))        # and into it
+    assert not det._reaches_in(moving(82, 70, 12, 4))    # the same, stopping 6 px short of it
+    assert not det._reaches_in(moving(80, 104, 120, 6))  # a ticker along the margin's far edge, below it
+    assert det._reaches_in(moving(80, 99, 120, 11))      # the same, wide enough to touch it
+    assert not det._reaches_in(moving(97, 70, 3, 1))     # touching, but under motion_share of the margin
+
+
 def _moved_by(img, dx, dy):
     m = np.float32([[1, 0, dx], [0, 1, dy]])
     return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
