@@ -381,7 +381,9 @@ class SkimmingDetector(Detector):
             # booth need no phase correlation), what the shake uncovered at the border left out. Once
             # a shake was aligned, what stays within a pixel of where it was is the alignment's own
             # error, not movement (features/fascia.moved_pixels): else a shaking camera's fascia is
-            # never learnt nor compared.
+            # never learnt nor compared. And what stays put in the picture while the scene shakes (a
+            # timestamp, a sticker on the camera's window, a skimmer pasted in by the evaluation) moves
+            # against the aligned view only: movement is what moved against both views, as a hand does.
             aligned, shook = self._align(prev, grey)
             if aligned is None:
                 self.held["turned"] += 1
@@ -392,7 +394,7 @@ class SkimmingDetector(Detector):
                 self._drift[1] += self._last_shift[1]
             bx, by = self._slack_px
             if shook:   # else `aligned` is `grey` itself, and `moving` says already what moved
-                moving = moved_pixels(prev, aligned, threshold)
+                moving *= moved_pixels(prev, aligned, threshold)   # moved against the scene and the picture
             moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0
         share = cv2.resize(moving, (cells[1], cells[0]), interpolation=cv2.INTER_AREA)
         hit = (share >= self.cfg.motion_share).astype(np.uint8)

@@ -370,6 +370,53 @@ def test_a_shaking_camera_is_compared_through_its_shake(booth):
     assert hits and (hits[0] - fitted) / FPS <= 3.0, "the overlay was not raised through the camera's shake"
 
 
+def test_what_stays_put_in_the_picture_while_the_camera_shakes_is_not_movement():
+    """The evaluation pastes its skimmer into the pictures (datasets/skim_patch.py), so on a shaking
+    camera (a hand-held phone, a mount in the wind) it stays put in the picture while the scene shakes
+    under it. Aligned to the scene, it moved by the shake at every look: its cells were taken for
+    movement, never still, never compared. What stays put either in the scene or in the picture is not
+    movement (also a timestamp, a sticker on the camera's window); a hand moves against both."""
+    from types import SimpleNamespace
+
+    from detectors.skimming import SkimmingConfig, SkimmingDetector
+
+    rng = np.random.default_rng(2)
+    scene = cv2.GaussianBlur(rng.uniform(0, 255, (240, 320)).astype(np.float32), (0, 0), 1.0)
+    scene = cv2.normalize(scene, None, 80, 170, cv2.NORM_MINMAX)
+    det = SkimmingDetector(SkimmingConfig(roi=[100, 80, 120, 60]), FPS)
+    frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
+    ox, oy, ox1, oy1 = det._outer
+    rows, cols = det._size[1] // 8, det._size[0] // 8
+
+    def look(img):
+        return img[oy:oy1, ox:ox1].astype(np.float32)
+
+    def pasted(img):
+        img = img.copy()
+        img[100:124, 170:200] = np.where((np.arange(30) // 6) % 2, 40.0, 200.0)[None, :]   # in the picture
+        return img
+
+    prev = pasted(scene)
+    # Shaken by whole pixels, so the texture the shift is measured on stays sharp.
+    shaken = pasted(cv2.warpAffine(scene, np.float32([[1, 0, 2], [0, 1, 1]]), (320, 240),
+                                   borderMode=cv2.BORDER_REFLECT))
+    ctx = SimpleNamespace(motion=SimpleNamespace(global_change=False, calibrating=True), people=None, time_s=0.1)
+    moved = det._moved(ctx, look(prev), look(shaken), (rows, cols))
+    assert det._last_shift == pytest.approx((2.0, 1.0), abs=0.4)   # it was aligned
+    cell = det._size[0] / (ox1 - ox) / 8                    # cells per source pixel
+    patch = moved[int((100 - oy) * cell):int(np.ceil((124 - oy) * cell)),
+                  int((170 - ox) * cell):int(np.ceil((200 - ox) * cell))]
+    # Only where its edge meets the shaken scene does a pixel differ both ways (a cell, with the
+    # neighbours every moved cell holds); taken for movement, all of it and around it was.
+    assert patch.mean() < 0.5, "the pasted patch was taken for movement"
+    assert moved.sum() <= 9
+    hand = shaken.copy()
+    hand[120:136, 110:126] = 255.0                         # a hand: against the scene and the picture
+    moved = det._moved(ctx, look(prev), look(hand), (rows, cols))
+    assert moved[int((128 - oy) * cell), int((118 - ox) * cell)]
+
+
 def test_a_noisy_night_camera_is_compared_above_its_noise(booth):
     """Sensor noise of 8 grey levels at every frame, as a cheap camera gives at night: a fixed threshold
     of 18 grey levels between looks is crossed by a tenth of the pixels of every look, so the fascia was
