@@ -13,9 +13,9 @@ of it, then compared again, cell by cell, whenever nothing does:
   (unless only blobs on the fascia itself bring a moving person's box there: the occupancy stage
   joins a new blob on the fascia to someone passing near),
   something moving in its `margin` reaches its edge, or a light switches (the motion detector's
-  guard): a customer's hand resting on the keypad while its arm moves, a passer-by, a reflection
-  sweeping over are never compared (movement in the margin away from the edge, a passer-by beyond it
-  or a news ticker under it, holds only the cells it covers);
+  guard): a customer's hand resting on the keypad while its arm moves, someone brushing past it, a
+  reflection sweeping over are never compared (movement in the margin away from the edge, a
+  passer-by beyond it or a news ticker under it, holds only the cells it covers);
 - a busy scene is learnt cell by cell (each cell from `learn_s` of views in which it was still);
 - a cell that differs from what was learnt, on every comparison for `after_s`, is a change that
   stays; a group of at least `min_cells` such cells (at least `settled_share` of the group of cells that
