@@ -324,7 +324,7 @@ def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascia
     """An arm reaching in crosses the region's edge: movement there holds every cell (a hand resting on
     the keypad is not compared while its arm moves). The same movement in the margin away from the edge
     (a passer-by beyond it, a news ticker under it) reaches no cell of the fascia and holds none: held,
-    it kept most fascias of busy scenes from ever being learnt."""
+    it kept the fascias of busy scenes from being learnt."""
     from types import SimpleNamespace
 
     from detectors.skimming import SkimmingConfig, SkimmingDetector
@@ -379,15 +379,16 @@ def test_what_stays_put_in_the_picture_while_the_camera_shakes_is_not_movement()
     from types import SimpleNamespace
 
     from detectors.skimming import SkimmingConfig, SkimmingDetector
+    from features.fascia import CELL
 
     rng = np.random.default_rng(2)
     scene = cv2.GaussianBlur(rng.uniform(0, 255, (240, 320)).astype(np.float32), (0, 0), 1.0)
-    scene = cv2.normalize(scene, None, 80, 170, cv2.NORM_MINMAX)
+    scene = cv2.normalize(scene, None, 95, 155, cv2.NORM_MINMAX)
     det = SkimmingDetector(SkimmingConfig(roi=[100, 80, 120, 60]), FPS)
     frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
     det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
     ox, oy, ox1, oy1 = det._outer
-    rows, cols = det._size[1] // 8, det._size[0] // 8
+    rows, cols = det._size[1] // CELL, det._size[0] // CELL
 
     def look(img):
         return img[oy:oy1, ox:ox1].astype(np.float32)
@@ -403,14 +404,14 @@ def test_what_stays_put_in_the_picture_while_the_camera_shakes_is_not_movement()
                                    borderMode=cv2.BORDER_REFLECT))
     ctx = SimpleNamespace(motion=SimpleNamespace(global_change=False, calibrating=True), people=None, time_s=0.1)
     moved = det._moved(ctx, look(prev), look(shaken), (rows, cols))
-    assert det._last_shift == pytest.approx((2.0, 1.0), abs=0.4)   # it was aligned
-    cell = det._size[0] / (ox1 - ox) / 8                    # cells per source pixel
+    assert det._last_shift == pytest.approx((2.0, 1.0), abs=0.5)   # it was aligned
+    cell = det._size[0] / (ox1 - ox) / CELL                 # cells per source pixel
     patch = moved[int((100 - oy) * cell):int(np.ceil((124 - oy) * cell)),
                   int((170 - ox) * cell):int(np.ceil((200 - ox) * cell))]
-    # Only where its edge meets the shaken scene does a pixel differ both ways (a cell, with the
-    # neighbours every moved cell holds); taken for movement, all of it and around it was.
+    # Only where its edge meets the shaken scene does a pixel differ both ways (a few cells, with the
+    # neighbours every moved cell holds); taken for movement, all of it and around it was (42 cells).
     assert patch.mean() < 0.5, "the pasted patch was taken for movement"
-    assert moved.sum() <= 9
+    assert moved.sum() <= 12
     hand = shaken.copy()
     hand[120:136, 110:126] = 255.0                         # a hand: against the scene and the picture
     moved = det._moved(ctx, look(prev), look(hand), (rows, cols))
