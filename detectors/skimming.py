@@ -97,6 +97,9 @@ class SkimmingConfig(Section):
                                                               "share of them has differed for after_s: a change "
                                                               "still spreading (someone leaning in too slowly to "
                                                               "count as movement) has not settled")
+    hold_on_margin: bool = Field(False, description="any movement in the margin holds the whole fascia, not only "
+                                                    "movement reaching its edge: fewer comparisons, so fewer false "
+                                                    "alarms and fewer skimmers found on a blocky or shaking stream")
     ring_share: float = Field(0.1, gt=0, le=1, description="a change over more than this share of the margin around "
                                                            "the region is the view moving or zooming, not something "
                                                            "fitted")
@@ -407,11 +410,14 @@ class SkimmingDetector(Detector):
         """Movement in the margin that reaches the region's edge: someone at the machine (an arm reaching
         in, a body against it). Nothing is compared until it settles, or a hand resting on the keypad
         would be compared while its arm moves. Movement in the margin that does not reach the edge (a
-        passer-by beyond it, a news ticker under it) holds only the cells it covers (`_moved`)."""
+        passer-by beyond it, a news ticker under it) holds only the cells it covers (`_moved`), unless
+        `hold_on_margin`."""
         w, h = self._roi[2:]
         least = self.cfg.motion_share * (moving.size - w * h)
         if float(moving.sum() - self._crop_roi(moving).sum()) < least:
             return False   # too little movement in all the margin (most looks: no labelling)
+        if self.cfg.hold_on_margin:
+            return True
         ring = moving.astype(np.uint8)
         self._crop_roi(ring)[:] = 0
         _, labels, stats, _ = cv2.connectedComponentsWithStats(ring, connectivity=8)

@@ -346,6 +346,9 @@ def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascia
     assert not det._reaches_in(moving(80, 104, 120, 6))  # a ticker along the margin's far edge, below it
     assert det._reaches_in(moving(80, 99, 120, 11))      # the same, wide enough to touch it
     assert not det._reaches_in(moving(97, 70, 3, 1))     # touching, but under motion_share of the margin
+    det.cfg.hold_on_margin = True                        # a site's choice: any movement in the margin
+    assert det._reaches_in(moving(82, 70, 12, 4)) and det._reaches_in(moving(80, 104, 120, 6))
+    assert not det._reaches_in(moving(97, 70, 3, 1))
 
 
 def _moved_by(img, dx, dy):
