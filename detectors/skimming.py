@@ -16,7 +16,10 @@ of it, then compared again, cell by cell, whenever nothing does:
   guard): a customer's hand resting on the keypad while its arm moves, someone brushing past it, a
   reflection sweeping over are never compared (movement in the margin away from the edge, a
   passer-by beyond it or a news ticker under it, holds only the cells it covers);
-- a busy scene is learnt cell by cell (each cell from `learn_s` of views in which it was still);
+- a busy scene is learnt cell by cell (each cell from `learn_s` of views in which nothing had moved
+  over it or its neighbours for `settle_s`: movement in the margin that reaches the edge holds the
+  comparisons, not the learning of the cells it does not cover; a person at the machine or a light
+  switching holds both);
 - a cell that differs from what was learnt, on every comparison for `after_s`, is a change that
   stays; a group of at least `min_cells` such cells (at least `settled_share` of the group of cells that
   differ around them: a change still spreading has not settled; and under `max_share` of the region:
@@ -78,7 +81,7 @@ class SkimmingConfig(Section):
                                                            "comparison for this long to count towards "
                                                            "skimmer_suspected")
     settle_s: float = Field(0.2, ge=0, le=60, description="after something last moved over a cell, wait this long "
-                                                          "before comparing it")
+                                                          "before comparing or learning it")
     learn_s: float = Field(0.3, gt=0, le=600, description="each cell is learnt from this long of views in which "
                                                           "nothing moved over it (at least 3 views)")
     margin: float = Field(0.1, ge=0, le=5, description="movement within this share of the region's size around it "
@@ -172,7 +175,8 @@ class SkimmingDetector(Detector):
 
     def _forget(self) -> None:
         """What the comparisons found so far (not what was learnt)."""
-        self._moved_s: np.ndarray | None = None   # per cell: when something last moved over it
+        self._moved_s: np.ndarray | None = None   # per cell: when something last moved over it, or was held
+        self._own_s: np.ndarray | None = None     # per cell: when something last moved over it (_moved's own)
         self._since: np.ndarray | None = None     # per cell: since when it differs (nan: it does not)
         self._view: np.ndarray | None = None      # the last looks, averaged per cell
         self._alerted = False
@@ -293,13 +297,21 @@ class SkimmingDetector(Detector):
         rows, cols = self._size[1] // CELL, self._size[0] // CELL
         if self._moved_s is None:
             self._moved_s = np.full((rows, cols), now)
+            self._own_s = np.full((rows, cols), now)
             self._since = np.full((rows, cols), np.nan)
         prev, self._prev = self._prev, grey
-        moved = self._moved(ctx, prev, grey, (rows, cols))
+        moved, own = self._moved(ctx, prev, grey, (rows, cols))
         self._moved_s[moved] = now
+        self._own_s[own] = now
         still = now - self._moved_s >= self.cfg.settle_s - 1e-9
+        # A cell is learnt once nothing moved over it (or its neighbours) for settle_s, also while
+        # movement in the margin reaches the region's edge: that rule keeps a hand resting on the keypad
+        # from being compared while its arm moves, but the arm's own cells are not learnt either, and in
+        # a busy scene (a passer-by brushing the margin every other look) the fascia would otherwise not
+        # be learnt for minutes. Nothing is learnt while someone is at the machine or a light switches.
+        learn = now - self._own_s >= self.cfg.settle_s - 1e-9
         self.looks += 1
-        if not still.any():
+        if not learn.any():
             return
         # The camera's own shake (a mount in the wind, a door slammed) moves the whole region: the view
         # is aligned to what was learnt before it is compared, so only what moved against the scene
@@ -322,8 +334,9 @@ class SkimmingDetector(Detector):
             if self._shaken:
                 aligned = realigned
                 view = cell_structure(aligned, self._size)
-        self._view = view if self._view is None else np.where(moved[..., None], view, 0.5 * (self._view + view))
-        self.model.add(view, still)
+        if still.any():   # the views compared (a look that only learns leaves them as they were)
+            self._view = view if self._view is None else np.where(moved[..., None], view, 0.5 * (self._view + view))
+        self.model.add(view, learn)
         now_ready = self.model.share_ready(roi)
         if was_ready < 0.5 <= now_ready:
             self._ref = aligned   # the surroundings as they were when the fascia was learnt
@@ -333,7 +346,7 @@ class SkimmingDetector(Detector):
             self._save()
         elif was_ready < 1.0 <= now_ready:
             self._save()          # the last cells learnt (a busy scene is learnt cell by cell)
-        if now_ready < 0.5:
+        if now_ready < 0.5 or not still.any():
             return
         ready = self.model.ready
         self.compared += 1
@@ -365,18 +378,20 @@ class SkimmingDetector(Detector):
         since = self._since
         since[~np.isnan(since) & (now - since < self.cfg.after_s - 1e-9)] = np.nan
 
-    def _moved(self, ctx, prev: np.ndarray | None, grey: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
-        """bool (rows, cols): the cells something moved over since the previous look (and their
-        neighbours: an arm reaching in moves the cells beside it next). Everything, when a light
-        switched, a tracked person is at the machine, something moves in the margin, or the camera was
-        turned; `held` counts which."""
+    def _moved(self, ctx, prev: np.ndarray | None, grey: np.ndarray, cells: tuple[int, int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(moved, own), bool (rows, cols) each. `own`: the cells something moved over since the previous
+        look (and their neighbours: an arm reaching in moves the cells beside it next); everything when a
+        light switched, a tracked person is at the machine, or the camera was turned. `moved`: the same,
+        and everything also when something moving in the margin reaches the region's edge. `held`
+        counts why everything was."""
         everything = np.ones(cells, bool)
         if prev is None or prev.shape != grey.shape:
-            return everything
+            return everything, everything
         held = ("light" if ctx.motion.global_change else "person" if self._person_in_front(ctx) else None)
         if held:
             self.held[held] += 1
-            return everything
+            return everything, everything
         threshold = movement_threshold(grey, self.cfg.motion_threshold)   # a noisy camera's own noise is not movement
         moving = (cv2.absdiff(grey, prev) > threshold).astype(np.float32)
         if moving.mean() >= self.cfg.motion_share:
@@ -391,7 +406,7 @@ class SkimmingDetector(Detector):
             if aligned is None:
                 self.held["turned"] += 1
                 self._turned(ctx.time_s)
-                return everything
+                return everything, everything
             if shook:
                 self._drift[0] += self._last_shift[0]
                 self._drift[1] += self._last_shift[1]
@@ -400,11 +415,11 @@ class SkimmingDetector(Detector):
                 moving *= moved_pixels(prev, aligned, threshold)   # moved against the scene and the picture
             moving[:by], moving[-by:], moving[:, :bx], moving[:, -bx:] = 0, 0, 0, 0
         share = cv2.resize(moving, (cells[1], cells[0]), interpolation=cv2.INTER_AREA)
-        hit = (share >= self.cfg.motion_share).astype(np.uint8)
+        own = cv2.dilate((share >= self.cfg.motion_share).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         if self._reaches_in(moving):
             self.held["margin"] += 1
-            return everything
-        return cv2.dilate(hit, np.ones((3, 3), np.uint8)).astype(bool)
+            return everything, own
+        return own, own
 
     def _reaches_in(self, moving: np.ndarray) -> bool:
         """Movement in the margin that reaches the region's edge: someone at the machine (an arm reaching
