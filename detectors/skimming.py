@@ -6,9 +6,10 @@ edges and texture of its reflectance, per cell of the region) is learnt while no
 of it, then compared again, cell by cell, whenever nothing does:
 - a cell is compared only when no pixel change covered it (or its neighbours) for `settle_s`, against
   the previous look once the camera's own shake is aligned out (phase correlation on the region's
-  surroundings, never on the fascia itself; what the alignment leaves within a pixel is not a
-  change). A view that drifted beyond the margin since it was learnt (a pan, measured against the
-  learnt view or summed look by look) is not compared, and changes seen before it start again.
+  surroundings, out to `shake_context` of its size, never on the fascia itself; what the alignment
+  leaves within a pixel is not a change). A view that drifted beyond the margin since it was learnt
+  (a pan, measured against the learnt view or summed look by look) is not compared, and changes seen
+  before it start again.
   Nothing is compared while a tracked person (`ctx.people`) is within `at_machine` of the region
   (unless only blobs on the fascia itself bring a moving person's box there: the occupancy stage
   joins a new blob on the fascia to someone passing near),
@@ -103,6 +104,9 @@ class SkimmingConfig(Section):
     hold_on_margin: bool = Field(False, description="any movement in the margin holds the whole fascia, not only "
                                                     "movement reaching its edge: fewer comparisons, so fewer false "
                                                     "alarms and fewer skimmers found on a blocky or shaking stream")
+    shake_context: float = Field(0.5, gt=0, le=5, description="the camera's shake between two looks is measured on "
+                                                             "the region's surroundings out to this share of its "
+                                                             "size (the fascia itself left out)")
     ring_share: float = Field(0.1, gt=0, le=1, description="a change over more than this share of the margin around "
                                                            "the region is the view moving or zooming, not something "
                                                            "fitted")
@@ -156,6 +160,10 @@ class SkimmingDetector(Detector):
                                                                  # (source px)
         self._window: np.ndarray | None = None
         self._prev: np.ndarray | None = None
+        self._context: tuple[int, int, int, int] | None = None   # where the shake between looks is measured:
+                                                                 # x0, y0, x1, y1 (source px)
+        self._context_window: np.ndarray | None = None
+        self._prev_context: np.ndarray | None = None
         self._ref: np.ndarray | None = None      # the region with its margin in grey, to align the views to
         self._shaken = False                     # the last view needed aligning to it
         # How far the view moved from the learnt one: measured against it, plus the shifts between
@@ -188,7 +196,7 @@ class SkimmingDetector(Detector):
     def reset(self) -> None:
         # Only the previous look is forgotten: what the fascia looks like does not depend on the motion
         # detector's state, and forgetting it on a reset would let a skimmer be learnt.
-        self._prev = None
+        self._prev = self._prev_context = None
 
     def reload(self, cfg: SkimmingConfig) -> str:
         """A config reload: a new region, or a learnt fascia deleted by `python run.py relearn`, is
@@ -199,6 +207,7 @@ class SkimmingDetector(Detector):
         self.cfg = cfg
         if new_roi:
             self._roi = self._window = self._prev = self._fascia = None
+            self._context = self._context_window = self._prev_context = None
             self.relearn()
             return f"skimming: new region {cfg.roi}, learning the fascia again"
         if deleted:
@@ -272,6 +281,13 @@ class SkimmingDetector(Detector):
         # is left out of the movement test.
         self._slack = (max(2, dx), max(2, dy))
         self._slack_px = (max(2, dx // 2), max(2, dy // 2))
+        # The shake between two looks is measured on wider surroundings than the margin: a tenth of the
+        # region's size around it holds too little texture (fight_surv under a shake of 2 px a frame:
+        # shifts of 1 to 3 px came out at about half their size, and the fascia's own edges then
+        # moved at every look, so a skimmer's cells were never still and never compared).
+        g = self.cfg.shake_context
+        gx, gy = int(round(g * (x1 - x))), int(round(g * (y1 - y)))
+        self._context = (max(0, x - gx), max(0, y - gy), min(W, x1 + gx), min(H, y1 + gy))
         # The pixels of the margin that touch the region (what reaches into it crosses them).
         self._edge = np.zeros((self._outer[3] - self._outer[1], self._outer[2] - self._outer[0]), bool)
         ex, ey = x - self._outer[0], y - self._outer[1]
@@ -300,7 +316,11 @@ class SkimmingDetector(Detector):
             self._own_s = np.full((rows, cols), now)
             self._since = np.full((rows, cols), np.nan)
         prev, self._prev = self._prev, grey
-        moved, own = self._moved(ctx, prev, grey, (rows, cols))
+        cx0, cy0, cx1, cy1 = self._context
+        context = raw[cy0:cy1, cx0:cx1]
+        context = (cv2.cvtColor(context, cv2.COLOR_BGR2GRAY) if context.ndim == 3 else context).astype(np.float32)
+        prev_context, self._prev_context = self._prev_context, context
+        moved, own = self._moved(ctx, prev, grey, (rows, cols), prev_context, context)
         self._moved_s[moved] = now
         self._own_s[own] = now
         still = now - self._moved_s >= self.cfg.settle_s - 1e-9
@@ -378,15 +398,17 @@ class SkimmingDetector(Detector):
         since = self._since
         since[~np.isnan(since) & (now - since < self.cfg.after_s - 1e-9)] = np.nan
 
-    def _moved(self, ctx, prev: np.ndarray | None, grey: np.ndarray, cells: tuple[int, int]
+    def _moved(self, ctx, prev: np.ndarray | None, grey: np.ndarray, cells: tuple[int, int],
+               prev_context: np.ndarray | None = None, context: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """(moved, own), bool (rows, cols) each. `own`: the cells something moved over since the previous
         look (and their neighbours: an arm reaching in moves the cells beside it next); everything when a
         light switched, a tracked person is at the machine, or the camera was turned. `moved`: the same,
         and everything also when something moving in the margin reaches the region's edge. `held`
-        counts why everything was."""
+        counts why everything was. `prev_context`, `context`: the two looks' wider surroundings
+        (`shake_context`), on which the shake between them is measured."""
         everything = np.ones(cells, bool)
-        if prev is None or prev.shape != grey.shape:
+        if prev is None or prev.shape != grey.shape or prev_context is None or prev_context.shape != context.shape:
             return everything, everything
         held = ("light" if ctx.motion.global_change else "person" if self._person_in_front(ctx) else None)
         if held:
@@ -402,7 +424,7 @@ class SkimmingDetector(Detector):
             # never learnt nor compared. And what stays put in the picture while the scene shakes (a
             # timestamp, a sticker on the camera's window, a skimmer pasted in by the evaluation) moves
             # against the aligned view only: movement is what moved against both views, as a hand does.
-            aligned, shook = self._align(prev, grey)
+            aligned, shook = self._align_looks(prev_context, context, grey)
             if aligned is None:
                 self.held["turned"] += 1
                 self._turned(ctx.time_s)
@@ -462,13 +484,23 @@ class SkimmingDetector(Detector):
         ox, oy = self._outer[:2]
         return outer[y - oy:y - oy + h, x - ox:x - ox + w]
 
-    def _shift(self, a: np.ndarray, b: np.ndarray, learnt: bool = False) -> tuple[float, float] | None:
+    def _shift(self, a: np.ndarray, b: np.ndarray, learnt: bool = False,
+               window: np.ndarray | None = None) -> tuple[float, float] | None:
         """How far `b` is moved against `a` (phase correlation); None beyond the margin (the camera was
-        turned: tamper's, not a comparison). `learnt`: `a` is the view the fascia was learnt in."""
-        if self._window is None or self._window.shape != a.shape:
-            self._window = self._ring_window(a.shape)
-        # Windowed copies: given a window, cv2.phaseCorrelate multiplies its inputs by it in place.
-        (dx, dy), response = cv2.phaseCorrelate(a * self._window, b * self._window)
+        turned: tamper's, not a comparison). `learnt`: `a` is the view the fascia was learnt in.
+        `window`: given, `a` and `b` are the looks' wider surroundings, and each is centred on its
+        mean first (the window's hole over the fascia is the same in both: with the grey level left in,
+        its edges pull the shift towards none)."""
+        if window is not None:
+            weight = float(window.sum())
+            a = (a - float((a * window).sum()) / weight) * window
+            b = (b - float((b * window).sum()) / weight) * window
+        else:
+            if self._window is None or self._window.shape != a.shape:
+                self._window = self._ring_window(a.shape, self._outer[:2])
+            # Windowed copies: given a window, cv2.phaseCorrelate multiplies its inputs by it in place.
+            a, b = a * self._window, b * self._window
+        (dx, dy), response = cv2.phaseCorrelate(a, b)
         if response < 0.05:
             # Nothing to align on (a plain wall, or a view no longer like the learnt one): no shift can
             # be measured, none assumed, unless the looks since the last measured one drifted beyond
@@ -482,12 +514,14 @@ class SkimmingDetector(Detector):
             self._drift = [dx, dy]
         return dx, dy
 
-    def _ring_window(self, shape: tuple[int, int]) -> np.ndarray:
-        """A Hanning window over the region with its margin, with the fascia itself left out (softly):
-        the camera's shake is measured on the surroundings, never on what may have been fitted."""
+    def _ring_window(self, shape: tuple[int, int], origin: tuple[int, int]) -> np.ndarray:
+        """A Hanning window over a crop of the picture (its top left at `origin`, source px) with the
+        fascia itself left out (softly): the camera's shake is measured on the surroundings, never on
+        what may have been fitted."""
         window = cv2.createHanningWindow((shape[1], shape[0]), cv2.CV_32F)
         ring = np.ones(shape, np.float32)
-        self._crop_roi(ring)[:] = 0.0
+        x, y, w, h = self._roi
+        ring[max(0, y - origin[1]):y - origin[1] + h, max(0, x - origin[0]):x - origin[0] + w] = 0.0
         ring = cv2.GaussianBlur(ring, (0, 0), 2.0)
         if float((window * ring).sum()) > 0.05 * float(window.sum()):   # a margin to measure on
             window *= ring
@@ -496,7 +530,18 @@ class SkimmingDetector(Detector):
     def _align(self, ref: np.ndarray, grey: np.ndarray, learnt: bool = False) -> tuple[np.ndarray | None, bool]:
         """`grey` moved back onto `ref` (None: turned beyond the margin), and whether it had moved;
         `learnt` as for `_shift`."""
-        shift = self._shift(ref, grey, learnt)
+        return self._warp(grey, self._shift(ref, grey, learnt))
+
+    def _align_looks(self, prev_context: np.ndarray, context: np.ndarray, grey: np.ndarray
+                     ) -> tuple[np.ndarray | None, bool]:
+        """`grey` (the region with its margin) moved back by the shift between two looks, measured on
+        their wider surroundings; as `_align`."""
+        if self._context_window is None or self._context_window.shape != context.shape:
+            self._context_window = self._ring_window(context.shape, self._context[:2])
+        return self._warp(grey, self._shift(prev_context, context, window=self._context_window))
+
+    def _warp(self, grey: np.ndarray, shift: tuple[float, float] | None) -> tuple[np.ndarray | None, bool]:
+        """`grey` moved back by `shift` (None: turned beyond the margin), and whether it had moved."""
         if shift is None:
             return None, True
         self._last_shift = shift
