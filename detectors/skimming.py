@@ -104,9 +104,11 @@ class SkimmingConfig(Section):
     hold_on_margin: bool = Field(False, description="any movement in the margin holds the whole fascia, not only "
                                                     "movement reaching its edge: fewer comparisons, so fewer false "
                                                     "alarms and fewer skimmers found on a blocky or shaking stream")
-    shake_context: float = Field(0.5, gt=0, le=5, description="the camera's shake between two looks is measured on "
+    shake_context: float = Field(0.5, ge=0, le=5, description="the camera's shake between two looks is measured on "
                                                              "the region's surroundings out to this share of its "
-                                                             "size (the fascia itself left out)")
+                                                             "size (the fascia itself left out); 0: on the margin "
+                                                             "alone, as before 0.5 was the default (fewer "
+                                                             "comparisons on a noisy, blocky or shaking stream)")
     ring_share: float = Field(0.1, gt=0, le=1, description="a change over more than this share of the margin around "
                                                            "the region is the view moving or zooming, not something "
                                                            "fitted")
@@ -316,9 +318,11 @@ class SkimmingDetector(Detector):
             self._own_s = np.full((rows, cols), now)
             self._since = np.full((rows, cols), np.nan)
         prev, self._prev = self._prev, grey
-        cx0, cy0, cx1, cy1 = self._context
-        context = raw[cy0:cy1, cx0:cx1]
-        context = (cv2.cvtColor(context, cv2.COLOR_BGR2GRAY) if context.ndim == 3 else context).astype(np.float32)
+        context = None
+        if self.cfg.shake_context:
+            cx0, cy0, cx1, cy1 = self._context
+            context = raw[cy0:cy1, cx0:cx1]
+            context = (cv2.cvtColor(context, cv2.COLOR_BGR2GRAY) if context.ndim == 3 else context).astype(np.float32)
         prev_context, self._prev_context = self._prev_context, context
         moved, own = self._moved(ctx, prev, grey, (rows, cols), prev_context, context)
         self._moved_s[moved] = now
@@ -408,7 +412,9 @@ class SkimmingDetector(Detector):
         counts why everything was. `prev_context`, `context`: the two looks' wider surroundings
         (`shake_context`), on which the shake between them is measured."""
         everything = np.ones(cells, bool)
-        if prev is None or prev.shape != grey.shape or prev_context is None or prev_context.shape != context.shape:
+        if prev is None or prev.shape != grey.shape:
+            return everything, everything
+        if self.cfg.shake_context and (prev_context is None or prev_context.shape != context.shape):
             return everything, everything
         held = ("light" if ctx.motion.global_change else "person" if self._person_in_front(ctx) else None)
         if held:
@@ -424,7 +430,8 @@ class SkimmingDetector(Detector):
             # never learnt nor compared. And what stays put in the picture while the scene shakes (a
             # timestamp, a sticker on the camera's window, a skimmer pasted in by the evaluation) moves
             # against the aligned view only: movement is what moved against both views, as a hand does.
-            aligned, shook = self._align_looks(prev_context, context, grey)
+            aligned, shook = (self._align_looks(prev_context, context, grey) if self.cfg.shake_context
+                              else self._align(prev, grey))
             if aligned is None:
                 self.held["turned"] += 1
                 self._turned(ctx.time_s)

@@ -67,14 +67,14 @@ def replay_clip(path: str, cfg: Config, models: dict[str, Any],
     return ClipReplay(loop.frames, fps, recorder.events, probe(cascade) if probe else None)
 
 
-def _one_thread() -> None:
+def one_opencv_thread() -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one clip per process; OpenCV's own threads would only fight over the cores
 
 
 def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = "clips", unit: str = "clip",
-                 initializer: Callable[[], None] = _one_thread, min_items: int | None = None,
+                 initializer: Callable[[], None] = one_opencv_thread, min_items: int | None = None,
                  chunksize: int = 2) -> list:
     """`fn(a)` for each of `args`, in order, on up to `jobs` worker processes (4 at most by default),
     with a progress bar. `fn` must be a module-level function (workers import it), and so must

@@ -37,7 +37,7 @@ from datasets.labelled import read_labels
 from datasets.skim_patch import SIZE, Patcher, check_patch, quiet_region
 from detectors.skimming import HELD
 from pipeline.config import Config
-from pipeline.replay import replay_clip
+from pipeline.replay import one_opencv_thread, replay_clip
 from sources.frame_source import FrameSource
 from tasks.registry import Task, register_task
 
@@ -208,7 +208,9 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     if cfg.skimming.roi is not None:
         _check_roi(cfg.skimming.roi, jobs)
     if workers > 1 and len(jobs) > 1:
-        with Pool(workers) as pool:
+        # One OpenCV thread per worker, as pipeline/replay.py's pool has it: two workers already use the
+        # cores, and OpenCV's own threads only fight over them.
+        with Pool(workers, initializer=one_opencv_thread) as pool:
             rows = _collect(pool.imap_unordered(_clip_job, jobs), len(jobs), progress)
     else:
         rows = _collect(map(_clip_job, jobs), len(jobs), progress)

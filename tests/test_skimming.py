@@ -498,6 +498,12 @@ def test_the_shake_between_looks_is_measured_on_the_surroundings_beyond_a_plain_
     hand = shaken.copy()
     hand[y + 20:y + 36, x + 50:x + 66] = 250.0
     assert moved(scene, hand)[int((y + 28 - oy) * rows / (oy1 - oy)), int((x + 58 - ox) * cols / (ox1 - ox))]
+    # A site's choice (`shake_context: 0`): measured on the margin alone, as before: it comes out short.
+    det = SkimmingDetector(SkimmingConfig(roi=roi, shake_context=0), FPS)
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
+    shaken = cv2.warpAffine(scene, np.float32([[1, 0, 2], [0, 1, 3]]), (320, 240), borderMode=cv2.BORDER_REFLECT)
+    det._moved(ctx, scene[oy:oy1, ox:ox1], shaken[oy:oy1, ox:ox1], (rows, cols))
+    assert abs(det._last_shift[0] - 2) > 0.5 or abs(det._last_shift[1] - 3) > 0.5
 
 
 def test_a_noisy_night_camera_is_compared_above_its_noise(booth):
