@@ -6,7 +6,7 @@ edges and texture of its reflectance, per cell of the region) is learnt while no
 of it, then compared again, cell by cell, whenever nothing does:
 - a cell is compared only when no pixel change covered it (or its neighbours) for `settle_s`, against
   the previous look once the camera's own shake is aligned out (phase correlation on the region's
-  surroundings, out to `shake_context` of its size, never on the fascia itself; what the alignment
+  margin, or out to `shake_context` of its size, never on the fascia itself; what the alignment
   leaves within a pixel is not a change). A view that drifted beyond the margin since it was learnt
   (a pan, measured against the learnt view or summed look by look) is not compared, and changes seen
   before it start again.
@@ -104,11 +104,12 @@ class SkimmingConfig(Section):
     hold_on_margin: bool = Field(False, description="any movement in the margin holds the whole fascia, not only "
                                                     "movement reaching its edge: fewer comparisons, so fewer false "
                                                     "alarms and fewer skimmers found on a blocky or shaking stream")
-    shake_context: float = Field(0.5, ge=0, le=5, description="the camera's shake between two looks is measured on "
-                                                             "the region's surroundings out to this share of its "
-                                                             "size (the fascia itself left out); 0: on the margin "
-                                                             "alone, as before 0.5 was the default (fewer "
-                                                             "comparisons on a noisy, blocky or shaking stream)")
+    shake_context: float = Field(0.0, ge=0, le=5, description="0: the camera's shake between two looks is measured "
+                                                             "on the margin alone; more: on the region's "
+                                                             "surroundings out to this share of its size (the "
+                                                             "fascia itself left out; 0.5 for a shaking mount: more "
+                                                             "skimmers found there, more false alarms on a noisy "
+                                                             "or blocky stream)")
     ring_share: float = Field(0.1, gt=0, le=1, description="a change over more than this share of the margin around "
                                                            "the region is the view moving or zooming, not something "
                                                            "fitted")
@@ -283,10 +284,12 @@ class SkimmingDetector(Detector):
         # is left out of the movement test.
         self._slack = (max(2, dx), max(2, dy))
         self._slack_px = (max(2, dx // 2), max(2, dy // 2))
-        # The shake between two looks is measured on wider surroundings than the margin: a tenth of the
-        # region's size around it holds too little texture (fight_surv under a shake of 2 px a frame:
-        # shifts of 1 to 3 px came out at about half their size, and the fascia's own edges then
-        # moved at every look, so a skimmer's cells were never still and never compared).
+        # With shake_context, the shake between two looks is measured on wider surroundings than the
+        # margin: a tenth of the region's size around it holds too little texture (fight_surv under a
+        # shake of 2 px a frame: shifts of 1 to 3 px came out at about half their size, and the fascia's
+        # own edges then moved at every look, so a skimmer's cells were never still and never compared).
+        # Not the default: on noisy, low-contrast or blurred footage more looks are then aligned and
+        # compared, and more clips raised (evaluate --perturb).
         g = self.cfg.shake_context
         gx, gy = int(round(g * (x1 - x))), int(round(g * (y1 - y)))
         self._context = (max(0, x - gx), max(0, y - gy), min(W, x1 + gx), min(H, y1 + gy))
