@@ -67,30 +67,31 @@ def replay_clip(path: str, cfg: Config, models: dict[str, Any],
     return ClipReplay(loop.frames, fps, recorder.events, probe(cascade) if probe else None)
 
 
-def one_opencv_thread() -> None:
+def _one_thread() -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one clip per process; OpenCV's own threads would only fight over the cores
 
 
 def parallel_map(fn: Callable, args: list, jobs: int | None = None, desc: str = "clips", unit: str = "clip",
-                 initializer: Callable[[], None] = one_opencv_thread, min_items: int | None = None,
-                 chunksize: int = 2) -> list:
+                 initializer: Callable[[], None] = _one_thread, min_items: int | None = None,
+                 chunksize: int = 2, progress: bool = True) -> list:
     """`fn(a)` for each of `args`, in order, on up to `jobs` worker processes (4 at most by default),
     with a progress bar. `fn` must be a module-level function (workers import it), and so must
     `initializer`, which each worker runs first. Fewer than `min_items` items (default twice the
     workers) run in this process. `chunksize` items go to a worker at a time (1 for long, equal items,
-    so none waits behind another at the end)."""
+    so none waits behind another at the end). `progress`: False, no bar."""
     from tqdm import tqdm
 
     jobs = jobs or min(4, os.cpu_count() or 1)
     # Starting a worker (a fresh interpreter, OpenCV, the models) costs seconds: for a handful of
     # cheap items one process is quicker.
     if jobs <= 1 or len(args) < (2 * jobs if min_items is None else max(2, min_items)):
-        return [fn(a) for a in tqdm(args, desc=desc, unit=unit)]
+        return [fn(a) for a in tqdm(args, desc=desc, unit=unit, disable=not progress)]
     # spawn, not fork: a fork taken while OpenCV's thread pool is running can deadlock the child.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=initializer) as ex:
-        return list(tqdm(ex.map(fn, args, chunksize=chunksize), total=len(args), desc=desc, unit=unit))
+        return list(tqdm(ex.map(fn, args, chunksize=chunksize), total=len(args), desc=desc, unit=unit,
+                         disable=not progress))
 
 
 def _job(args) -> ClipReplay:

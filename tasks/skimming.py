@@ -28,7 +28,6 @@ import json
 import os
 import statistics
 import zlib
-from multiprocessing import Pool
 
 import numpy as np
 
@@ -37,7 +36,7 @@ from datasets.labelled import read_labels
 from datasets.skim_patch import SIZE, Patcher, check_patch, quiet_region
 from detectors.skimming import HELD
 from pipeline.config import Config
-from pipeline.replay import one_opencv_thread, replay_clip
+from pipeline.replay import parallel_map, replay_clip
 from sources.frame_source import FrameSource
 from tasks.registry import Task, register_task
 
@@ -207,13 +206,10 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
         raise UserError(f"{dataset}: no clips")
     if cfg.skimming.roi is not None:
         _check_roi(cfg.skimming.roi, jobs)
-    if workers > 1 and len(jobs) > 1:
-        # One OpenCV thread per worker, as pipeline/replay.py's pool has it: two workers already use the
-        # cores, and OpenCV's own threads only fight over them.
-        with Pool(workers, initializer=one_opencv_thread) as pool:
-            rows = _collect(pool.imap_unordered(_clip_job, jobs), len(jobs), progress)
-    else:
-        rows = _collect(map(_clip_job, jobs), len(jobs), progress)
+    # Clips differ in length: one at a time to a worker (each with one OpenCV thread: with OpenCV's own
+    # threads, one clip's quiet region once came out differently between runs).
+    rows = parallel_map(_clip_job, jobs, workers, desc="skimming: clips", min_items=2, chunksize=1,
+                        progress=progress)
     rows.sort(key=lambda r: r["clip"])
     summary = summarize(rows, cfg.skimming.after_s, cfg.skimming.roi, patch)
     os.makedirs(out, exist_ok=True)
@@ -244,13 +240,6 @@ def _check_roi(roi: list[int], jobs: list[tuple]) -> None:
             Patcher(roi, W, H)
         except ValueError as exc:
             raise UserError(f"invalid config: skimming.{exc} ({rel})") from None
-
-
-def _collect(results, n: int, progress: bool) -> list[dict]:
-    if progress:
-        from tqdm import tqdm
-        results = tqdm(results, total=n, desc="skimming: clips", unit="clip")
-    return list(results)
 
 
 def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None,
