@@ -22,7 +22,9 @@ of it, then compared again, cell by cell, whenever nothing does:
   comparisons, not the learning of the cells it does not cover; a person at the machine or a light
   switching holds both);
 - a cell that differs from what was learnt, on every comparison for `after_s`, is a change that
-  stays; a group of at least `min_cells` such cells (at least `settled_share` of the group of cells that
+  stays (counted from when nothing had moved over it for `settle_s`, also while movement in the margin
+  held the comparisons then, but from half of `after_s` before the first comparison that found it at
+  most, and from that comparison when an earlier one found the cell as learnt since); a group of at least `min_cells` such cells (at least `settled_share` of the group of cells that
   differ around them: a change still spreading has not settled; and under `max_share` of the region:
   beyond it the whole view changed, which is tamper's) raises `skimmer_suspected` with the group's box and a
   before/after pair of the region for the evidence;
@@ -79,7 +81,9 @@ class SkimmingConfig(Section):
     roi: list[int] | None = Field(None, description="the ATM's fascia (card slot, keypad) as [x, y, w, h] in source "
                                                     "pixels; none: no skimming check")
     after_s: float = Field(0.3, gt=0, le=3600, description="a cell must differ from what was learnt on every "
-                                                           "comparison for this long to count towards "
+                                                           "comparison for this long (counted from when it was "
+                                                           "still for settle_s, half of it at most before the "
+                                                           "first comparison that found it) to count towards "
                                                            "skimmer_suspected")
     settle_s: float = Field(0.2, ge=0, le=60, description="after something last moved over a cell, wait this long "
                                                           "before comparing or learning it")
@@ -189,6 +193,7 @@ class SkimmingDetector(Detector):
         self._moved_s: np.ndarray | None = None   # per cell: when something last moved over it, or was held
         self._own_s: np.ndarray | None = None     # per cell: when something last moved over it (_moved's own)
         self._since: np.ndarray | None = None     # per cell: since when it differs (nan: it does not)
+        self._same_s: np.ndarray | None = None    # per cell: the last look that found it as learnt
         self._view: np.ndarray | None = None      # the last looks, averaged per cell
         self._alerted = False
         self._box: tuple[int, int, int, int] | None = None
@@ -320,6 +325,7 @@ class SkimmingDetector(Detector):
             self._moved_s = np.full((rows, cols), now)
             self._own_s = np.full((rows, cols), now)
             self._since = np.full((rows, cols), np.nan)
+            self._same_s = np.full((rows, cols), -np.inf)
         prev, self._prev = self._prev, grey
         context = None
         if self.cfg.shake_context:
@@ -385,8 +391,23 @@ class SkimmingDetector(Detector):
             return   # the whole fascia changed (covered, defocused): tamper's, not a comparison
         changed &= roi
         since = self._since
-        since[changed & np.isnan(since)] = now
-        since[still & ready & roi & ~changed] = np.nan
+        fresh = changed & np.isnan(since)
+        # A change is counted from when its cell was first still after something last moved over it, not
+        # from the first look that could compare it: movement in the margin that reaches the region's
+        # edge holds the comparisons (a hand resting on the keypad must not be compared while its arm
+        # moves), and in a busy scene a skimmer fitted and left while people brush past was raised only
+        # once the margin had been quiet for settle_s + after_s, if ever. But by half of after_s at most:
+        # the other half must be seen, on every comparison (a customer's hand resting on the keypad while
+        # the arm moved is not raised the moment they stand still; a single look aligned a pixel off, a
+        # camera shaking by more than its margin, differs wherever it has edges). And not at all when a
+        # comparison found the cell as learnt since: the change arrived without moving over it (a view
+        # creeping) and is counted from now.
+        still_from = self._own_s[fresh] + self.cfg.settle_s
+        since[fresh] = np.where(self._same_s[fresh] >= still_from - 1e-9, now,
+                                np.clip(still_from, now - 0.5 * self.cfg.after_s, now))
+        same = still & ready & roi & ~changed
+        since[same] = np.nan
+        self._same_s[same] = now
         mature = ~np.isnan(since) & (now - since >= self.cfg.after_s - 1e-9)
         cells, box = settled_region(~np.isnan(since), mature, self.cfg.settled_share)
         if cells >= self.cfg.min_cells:

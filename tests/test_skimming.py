@@ -383,6 +383,60 @@ def test_the_fascia_is_learnt_while_movement_in_the_margin_reaches_its_edge(boot
     assert hits, "the overlay fitted once the margin settled was not raised"
     assert (hits[0] - still_from) / FPS <= det.cfg.settle_s + det.cfg.after_s + 0.5
 
+
+def test_a_change_is_counted_from_when_its_cells_were_still_while_the_margin_held_the_comparisons(booth):
+    """An overlay fitted while something keeps flickering against the fascia's edge (a crowd brushing
+    past): the flicker holds every comparison, but the overlay's own cells stay still, so once the
+    margin settles its change is counted from when they were still, by half of after_s at most (the
+    other half must be seen: a hand resting on the keypad while its arm moved is not raised the moment
+    its customer stands still)."""
+    _, bg, skim, roi = booth
+    x, y, w, h = roi
+    margin = int(round(0.1 * w))   # skimming.margin's default
+    fitted, quiet = int(2 * FPS), int(4 * FPS)
+    frames = []
+    for k in range(int(7 * FPS)):
+        img = (skim if k >= fitted else bg).copy()
+        if fitted <= k < quiet and (k // 2) % 2:   # on at every other look (every second frame)
+            img[y + 5:y + h - 5, x - margin:x] = 250
+        frames.append(noisy(img, k))
+    flags, stage = run(frames, roi_set(roi, "skimming.after_s=1.0"))
+    det = stage.detector("skimming")
+    assert det.held["margin"] >= 0.3 * (quiet - fitted) * det.cfg.update_hz / FPS   # the flicker held them
+    assert not flagged(flags, 0, quiet - 1)
+    hits = flagged(flags, quiet, len(frames) - 1)
+    assert hits, "the overlay fitted while the margin flickered was not raised"
+    # The first comparison comes settle_s after the flicker's last look; half of after_s later it is
+    # raised (counted from the first comparison, it came settle_s + after_s after the flicker: 1.2 s).
+    look, cfg = det._every / FPS, det.cfg
+    assert cfg.settle_s + 0.5 * cfg.after_s <= (hits[0] - quiet) / FPS <= cfg.settle_s + 0.5 * cfg.after_s + 2 * look
+
+
+def test_a_change_that_arrives_without_moving_is_counted_from_the_first_look_that_finds_it(booth):
+    """An overlay fading in by a few grey levels a look (a view creeping: a shadow lengthening, something
+    large moving slowly) is never movement, so nothing says when it came; the comparisons that found
+    its cells as learnt say it came after them. It must differ on every comparison for after_s from the
+    first one that finds it, as any change does; and never on one look alone."""
+    _, bg, skim, roi = booth
+    start, steps = int(2.5 * FPS), 40
+    frames = []
+    for k in range(int(7 * FPS)):
+        a = min(1.0, max(0.0, (k - start) / steps))
+        frames.append(noisy(cv2.addWeighted(skim, a, bg, 1.0 - a, 0.0), k))
+    stage = ClassicalStage(load_config(None, roi_set(roi)), FPS)
+    det = stage.detector("skimming")
+    first, flags = None, []
+    for i, img in enumerate(frames):
+        flags.append([f for f in stage.process(img, i, i / FPS).flags if f.type == "skimmer_suspected"])
+        if first is None and det._since is not None and (~np.isnan(det._since)).any():
+            first = i
+    assert det.held == dict.fromkeys(det.held, 0)
+    assert first is not None and first > start, "the fading overlay was never found"
+    hits = flagged(flags, 0, len(frames) - 1)
+    assert hits, "the faded-in overlay was not raised"
+    assert (hits[0] - first) / FPS >= det.cfg.after_s - 1e-6
+
+
 def _moved_by(img, dx, dy):
     m = np.float32([[1, 0, dx], [0, 1, dy]])
     return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
