@@ -416,7 +416,8 @@ def test_a_change_that_arrives_without_moving_is_counted_from_the_first_look_tha
     """An overlay fading in by a few grey levels a look (a view creeping: a shadow lengthening, something
     large moving slowly) is never movement, so nothing says when it came; the comparisons that found
     its cells as learnt say it came after them. It must differ on every comparison for after_s from the
-    first one that finds it, as any change does; and never on one look alone."""
+    first one that finds it, as any change did before changes were counted from when their cells were
+    last still."""
     _, bg, skim, roi = booth
     start, steps = int(2.5 * FPS), 40
     frames = []
