@@ -24,9 +24,10 @@ of it, then compared again, cell by cell, whenever nothing does:
 - a cell that differs from what was learnt, on every comparison for `after_s`, is a change that
   stays (counted from when nothing had moved over it for `settle_s`, also while movement in the margin
   held the comparisons then, but from half of `after_s` before the first comparison that found it at
-  most, and from that comparison when an earlier one found the cell as learnt since); a group of at least `min_cells` such cells (at least `settled_share` of the group of cells that
-  differ around them: a change still spreading has not settled; and under `max_share` of the region:
-  beyond it the whole view changed, which is tamper's) raises `skimmer_suspected` with the group's box and a
+  most, and from that comparison when an earlier one found the cell as learnt since); a group of at
+  least `min_cells` such cells (at least `settled_share` of the group of cells that differ around
+  them: a change still spreading has not settled; and under `max_share` of the region: beyond it the
+  whole view changed, which is tamper's) raises `skimmer_suspected` with the group's box and a
   before/after pair of the region for the evidence;
 - the flag repeats while the change stays, also while someone stands in front of it (what was fitted
   is still there); comparisons that find those cells as learnt end it (the overlay was removed).
