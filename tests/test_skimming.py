@@ -14,6 +14,7 @@ import pytest
 from cli.main import dispatch
 from core.errors import UserError
 from datasets.synthetic_booth import booth_scenario
+from detectors.skimming import SkimmingConfig
 from pipeline.classical import ClassicalStage
 from pipeline.config import load_config
 
@@ -304,7 +305,7 @@ def test_a_person_whose_box_only_touches_the_machines_zone_is_not_at_the_machine
     hold the check; one pixel further in does."""
     from types import SimpleNamespace
 
-    from detectors.skimming import SkimmingConfig, SkimmingDetector
+    from detectors.skimming import SkimmingDetector
 
     det = SkimmingDetector(SkimmingConfig(roi=[100, 60, 40, 20], at_machine=0.25), FPS)
     frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
@@ -327,7 +328,7 @@ def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascia
     it kept the fascias of busy scenes from being learnt."""
     from types import SimpleNamespace
 
-    from detectors.skimming import SkimmingConfig, SkimmingDetector
+    from detectors.skimming import SkimmingDetector
 
     det = SkimmingDetector(SkimmingConfig(roi=[100, 60, 80, 40], margin=0.25), FPS)
     frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
@@ -352,22 +353,29 @@ def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascia
 
 
 
+def flicker(img, roi, k):
+    """A bright strip in the margin against the fascia's left edge, on at every other look (every second
+    frame): a passer-by brushing past, a blinking sign beside the machine. Draws on `img`."""
+    if (k // 2) % 2:
+        x, y, w, h = roi
+        margin = int(round(SkimmingConfig().margin * w))
+        img[y + 5:y + h - 5, x - margin:x] = 250
+
+
 def test_the_fascia_is_learnt_while_movement_in_the_margin_reaches_its_edge(booth):
     """Something in the margin flickering against the fascia's edge at every other look (a passer-by
     brushing past, a blinking sign beside the machine) holds every comparison, but not the learning of
     the cells it does not cover: held, the fascia of a busy scene was never learnt, and an overlay fitted
     once it settled was learnt as the fascia. Fitted then, it is raised; not fitted, nothing is."""
     _, bg, skim, roi = booth
-    x, y, w, h = roi
-    margin = int(round(0.1 * w))   # skimming.margin's default
     still_from = int(3 * FPS)
 
     def frames(fitted):
         out = []
         for k in range(int(6 * FPS)):
             img = (skim if fitted and k >= still_from else bg).copy()
-            if k < still_from and (k // 2) % 2:   # on at every other look (every second frame)
-                img[y + 5:y + h - 5, x - margin:x] = 250
+            if k < still_from:
+                flicker(img, roi, k)
             out.append(noisy(img, k))
         return out
 
@@ -391,14 +399,12 @@ def test_a_change_is_counted_from_when_its_cells_were_still_while_the_margin_hel
     other half must be seen: a hand resting on the keypad while its arm moved is not raised the moment
     its customer stands still)."""
     _, bg, skim, roi = booth
-    x, y, w, h = roi
-    margin = int(round(0.1 * w))   # skimming.margin's default
     fitted, quiet = int(2 * FPS), int(4 * FPS)
     frames = []
     for k in range(int(7 * FPS)):
         img = (skim if k >= fitted else bg).copy()
-        if fitted <= k < quiet and (k // 2) % 2:   # on at every other look (every second frame)
-            img[y + 5:y + h - 5, x - margin:x] = 250
+        if fitted <= k < quiet:
+            flicker(img, roi, k)
         frames.append(noisy(img, k))
     flags, stage = run(frames, roi_set(roi, "skimming.after_s=1.0"))
     det = stage.detector("skimming")
@@ -468,7 +474,7 @@ def test_what_stays_put_in_the_picture_while_the_camera_shakes_is_not_movement()
     movement (also a timestamp, a sticker on the camera's window); a hand moves against both."""
     from types import SimpleNamespace
 
-    from detectors.skimming import SkimmingConfig, SkimmingDetector
+    from detectors.skimming import SkimmingDetector
     from features.fascia import CELL
 
     rng = np.random.default_rng(2)
@@ -522,7 +528,7 @@ def test_the_shake_between_looks_is_measured_on_the_surroundings_beyond_a_plain_
     mount), the shift is right and nothing moved; a hand still does."""
     from types import SimpleNamespace
 
-    from detectors.skimming import SkimmingConfig, SkimmingDetector
+    from detectors.skimming import SkimmingDetector
     from features.fascia import CELL
 
     rng = np.random.default_rng(4)
