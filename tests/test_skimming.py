@@ -313,12 +313,35 @@ def test_a_person_whose_box_only_touches_the_machines_zone_is_not_at_the_machine
     assert det._fascia.front == (90.0, 55.0, 60.0, 30.0)
 
     def someone(x1):
-        person = SimpleNamespace(box=(0, 40, x1, 80), confirmed=True, moved_s=0.0)
+        person = SimpleNamespace(box=(0, 40, x1, 80), confirmed=True, moved=5, moved_s=0.0)
         motion = SimpleNamespace(calibrating=False, mask=np.zeros((240, 320), np.uint8), blobs=[])
         return SimpleNamespace(people=[person], motion=motion, time_s=1.0)
 
     assert not det._person_in_front(someone(90))
     assert det._person_in_front(someone(91))
+
+
+def test_a_track_born_of_one_frame_that_never_moved_again_is_not_at_the_machine():
+    """The people detector can split a "person" off a crowd's moving region around something just
+    fitted to the fascia; a track seen moving in one frame only is no one once that frame has passed,
+    and must not hold the check for the occupancy stage's hold_s. Someone seen moving in a second
+    frame, or this frame, is at the machine."""
+    from types import SimpleNamespace
+
+    from detectors.skimming import SkimmingDetector
+
+    det = SkimmingDetector(SkimmingConfig(roi=[100, 60, 40, 20]), FPS)
+    frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
+
+    def at_machine(moved, moved_s, now=1.0):
+        person = SimpleNamespace(box=(90, 20, 40, 80), confirmed=True, moved=moved, moved_s=moved_s)
+        motion = SimpleNamespace(calibrating=False, mask=np.zeros((240, 320), np.uint8), blobs=[])
+        return det._person_in_front(SimpleNamespace(people=[person], motion=motion, time_s=now))
+
+    assert not at_machine(1, 0.6)
+    assert at_machine(1, 1.0)          # the frame it was born in
+    assert at_machine(2, 0.6)
 
 
 def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascias_edge():
@@ -341,32 +364,46 @@ def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascia
         m[y - oy:y - oy + h, x - ox:x - ox + w] = 1.0
         return m
 
-    assert det._reaches_in(moving(84, 70, 16, 4))        # an arm up to the region's left edge
-    assert det._reaches_in(moving(84, 70, 20, 4))        # and into it
-    assert not det._reaches_in(moving(82, 70, 12, 4))    # the same, stopping 6 px short of it
-    assert not det._reaches_in(moving(80, 104, 120, 6))  # a ticker along the margin's far edge, below it
-    assert det._reaches_in(moving(80, 99, 120, 11))      # the same, wide enough to touch it
-    assert not det._reaches_in(moving(97, 70, 3, 1))     # touching, but under motion_share of the margin
+    def reaches(*box):
+        return det._reaching(moving(*box)) is not None
+
+    assert reaches(84, 70, 16, 4)                        # an arm up to the region's left edge
+    assert reaches(84, 70, 20, 4)                        # and into it
+    assert not reaches(82, 70, 12, 4)                    # the same, stopping 6 px short of it
+    assert not reaches(80, 104, 120, 6)                  # a ticker along the margin's far edge, below it
+    assert reaches(80, 99, 120, 11)                      # the same, wide enough to touch it
+    assert not reaches(97, 70, 3, 1)                     # touching, but under motion_share of the margin
+    # What reaches in is the moving pixels joined to the edge, not the rest of the margin's.
+    came_in = det._reaching(moving(84, 70, 20, 4) + moving(80, 104, 120, 6))
+    assert came_in[70 - oy, 84 - ox]                     # the arm in the margin
+    assert not came_in[70 - oy, 102 - ox]                # not the fascia itself
+    assert not came_in[106 - oy, 90 - ox]                # nor the ticker beyond it
     det.cfg.hold_on_margin = True                        # a site's choice: any movement in the margin
-    assert det._reaches_in(moving(82, 70, 12, 4)) and det._reaches_in(moving(80, 104, 120, 6))
-    assert not det._reaches_in(moving(97, 70, 3, 1))
+    assert reaches(82, 70, 12, 4) and reaches(80, 104, 120, 6)
+    assert not reaches(97, 70, 3, 1)
 
 
 
-def flicker(img, roi, k):
-    """A bright strip in the margin against the fascia's left edge, on at every other look (every second
-    frame): a passer-by brushing past, a blinking sign beside the machine. Draws on `img`."""
+def flicker(img, roi, k, side="left"):
+    """A bright strip in the margin against the fascia's `side` (left, right: its height less 5 px at each
+    end; below: its width), on at every other look (every second frame): a passer-by brushing past, a
+    blinking sign beside the machine, a news ticker under it. Draws on `img`."""
     if (k // 2) % 2:
         x, y, w, h = roi
-        margin = int(round(SkimmingConfig().margin * w))
-        img[y + 5:y + h - 5, x - margin:x] = 250
+        mx, my = (int(round(SkimmingConfig().margin * v)) for v in (w, h))
+        if side == "below":
+            img[y + h:y + h + my, x:x + w] = 250
+        else:
+            x0 = x - mx if side == "left" else x + w
+            img[y + 5:y + h - 5, x0:x0 + mx] = 250
 
 
 def test_the_fascia_is_learnt_while_movement_in_the_margin_reaches_its_edge(booth):
     """Something in the margin flickering against the fascia's edge at every other look (a passer-by
-    brushing past, a blinking sign beside the machine) holds every comparison, but not the learning of
-    the cells it does not cover: held, the fascia of a busy scene was never learnt, and an overlay fitted
-    once it settled was learnt as the fascia. Fitted then, it is raised; not fitted, nothing is."""
+    brushing past, a blinking sign beside the machine) holds the comparisons of what it is joined to,
+    but not the learning of the cells it does not cover: held, the fascia of a busy scene was never
+    learnt, and an overlay fitted once it settled was learnt as the fascia. Fitted then, it is raised;
+    not fitted, nothing is."""
     _, bg, skim, roi = booth
     still_from = int(3 * FPS)
 
@@ -382,7 +419,7 @@ def test_the_fascia_is_learnt_while_movement_in_the_margin_reaches_its_edge(boot
     flags, stage = run(frames(False), roi_set(roi))
     det = stage.detector("skimming")
     assert not any(flags)
-    assert det.held["margin"] >= 0.3 * still_from * det.cfg.update_hz / FPS   # it did reach the edge
+    assert det.reached >= 0.3 * still_from * det.cfg.update_hz / FPS   # it did reach the edge
     flags, stage = run(frames(True), roi_set(roi))
     det = stage.detector("skimming")
     assert det.model.share_ready(det._in_roi) > 0.5
@@ -393,22 +430,22 @@ def test_the_fascia_is_learnt_while_movement_in_the_margin_reaches_its_edge(boot
 
 
 def test_a_change_is_counted_from_when_its_cells_were_still_while_the_margin_held_the_comparisons(booth):
-    """An overlay fitted while something keeps flickering against the fascia's edge (a crowd brushing
-    past): the flicker holds every comparison, but the overlay's own cells stay still, so once the
-    margin settles its change is counted from when they were still, by half of after_s at most (the
-    other half must be seen: a hand resting on the keypad while its arm moved is not raised the moment
-    its customer stands still)."""
+    """An overlay fitted while something keeps flickering against the fascia's edge beside it (a crowd
+    brushing past): the flicker holds the comparisons of the overlay, joined to it, but the overlay's
+    own cells stay still, so once the margin settles its change is counted from when they were still,
+    by half of after_s at most (the other half must be seen: a hand resting on the keypad while its arm
+    moved is not raised the moment its customer stands still)."""
     _, bg, skim, roi = booth
     fitted, quiet = int(2 * FPS), int(4 * FPS)
     frames = []
     for k in range(int(7 * FPS)):
         img = (skim if k >= fitted else bg).copy()
         if fitted <= k < quiet:
-            flicker(img, roi, k)
+            flicker(img, roi, k, "right")   # the card slot's side
         frames.append(noisy(img, k))
     flags, stage = run(frames, roi_set(roi, "skimming.after_s=1.0"))
     det = stage.detector("skimming")
-    assert det.held["margin"] >= 0.3 * (quiet - fitted) * det.cfg.update_hz / FPS   # the flicker held them
+    assert det.reached >= 0.3 * (quiet - fitted) * det.cfg.update_hz / FPS   # the flicker reached the edge
     assert not flagged(flags, 0, quiet - 1)
     hits = flagged(flags, quiet, len(frames) - 1)
     assert hits, "the overlay fitted while the margin flickered was not raised"
@@ -416,6 +453,34 @@ def test_a_change_is_counted_from_when_its_cells_were_still_while_the_margin_hel
     # raised (counted from the first comparison, it came settle_s + after_s after the flicker: 1.2 s).
     look, cfg = det._every / FPS, det.cfg
     assert cfg.settle_s + 0.5 * cfg.after_s <= (hits[0] - quiet) / FPS <= cfg.settle_s + 0.5 * cfg.after_s + 2 * look
+
+
+def test_movement_against_one_edge_does_not_hide_an_overlay_away_from_it(booth):
+    """A news ticker or a crowd brushing against the fascia's edge, on at every other look, for as long
+    as the clip lasts: what it is joined to is held, the rest compared. An overlay fitted on the card
+    slot, away from that edge, is raised while it goes on; without one, nothing is. (Held whole, the
+    fascia was never compared while the ticker ran.)"""
+    _, bg, skim, roi = booth
+    fitted = int(3 * FPS)
+
+    def frames(with_overlay):
+        out = []
+        for k in range(int(6 * FPS)):
+            img = (skim if with_overlay and k >= fitted else bg).copy()
+            flicker(img, roi, k, "below")
+            out.append(noisy(img, k))
+        return out
+
+    flags, stage = run(frames(False), roi_set(roi))
+    det = stage.detector("skimming")
+    assert not any(flags)
+    assert det.reached >= 0.3 * len(flags) * det.cfg.update_hz / FPS   # it did reach the edge
+    flags, stage = run(frames(True), roi_set(roi))
+    det = stage.detector("skimming")
+    assert not flagged(flags, 0, fitted - 1)
+    hits = flagged(flags, fitted, len(flags) - 1)
+    assert hits, "the overlay fitted while the ticker ran was not raised"
+    assert (hits[0] - fitted) / FPS <= det.cfg.settle_s + det.cfg.after_s + 0.5
 
 
 def test_a_change_that_arrives_without_moving_is_counted_from_the_first_look_that_finds_it(booth):
@@ -611,6 +676,12 @@ def test_a_group_of_changed_cells_counts_once_most_of_it_has_held_its_change():
     assert settled_region(differs, held, 0.5) == (0, None)
     held[2:5, 3:6] = True                        # 9 of the 16
     assert settled_region(differs, held, 0.5) == (9, (3, 2, 4, 4))
+    # Held, but the latest look compared only 2 of them: not yet, with 3 needed; a third seen, it counts.
+    seen = np.zeros_like(differs)
+    seen[2, 3:5] = True
+    assert settled_region(differs, held, 0.5, seen=seen, least=3) == (0, None)
+    seen[3, 3] = True
+    assert settled_region(differs, held, 0.5, seen=seen, least=3) == (9, (3, 2, 4, 4))
     # A small group that has settled counts, beside a larger one still spreading.
     differs[6:8, 9:11] = held[6:8, 9:11] = True
     held[2:5, 3:6] = False
