@@ -398,29 +398,32 @@ def flicker(img, roi, k, side="left"):
             img[y + 5:y + h - 5, x0:x0 + mx] = 250
 
 
+def flickered(booth, fitted, until, side="left", seconds=6.0):
+    """Frames of the booth, the overlay in from frame `fitted` (None: never), `flicker` on `side` before
+    frame `until` (None: throughout)."""
+    _, bg, skim, roi = booth
+    out = []
+    for k in range(int(seconds * FPS)):
+        img = (skim if fitted is not None and k >= fitted else bg).copy()
+        if until is None or k < until:
+            flicker(img, roi, k, side)
+        out.append(noisy(img, k))
+    return out
+
+
 def test_the_fascia_is_learnt_while_movement_in_the_margin_reaches_its_edge(booth):
     """Something in the margin flickering against the fascia's edge at every other look (a passer-by
     brushing past, a blinking sign beside the machine) holds the comparisons of what it is joined to,
     but not the learning of the cells it does not cover: held, the fascia of a busy scene was never
     learnt, and an overlay fitted once it settled was learnt as the fascia. Fitted then, it is raised;
     not fitted, nothing is."""
-    _, bg, skim, roi = booth
+    roi = booth[3]
     still_from = int(3 * FPS)
-
-    def frames(fitted):
-        out = []
-        for k in range(int(6 * FPS)):
-            img = (skim if fitted and k >= still_from else bg).copy()
-            if k < still_from:
-                flicker(img, roi, k)
-            out.append(noisy(img, k))
-        return out
-
-    flags, stage = run(frames(False), roi_set(roi))
+    flags, stage = run(flickered(booth, None, still_from), roi_set(roi))
     det = stage.detector("skimming")
     assert not any(flags)
     assert det.reached >= 0.3 * still_from * det.cfg.update_hz / FPS   # it did reach the edge
-    flags, stage = run(frames(True), roi_set(roi))
+    flags, stage = run(flickered(booth, still_from, still_from), roi_set(roi))
     det = stage.detector("skimming")
     assert det.model.share_ready(det._in_roi) > 0.5
     assert not flagged(flags, 0, still_from - 1)
@@ -460,22 +463,13 @@ def test_movement_against_one_edge_does_not_hide_an_overlay_away_from_it(booth):
     as the clip lasts: what it is joined to is held, the rest compared. An overlay fitted on the card
     slot, away from that edge, is raised while it goes on; without one, nothing is. (Held whole, the
     fascia was never compared while the ticker ran.)"""
-    _, bg, skim, roi = booth
+    roi = booth[3]
     fitted = int(3 * FPS)
-
-    def frames(with_overlay):
-        out = []
-        for k in range(int(6 * FPS)):
-            img = (skim if with_overlay and k >= fitted else bg).copy()
-            flicker(img, roi, k, "below")
-            out.append(noisy(img, k))
-        return out
-
-    flags, stage = run(frames(False), roi_set(roi))
+    flags, stage = run(flickered(booth, None, None, "below"), roi_set(roi))
     det = stage.detector("skimming")
     assert not any(flags)
     assert det.reached >= 0.3 * len(flags) * det.cfg.update_hz / FPS   # it did reach the edge
-    flags, stage = run(frames(True), roi_set(roi))
+    flags, stage = run(flickered(booth, fitted, None, "below"), roi_set(roi))
     det = stage.detector("skimming")
     assert not flagged(flags, 0, fitted - 1)
     hits = flagged(flags, fitted, len(flags) - 1)
