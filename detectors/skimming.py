@@ -108,9 +108,10 @@ class SkimmingConfig(Section):
                                                               "share of them has differed for after_s: a change "
                                                               "still spreading (someone leaning in too slowly to "
                                                               "count as movement) has not settled")
-    hold_on_margin: bool = Field(False, description="any movement in the margin holds the whole fascia, not only "
-                                                    "movement reaching its edge: fewer comparisons, so fewer false "
-                                                    "alarms and fewer skimmers found on a blocky or shaking stream")
+    hold_on_margin: bool = Field(False, description="any movement in the margin holds the whole fascia (else only "
+                                                    "movement reaching its edge holds, and only the cells joined "
+                                                    "to it): fewer comparisons, so fewer false alarms and fewer "
+                                                    "skimmers found on a blocky or shaking stream")
     shake_context: float = Field(0.0, ge=0, le=5, description="0: the camera's shake between two looks is measured "
                                                              "on the margin alone; more: on the region's "
                                                              "surroundings out to this share of its size (the "
