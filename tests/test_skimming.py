@@ -345,10 +345,10 @@ def test_a_track_born_of_one_frame_that_never_moved_again_is_not_at_the_machine(
 
 
 def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascias_edge():
-    """An arm reaching in crosses the region's edge: movement there holds every cell (a hand resting on
-    the keypad is not compared while its arm moves). The same movement in the margin away from the edge
-    (a passer-by beyond it, a news ticker under it) reaches no cell of the fascia and holds none: held,
-    it kept the fascias of busy scenes from being learnt."""
+    """An arm reaching in crosses the region's edge: movement there holds the cells joined to it (a hand
+    resting on the keypad is not compared while its arm moves). The same movement in the margin away
+    from the edge (a passer-by beyond it, a news ticker under it) reaches no cell of the fascia and
+    holds none: held, it kept the fascias of busy scenes from being learnt."""
     from types import SimpleNamespace
 
     from detectors.skimming import SkimmingDetector
