@@ -166,8 +166,8 @@ def settled_region(differs: np.ndarray, held: np.ndarray, share: float = 1.0, se
     counting only groups (8-connected, of the cells that `differs`) of which at least `share` held it:
     a change still spreading to new cells (someone leaning in too slowly to count as movement) has
     not settled yet, while a fitted overlay's cells all began to differ when its fitter left. With
-    `seen` (the cells the latest look compared and found changed), only groups with at least `least`
-    cells both held and seen."""
+    `seen` (the cells compared and found changed lately), only groups with at least `least` cells both
+    held and seen."""
     if not held.any():
         return 0, None
     n, labels, stats, _ = cv2.connectedComponentsWithStats(differs.astype(np.uint8), connectivity=8)
