@@ -64,7 +64,11 @@ from features.fascia import (CELL, FasciaModel, cell_structure, moved_pixels, mo
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
-HELD = ("light", "person", "margin", "turned")   # why a look compared nothing (SkimmingDetector.held)
+# Why a look compared nothing (SkimmingDetector.held): a light switched, a tracked person at the machine,
+# movement in the margin, the view turned beyond it; or it was compared and set aside: the region's
+# surroundings changed as well (`ring_share`: the view moved or zoomed), the whole fascia changed
+# (`max_share`: tamper's).
+HELD = ("light", "person", "margin", "turned", "view", "whole")
 
 
 class _Scaled(NamedTuple):
@@ -186,8 +190,8 @@ class SkimmingDetector(Detector):
         self._checked_s = -1e9
         self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
         self.compared = 0
-        # Looks in which nothing could be compared, by why: a light switched, a tracked person at the
-        # machine, movement in the margin, the view turned beyond it (how a site sees what blinds it).
+        # Looks in which nothing could be compared, or whose comparison was set aside, by why (HELD): how
+        # a site sees what blinds the check on its camera.
         self.held = dict.fromkeys(HELD, 0)
         self.reached = 0      # looks in which movement in the margin reached the region's edge (`_joined`)
         self._forget()
@@ -389,13 +393,18 @@ class SkimmingDetector(Detector):
         if now_ready < 0.5 or not still.any():
             return
         ready = self.model.ready
-        self.compared += 1
+        # Some cell of the fascia is compared at this look (else movement held all of it, and `held` said
+        # why already): what the counts below are of.
+        compares = bool((ready & still & roi).any())
         changed = self.model.changed(self._view) & still
         ring = ready & still & ~roi
         if ring.sum() >= 4 and changed[ring].mean() > self.cfg.ring_share:
+            self.held["view"] += compares
             return   # the surroundings changed as well: the view moved or zoomed, nothing was fitted
         if changed[roi].sum() > self.cfg.max_share * max(1, (ready & roi).sum()):
+            self.held["whole"] += compares
             return   # the whole fascia changed (covered, defocused): tamper's, not a comparison
+        self.compared += compares
         changed &= roi
         since = self._since
         fresh = changed & np.isnan(since)

@@ -18,7 +18,8 @@ Per clip: `skimmer_suspected` starts on the recorded clip (each a false alarm), 
 before the onset (false) and after it: detected when exactly one comes within `skimming.after_s` + 1 s
 of the onset. With it, what the check could do: the share of the fascia learnt by the onset, how
 often something was compared after it, and why looks compared nothing (`held_light`, `held_person`,
-`held_margin`, `held_turned`: shares of the patched run's looks), the detector's own counts.
+`held_margin`, `held_turned`) or set their comparison aside (`held_view`: the surroundings changed too,
+`held_whole`: all of the fascia did), as shares of the patched run's looks: the detector's own counts.
 """
 
 from __future__ import annotations

@@ -681,3 +681,38 @@ def test_a_group_of_changed_cells_counts_once_most_of_it_has_held_its_change():
     held[2:5, 3:6] = False
     held[2, 3] = True
     assert settled_region(differs, held, 0.5) == (4, (9, 6, 2, 2))
+
+
+def _zoomed(img, factor, centre):
+    m = cv2.getRotationMatrix2D(centre, 0.0, factor)
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+@pytest.mark.parametrize("change", ["zoomed", "covered"])
+def test_a_comparison_set_aside_is_counted_with_why(booth, change):
+    """A camera zoomed in (the fascia's surroundings changed with it) is compared and set aside, not
+    raised; so is a change over more than `max_share` of the fascia (here most of it covered by a board,
+    with max_share lowered to make it so: by default a board inside the region is raised, as a fake
+    fascia would be). `held` says which rule set them aside, so a site's evaluation says why a camera's
+    looks found nothing (tasks/skimming.py: `held_view`, `held_whole`), and only looks whose comparison
+    stood count as compared."""
+    _, bg, _, roi = booth
+    x, y, w, h = roi
+    overrides = roi_set(roi)
+    if change == "zoomed":
+        changed = _zoomed(bg, 1.08, (x + w / 2, y + h / 2))
+    else:
+        changed, inset = bg.copy(), 3
+        board = np.random.default_rng(1).integers(0, 255, ((h - 2 * inset) // 3, (w - 2 * inset) // 3, 3))
+        changed[y + inset:y + h - inset, x + inset:x + w - inset] = cv2.resize(
+            board.astype(np.uint8), (w - 2 * inset, h - 2 * inset), interpolation=cv2.INTER_NEAREST)
+        overrides.append("skimming.max_share=0.3")
+    at = int(2.5 * FPS)
+    frames = [noisy(changed if k >= at else bg, k) for k in range(int(6 * FPS))]
+    flags, stage = run(frames, overrides)
+    det = stage.detector("skimming")
+    assert not any(flags)
+    why, other = ("view", "whole") if change == "zoomed" else ("whole", "view")
+    assert det.held[why] >= 0.5 * (len(frames) - at) * det.cfg.update_hz / FPS
+    assert det.held[other] == 0
+    assert det.compared + sum(det.held.values()) <= det.looks
