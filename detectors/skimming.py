@@ -67,7 +67,7 @@ RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` de
 # Why a look compared nothing (SkimmingDetector.held): a light switched, a tracked person at the machine,
 # movement in the margin, the view turned beyond it; or it was compared and set aside: the region's
 # surroundings changed as well (`ring_share`: the view moved or zoomed), the whole fascia changed
-# (`max_share`: tamper's).
+# (`max_share`: tamper's). A look is counted once, under the first reason found.
 HELD = ("light", "person", "margin", "turned", "view", "whole")
 
 
@@ -194,6 +194,7 @@ class SkimmingDetector(Detector):
         # a site sees what blinds the check on its camera.
         self.held = dict.fromkeys(HELD, 0)
         self.reached = 0      # looks in which movement in the margin reached the region's edge (`_joined`)
+        self._why: str | None = None   # why this look was held, once counted
         self._forget()
         self._load()
 
@@ -322,6 +323,7 @@ class SkimmingDetector(Detector):
             if not os.path.exists(self.cfg.reference_file):
                 log.warning("skimming: %s was deleted: learning the fascia again", self.cfg.reference_file)
                 self.relearn()
+        self._why = None
         x0, y0, x1, y1 = self._outer
         outer = raw[y0:y1, x0:x1]
         grey = (cv2.cvtColor(outer, cv2.COLOR_BGR2GRAY) if outer.ndim == 3 else outer).astype(np.float32)
@@ -367,12 +369,14 @@ class SkimmingDetector(Detector):
         if self._shaken:
             aligned, self._shaken = self._align(self._ref, grey, learnt=True)
             if aligned is None:
+                self._hold("turned")
                 self._turned(now)
                 return
         view = cell_structure(aligned, self._size)
         if not self._shaken and was_ready >= 0.5 and (self.model.changed(view) & still).any():
             realigned, self._shaken = self._align(self._ref, grey, learnt=True)
             if realigned is None:
+                self._hold("turned")
                 self._turned(now)
                 return
             if self._shaken:
@@ -399,10 +403,12 @@ class SkimmingDetector(Detector):
         changed = self.model.changed(self._view) & still
         ring = ready & still & ~roi
         if ring.sum() >= 4 and changed[ring].mean() > self.cfg.ring_share:
-            self.held["view"] += compares
+            if compares:
+                self._hold("view")
             return   # the surroundings changed as well: the view moved or zoomed, nothing was fitted
         if changed[roi].sum() > self.cfg.max_share * max(1, (ready & roi).sum()):
-            self.held["whole"] += compares
+            if compares:
+                self._hold("whole")
             return   # the whole fascia changed (covered, defocused): tamper's, not a comparison
         self.compared += compares
         changed &= roi
@@ -445,6 +451,13 @@ class SkimmingDetector(Detector):
         else:
             self._alerted = False
 
+    def _hold(self, why: str) -> None:
+        """Counts this look in `held` under `why`, once: movement in the margin may hold it before the
+        alignment finds the view turned."""
+        if self._why is None:
+            self._why = why
+            self.held[why] += 1
+
     def _turned(self, now: float) -> None:
         """The view is not the one the fascia was learnt in: changes seen before it are no evidence of
         one that stays (a pan seen half-way, then seen again once it fits the margin, is not a change
@@ -468,7 +481,7 @@ class SkimmingDetector(Detector):
             return everything, everything
         held = ("light" if ctx.motion.global_change else "person" if self._person_in_front(ctx) else None)
         if held:
-            self.held[held] += 1
+            self._hold(held)
             return everything, everything
         threshold = movement_threshold(grey, self.cfg.motion_threshold)   # a noisy camera's own noise is not movement
         moving = (cv2.absdiff(grey, prev) > threshold).astype(np.float32)
@@ -483,7 +496,7 @@ class SkimmingDetector(Detector):
             aligned, shook = (self._align_looks(prev_context, context, grey) if self.cfg.shake_context
                               else self._align(prev, grey))
             if aligned is None:
-                self.held["turned"] += 1
+                self._hold("turned")
                 self._turned(ctx.time_s)
                 return everything, everything
             if shook:
@@ -501,7 +514,7 @@ class SkimmingDetector(Detector):
         self.reached += 1
         hold = self._joined(entry, own, grey, cells)
         if (hold | ~self._in_roi).all():
-            self.held["margin"] += 1
+            self._hold("margin")
         return own | hold, own
 
     def _joined(self, entry: np.ndarray, own: np.ndarray, grey: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
