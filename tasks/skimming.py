@@ -20,6 +20,9 @@ of the onset. With it, what the check could do: the share of the fascia learnt b
 often something was compared after it, and why looks compared nothing (`held_light`, `held_person`,
 `held_margin`, `held_turned`) or set their comparison aside (`held_view`: the surroundings changed too,
 `held_whole`: all of the fascia did), as shares of the patched run's looks: the detector's own counts.
+A patched clip with no event at all says what most likely kept the check from the patch (`why_missed`:
+`too_short`, `not_learnt`, a `held_*` reason, or `compared`; `_Onset.why_blind`), and the summary
+counts them (`missed_why`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import json
 import os
 import statistics
 import zlib
+from collections import Counter
 
 import numpy as np
 
@@ -96,11 +100,24 @@ class _Onset:
     def __init__(self, cascade, onset: int):
         self.det, self.onset = cascade.classical.detector("skimming"), onset
         self.time_s, self.learnt, self.looks, self.compared = None, 0.0, 0, 0
+        self.held: dict[str, int] = {}
 
     def on_frame(self, frame) -> None:
         if frame.index == self.onset:
             self.time_s = frame.time_s
             self.learnt, self.looks, self.compared = self.det.model.share_ready(), self.det.looks, self.det.compared
+            self.held = dict(self.det.held)
+
+    def why_blind(self) -> str:
+        """What most likely kept the check from a patch it missed: under half of the fascia learnt by the
+        onset (`not_learnt`: nothing to compare with), else the reason that held at least a quarter of
+        the looks after the onset (`held_person`, `held_turned`, ...), else `compared` (compared, and
+        not raised in time)."""
+        if self.learnt < 0.5:
+            return "not_learnt"
+        looks = self.det.looks - self.looks
+        why, n = max(((w, self.det.held[w] - self.held.get(w, 0)) for w in HELD), key=lambda t: t[1])
+        return f"held_{why}" if looks and n >= 0.25 * looks else "compared"
 
     def after(self) -> dict:
         looks = self.det.looks - self.looks
@@ -152,10 +169,15 @@ def _clip_job(args) -> dict:
     t_on = at.time_s if at.time_s is not None else onset / fps
     early = [t for t in patched if t < t_on - 1e-9]
     window = [t for t in patched if t_on - 1e-9 <= t <= t_on + cfg.skimming.after_s + SLACK_S + 1e-9]
+    detected = len(window) == 1 and len(patched) == 1
+    # A miss, and why: a clip that ends before a change could have stayed still for settle_s and then
+    # held for after_s is too short for any setting; else what the check's own counts say.
+    short = (len(frames) - 1 - onset) / fps < sk.settle_s + sk.after_s - 1e-9   # the last frame's time after it
+    why = "" if detected or patched else "too_short" if short else at.why_blind()
     return {"clip": rel, "fps": round(fps, 3), "frames": len(frames), "width": W, "height": H,
             "roi": roi, "patch": list(patcher.box), "onset_frame": onset,
             "clean_events": len(clean), "patched_events": len(patched), "before_onset": len(early),
-            "detected": len(window) == 1 and len(patched) == 1,
+            "detected": detected, "why_missed": why,
             "latency_s": round(window[0] - t_on, 3) if window else "", **at.after()}
 
 
@@ -183,6 +205,8 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
         "patched_missed": [r["clip"] for r in missed],
         "patched_more_than_one": [r["clip"] for r in ok if r["patched_events"] > 1],
         "patched_before_onset": sum(r["before_onset"] for r in ok),
+        # The patched clips with no event at all, by what kept the check from the patch (why_missed).
+        "missed_why": dict(sorted(Counter(r["why_missed"] for r in ok if r.get("why_missed")).items())),
         # Why the missed clips' looks compared nothing, as a share of those looks (the patched runs).
         "missed_looks_held": {why: round(sum(r[f"held_{why}"] * r["looks"] for r in missed) / max(1, sum(
             r["looks"] for r in missed)), 3) for why in HELD},
@@ -217,7 +241,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     with open(os.path.join(out, "skimming.json"), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
     fields = ["clip", "fps", "frames", "width", "height", "roi", "patch", "onset_frame", "clean_events",
-              "patched_events", "before_onset", "detected", "latency_s", "learnt_at_onset",
+              "patched_events", "before_onset", "detected", "why_missed", "latency_s", "learnt_at_onset",
               "compared_after_onset", "looks", *(f"held_{why}" for why in HELD), "error"]
     with open(os.path.join(out, "skimming_clips.csv"), "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)

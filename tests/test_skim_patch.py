@@ -3,6 +3,7 @@ footage and replays it through the cascade as `run` does."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -160,6 +161,30 @@ def test_evaluation_finds_each_patch_once_and_nothing_on_the_recorded_clips(tmp_
     assert dispatch(["evaluate", "--task", "skimming", "--dataset", str(folder / "c0.avi"), "--out",
                      str(tmp_path / "one"), "--model-dir", str(tmp_path / "none")]) == 0
     assert json.loads((tmp_path / "one" / "skimming.json").read_text())["patched_detected_once_in_window"] == 1
+
+
+def test_each_missed_patch_says_what_kept_the_check_from_it(tmp_path):
+    """A clip that ends too soon after the onset for any setting, and a camera jumping about so the
+    fascia is never learnt, are missed; the per-clip rows and the summary say which was which, and the
+    clip that is found has no reason."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    clips = {"found": scene(45),
+             "short": scene(8),   # 4 frames after the onset at 15 fps: 0.27 s, under settle_s + after_s
+             "jumping": [np.roll(f, tuple(rng.integers(-20, 21, 2)), axis=(0, 1)) for f in scene(45)]}
+    for name, frames in clips.items():
+        writer = cv2.VideoWriter(str(folder / f"{name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (320, 240))
+        for f in frames:
+            writer.write(f)
+        writer.release()
+    out = tmp_path / "out"
+    summary = evaluate_skimming(str(folder), load_config(None, ["skimming.roi=[200,40,80,60]"]), str(out),
+                                workers=1, progress=False)
+    with open(out / "skimming_clips.csv", newline="") as fh:
+        why = {r["clip"]: r["why_missed"] for r in csv.DictReader(fh)}
+    assert why == {"found.avi": "", "short.avi": "too_short", "jumping.avi": "not_learnt"}
+    assert summary["missed_why"] == {"not_learnt": 1, "too_short": 1}
 
 
 def test_a_faint_patch_blends_into_what_it_covers_and_a_bad_style_is_refused():
