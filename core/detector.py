@@ -65,6 +65,11 @@ class Detector(ABC):
     def reset(self) -> None:
         pass
 
+    def summary(self) -> str | None:
+        """One line on what it could do so far, or None (`run` prints it when it stops): where a
+        check can be blinded by the camera or the scene, a site needs to see how often it was."""
+        return None
+
 
 _DETECTORS: Registry[type[Detector]] = Registry("detector")
 

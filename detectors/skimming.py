@@ -212,6 +212,16 @@ class SkimmingDetector(Detector):
     def is_calibrating(self) -> bool:
         return self.model.share_ready(self._in_roi) < 0.5 if self._roi is not None else True
 
+    def summary(self) -> str | None:
+        if self._roi is None:
+            return None
+        looks = max(1, self.looks)
+        held = ", ".join(f"{why} {100 * n / looks:.0f} %" if n >= 0.01 * looks else f"{why} under 1 %"
+                         for why, n in self.held.items() if n)
+        return (f"skimming: {self.looks} looks at the fascia, {100 * self.model.share_ready(self._in_roi):.0f} % of it "
+                f"learnt ({self.learnt_from}); compared on {100 * self.compared / looks:.0f} % of looks"
+                + (f"; held or set aside: {held}" if held else ""))
+
     def reset(self) -> None:
         # Only the previous look is forgotten: what the fascia looks like does not depend on the motion
         # detector's state, and forgetting it on a reset would let a skimmer be learnt.

@@ -720,3 +720,28 @@ def test_a_comparison_set_aside_is_counted_with_why(booth, change):
     assert det.held[why] >= 0.5 * (len(frames) - at) * det.cfg.update_hz / FPS
     assert det.held[other] == 0
     assert det.compared + sum(det.held.values()) <= det.looks
+
+
+def test_run_says_how_often_the_fascia_was_compared_and_what_held_it(booth, tmp_path, capsys):
+    """`run` on a site's footage ends with one line on what the check could do: a customer at the machine
+    for half of the clip leaves the fascia uncompared then, and the line says so and why."""
+    _, bg, _, roi = booth
+    empty = int(3 * FPS)
+    path = str(tmp_path / "booth.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), FPS, (bg.shape[1], bg.shape[0]))
+    for k in range(2 * empty):
+        img = bg.copy()
+        if k >= empty:
+            t = (k - empty) / FPS
+            sx, sy = slot(roi)
+            visitor(img, roi, t, (sx + int(6 * math.sin(2 * math.pi * 1.3 * t)), sy))
+        writer.write(noisy(img, k))
+    writer.release()
+    assert dispatch(["run", "--source", path, "--hardware", "none", "--model-dir", str(tmp_path / "none"),
+                     "--events", str(tmp_path / "events.jsonl"), "--set", f"storage_dir={tmp_path / 'var'}",
+                     "--set", f"skimming.roi={roi}"]) == 0
+    line = [s for s in capsys.readouterr().err.splitlines() if s.startswith("skimming: ")]
+    assert len(line) == 1 and "100 % of it learnt" in line[0]
+    compared = int(line[0].split("compared on ")[1].split(" %")[0])
+    person = int(line[0].split("person ")[1].split(" %")[0])
+    assert 20 <= compared <= 60 and person >= 30
