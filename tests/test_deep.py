@@ -211,35 +211,45 @@ def test_adversarial_sweep_starts_at_the_clean_accuracy_and_does_not_improve_wit
     assert rows[1]["fgsm_accuracy"] <= rows[0]["fgsm_accuracy"] and rows[1]["pgd_accuracy"] <= rows[0]["fgsm_accuracy"]
 
 
-def test_evaluate_adversarial_writes_its_curve(exported, small_fight_set, tmp_path):
+def test_evaluate_adversarial_writes_its_curve(exported, tiny_set, tmp_path):
     model_dir = exported[0]
     res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "deep", "--adversarial", "--dataset",
-                          small_fight_set, "--model-dir", str(model_dir), "--out", str(tmp_path / "adv")],
+                          str(tiny_set), "--model-dir", str(model_dir), "--out", str(tmp_path / "adv")],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     result = json.loads((tmp_path / "adv" / "adversarial.json").read_text())
     assert [r["epsilon"] for r in result["rows"]][0] == 0.0 and result["n_frames"] > 0
     assert (tmp_path / "adv" / "adversarial.png").is_file()
     bad = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "fight", "--adversarial", "--dataset",
-                          small_fight_set, "--model-dir", str(model_dir), "--out", str(tmp_path / "x")],
+                          str(tiny_set), "--model-dir", str(model_dir), "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode == 2 and "--adversarial does not apply to task fight" in bad.stderr
+
+
+def _first_and_last(small_fight_set, folder, n):
+    """The first and the last `n` real clips (fight, then normal) as a labelled folder."""
+    import csv as _csv
+
+    rows = list(_csv.DictReader(open(__import__("os").path.join(small_fight_set, "labels.csv"))))
+    folder.mkdir()
+    with open(folder / "labels.csv", "w", newline="") as fh:
+        w = _csv.writer(fh)
+        w.writerow(["clip", "label", "source_video"])
+        for r in rows[:n] + rows[-n:]:
+            w.writerow([r["clip"], r["label"], r["source_video"]])
+    return folder
 
 
 @pytest.fixture
 def tiny_set(small_fight_set, tmp_path):
     """Four real clips (two fight, two normal) as a labelled folder."""
-    import csv as _csv
+    return _first_and_last(small_fight_set, tmp_path / "tiny", 2)
 
-    rows = list(_csv.DictReader(open(__import__("os").path.join(small_fight_set, "labels.csv"))))
-    tiny = tmp_path / "tiny"
-    tiny.mkdir()
-    with open(tiny / "labels.csv", "w", newline="") as fh:
-        w = _csv.writer(fh)
-        w.writerow(["clip", "label", "source_video"])
-        for r in rows[:2] + rows[-2:]:
-            w.writerow([r["clip"], r["label"], r["source_video"]])
-    return tiny
+
+@pytest.fixture
+def pair_set(small_fight_set, tmp_path):
+    """Two real clips (a fight, a normal one): for what replays the set once per camera perturbation."""
+    return _first_and_last(small_fight_set, tmp_path / "pair", 1)
 
 
 def test_evaluate_deep_puts_litert_against_keras_on_the_evaluated_frames(exported, tiny_set, tmp_path):
@@ -253,9 +263,9 @@ def test_evaluate_deep_puts_litert_against_keras_on_the_evaluated_frames(exporte
     assert agree["int8"]["max_abs_diff"] < 0.3
 
 
-def test_evaluate_perturb_writes_a_row_per_perturbation(exported, tiny_set, tmp_path):
+def test_evaluate_perturb_writes_a_row_per_perturbation(exported, pair_set, tmp_path):
     res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "deep", "--perturb", "--dataset",
-                          str(tiny_set), "--model-dir", str(exported[0]), "--out", str(tmp_path / "p")],
+                          str(pair_set), "--model-dir", str(exported[0]), "--out", str(tmp_path / "p")],
                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     result = json.loads((tmp_path / "p" / "perturb.json").read_text())
