@@ -113,7 +113,7 @@ def demo(args) -> int:
     print(f"\n{found}/{len(rows)} scenario events detected, {len(unmatched)} false alarms; "
           f"{cascade.gate.escalated} of {cascade.gate.seen} frames escalated to stage 2 "
           f"({cascade.gate.by_suspicion} on suspicion alone)")
-    for line in filter(None, (d.summary() for d in cascade.classical.detectors)):
+    for line in cascade.classical.summaries():
         print(line)
     if cascade.refiners:
         print("stage 2: " + "; ".join(r.summary() for r in cascade.refiners))

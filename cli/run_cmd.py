@@ -265,7 +265,6 @@ def _run(args, out) -> int:
             if atm is not None:
                 atm.stop()
     print(f"processed {n} frames from {args.source}", file=sys.stderr)
-    for line in (d.summary() for d in (cascade.classical.detectors if cascade is not None else ())):
-        if line:
-            print(line, file=sys.stderr)
+    for line in cascade.classical.summaries() if cascade is not None else ():
+        print(line, file=sys.stderr)
     return 0

@@ -52,6 +52,10 @@ class ClassicalStage:
     def detector(self, name: str) -> Detector | None:
         return self._by_name.get(name)
 
+    def summaries(self) -> list[str]:
+        """Each detector's line on what it could do so far (`Detector.summary`), for `run` and `demo`."""
+        return [line for line in (d.summary() for d in self.detectors) if line]
+
     def process(self, image: np.ndarray, index: int = 0, time_s: float = 0.0, state: str = "unknown",
                 frame: Any = None) -> ClassicalResult:
         if frame is None:  # a bare image (tests, tools): pixels at the processing size, as `run` has them

@@ -18,6 +18,7 @@ from core.errors import UserError
 from datasets.skim_patch import FAINT, Patcher, main, quiet_region
 from datasets.synthetic_booth import booth_scenario
 from detectors.skimming import HELD
+from helpers.files import write_video
 from pipeline.config import load_config
 from tasks.skimming import evaluate_skimming
 
@@ -137,10 +138,7 @@ def _clip_folder(tmp_path, n_clips=2):
     rows = ["clip,label,source_video"]
     for k in range(n_clips):
         name = f"c{k}.avi"
-        writer = cv2.VideoWriter(str(folder / name), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (320, 240))
-        for f in scene(45, seed=k):
-            writer.write(f)
-        writer.release()
+        write_video(folder / name, scene(45, seed=k), 15.0)
         rows.append(f"{name},normal,v{k}")
     (folder / "labels.csv").write_text("\n".join(rows) + "\n")
     return folder
@@ -174,10 +172,7 @@ def test_each_missed_patch_says_what_kept_the_check_from_it(tmp_path):
              "short": scene(8),   # 4 frames after the onset at 15 fps: 0.27 s, under settle_s + after_s
              "jumping": [np.roll(f, tuple(rng.integers(-20, 21, 2)), axis=(0, 1)) for f in scene(45)]}
     for name, frames in clips.items():
-        writer = cv2.VideoWriter(str(folder / f"{name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (320, 240))
-        for f in frames:
-            writer.write(f)
-        writer.release()
+        write_video(folder / f"{name}.avi", frames, 15.0)
     out = tmp_path / "out"
     summary = evaluate_skimming(str(folder), load_config(None, ["skimming.roi=[200,40,80,60]"]), str(out),
                                 workers=1, progress=False)

@@ -15,6 +15,7 @@ from cli.main import dispatch
 from core.errors import UserError
 from datasets.synthetic_booth import booth_scenario
 from detectors.skimming import SkimmingConfig
+from helpers.files import write_video
 from pipeline.classical import ClassicalStage
 from pipeline.config import load_config
 
@@ -687,6 +688,16 @@ def test_a_group_of_changed_cells_counts_once_most_of_it_has_held_its_change():
     assert settled_region(differs, held, 0.5) == (4, (9, 6, 2, 2))
 
 
+def _boarded(bg, roi, grow):
+    """`bg` with a textured board over the region grown by `grow` px on each side (less than 0: inset)."""
+    x, y, w, h = roi
+    bw, bh = w + 2 * grow, h + 2 * grow
+    board = np.random.default_rng(1).integers(0, 255, (bh // 3, bw // 3, 3)).astype(np.uint8)
+    out = bg.copy()
+    out[y - grow:y + h + grow, x - grow:x + w + grow] = cv2.resize(board, (bw, bh), interpolation=cv2.INTER_NEAREST)
+    return out
+
+
 def _zoomed(img, factor, centre):
     m = cv2.getRotationMatrix2D(centre, 0.0, factor)
     return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
@@ -706,10 +717,7 @@ def test_a_comparison_set_aside_is_counted_with_why(booth, change):
     if change == "zoomed":
         changed = _zoomed(bg, 1.08, (x + w / 2, y + h / 2))
     else:
-        changed, inset = bg.copy(), 3
-        board = np.random.default_rng(1).integers(0, 255, ((h - 2 * inset) // 3, (w - 2 * inset) // 3, 3))
-        changed[y + inset:y + h - inset, x + inset:x + w - inset] = cv2.resize(
-            board.astype(np.uint8), (w - 2 * inset, h - 2 * inset), interpolation=cv2.INTER_NEAREST)
+        changed = _boarded(bg, roi, -3)   # inset by 3 px
         overrides.append("skimming.max_share=0.3")
     at = int(2.5 * FPS)
     frames = [noisy(changed if k >= at else bg, k) for k in range(int(6 * FPS))]
@@ -727,16 +735,16 @@ def test_run_says_how_often_the_fascia_was_compared_and_what_held_it(booth, tmp_
     for half of the clip leaves the fascia uncompared then, and the line says so and why."""
     _, bg, _, roi = booth
     empty = int(3 * FPS)
-    path = str(tmp_path / "booth.avi")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), FPS, (bg.shape[1], bg.shape[0]))
-    for k in range(2 * empty):
+    sx, sy = slot(roi)
+
+    def frame(k):
         img = bg.copy()
         if k >= empty:
             t = (k - empty) / FPS
-            sx, sy = slot(roi)
             visitor(img, roi, t, (sx + int(6 * math.sin(2 * math.pi * 1.3 * t)), sy))
-        writer.write(noisy(img, k))
-    writer.release()
+        return noisy(img, k)
+
+    path = write_video(tmp_path / "booth.avi", (frame(k) for k in range(2 * empty)), FPS)
     assert dispatch(["run", "--source", path, "--hardware", "none", "--model-dir", str(tmp_path / "none"),
                      "--events", str(tmp_path / "events.jsonl"), "--set", f"storage_dir={tmp_path / 'var'}",
                      "--set", f"skimming.roi={roi}"]) == 0
@@ -756,11 +764,7 @@ def test_a_board_over_the_whole_region_is_raised(booth, grow):
     too. An inset board is raised (test_a_comparison_set_aside_is_counted_with_why lowers max_share to
     set one aside); these are not yet."""
     _, bg, _, roi = booth
-    x, y, w, h = roi
-    changed = bg.copy()
-    bw, bh = w + 2 * grow, h + 2 * grow
-    board = np.random.default_rng(1).integers(0, 255, (bh // 3, bw // 3, 3)).astype(np.uint8)
-    changed[y - grow:y + h + grow, x - grow:x + w + grow] = cv2.resize(board, (bw, bh), interpolation=cv2.INTER_NEAREST)
+    changed = _boarded(bg, roi, grow)
     at = int(2.5 * FPS)
     flags, _ = run([noisy(changed if k >= at else bg, k) for k in range(int(8 * FPS))], roi_set(roi))
     assert flagged(flags, at, len(flags) - 1)
