@@ -236,6 +236,8 @@ def _run(args, out) -> int:
                     print(f"source declares {src.declared_fps:g} fps and delivers {src.fps:.1f}: timing by "
                           f"{src.fps:.1f}", file=sys.stderr)
                 cascade = Cascade(cfg, src.fps, models)
+                if src.source_size != (0, 0):   # (0, 0): stopped while waiting for a camera that never came
+                    cascade.classical.check_source(*src.source_size)
                 atm = _atm_state(cfg, cascade)
                 # After the checks: a user error stays one line.
                 print(describe_models(metas, args.model_dir), file=sys.stderr)

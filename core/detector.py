@@ -65,6 +65,11 @@ class Detector(ABC):
     def reset(self) -> None:
         pass
 
+    def check_source(self, width: int, height: int) -> None:
+        """Raise core.errors.UserError when the config cannot fit a source of this picture size (a
+        region drawn on another camera's snapshot): `run` asks before it watches any frame, so the user
+        gets one line, not a start-up that fails on the first frame."""
+
     def summary(self) -> str | None:
         """One line on what it could do so far, or None (`run` prints it when it stops): where a
         check can be blinded by the camera or the scene, a site needs to see how often it was."""

@@ -285,11 +285,19 @@ class SkimmingDetector(Detector):
                      {"roi": list(self._roi), "learnt_from": self.learnt_from},
                      images=lambda: self._images(raw))]
 
-    def _place(self, W: int, H: int) -> None:
+    def check_source(self, width: int, height: int) -> None:
+        self._fitted(width, height)
+
+    def _fitted(self, W: int, H: int) -> tuple[int, int, int, int]:
+        """The region clipped to a W x H picture (x, y, x1, y1); refused when under 8 px of it is left."""
         x, y, w, h = self.cfg.roi
         x1, y1 = min(W, x + w), min(H, y + h)
         if x1 - x < 8 or y1 - y < 8:
             raise UserError(f"invalid config: skimming.roi {self.cfg.roi} lies outside the {W}x{H} picture")
+        return x, y, x1, y1
+
+    def _place(self, W: int, H: int) -> None:
+        x, y, x1, y1 = self._fitted(W, H)
         self._roi = (x, y, x1 - x, y1 - y)
         m = self.cfg.margin
         dx, dy = int(round(m * (x1 - x))), int(round(m * (y1 - y)))

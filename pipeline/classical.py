@@ -52,6 +52,11 @@ class ClassicalStage:
     def detector(self, name: str) -> Detector | None:
         return self._by_name.get(name)
 
+    def check_source(self, width: int, height: int) -> None:
+        """Each detector's `check_source`: a config that cannot fit the source is refused before its first frame."""
+        for d in self.detectors:
+            d.check_source(width, height)
+
     def summaries(self) -> list[str]:
         """Each detector's line on what it could do so far (`Detector.summary`), for `run` and `demo`."""
         return [line for line in (d.summary() for d in self.detectors) if line]

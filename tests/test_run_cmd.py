@@ -171,3 +171,13 @@ def test_model_dir_that_is_a_file_is_one_line_exit_2(tmp_path):
     a_file.write_text("")
     res = _run("--source", str(a_file), "--model-dir", str(a_file))
     assert res.returncode == 2 and res.stderr.strip() == f"error: --model-dir {a_file} is not a folder"
+
+
+def test_a_region_that_does_not_fit_the_source_is_one_line_before_any_frame(tmp_path, small_video):
+    """A fascia drawn on another camera's snapshot: refused as soon as the source's picture size is
+    known, in one line on stderr (the start-up lines about models and hardware come after it)."""
+    res = _run("--source", small_video, "--set", f"storage_dir={tmp_path / 'var'}", "--hardware", "none",
+               "--set", "skimming.roi=[5000, 0, 50, 50]")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()]
+    assert "invalid config: skimming.roi [5000, 0, 50, 50] lies outside the" in res.stderr
