@@ -9,11 +9,14 @@ of it, then compared again, cell by cell, whenever nothing does:
   margin, or out to `shake_context` of its size, never on the fascia itself; what the alignment
   leaves within a pixel is not a change). A view that drifted beyond the margin since it was learnt
   (a pan, measured against the learnt view or summed look by look) is not compared, and changes seen
-  before it start again.
+  before it start again; but a margin that no longer matches the learnt view while the surroundings
+  beyond it (`surround`) still do was covered, not turned.
   Nothing is compared while a tracked person (`ctx.people`) is within `at_machine` of the region
   (unless only blobs on the fascia itself bring a moving person's box there: the occupancy stage
   joins a new blob on the fascia to someone passing near; nor a track seen moving in one frame only,
-  once that frame has passed), or a light switches (the motion detector's guard). Something moving
+  once that frame has passed; nor a region never confirmed as a person that stood still for STILL_S
+  within the surroundings: a board fitted over the fascia and beyond it), or a light switches (the
+  motion detector's guard). Something moving
   in its `margin` that reaches its edge holds the cells joined to where it came in (through cells
   that moved or differ from what was learnt): a customer's hand resting on the keypad while its arm
   moves is never compared, a skimmer elsewhere on the fascia is (movement in the margin away from
@@ -27,10 +30,12 @@ of it, then compared again, cell by cell, whenever nothing does:
   held the comparisons then, but from half of `after_s` before the first comparison that found it at
   most, and from that comparison when an earlier one found the cell as learnt since); a group of at
   least `min_cells` such cells (at least `settled_share` of the group of cells that differ around
-  them: a change still spreading has not settled; and under `max_share` of the region: beyond it the
-  whole view changed, which is tamper's), `min_cells` of them compared and found changed within the
-  last half of `after_s`, raises `skimmer_suspected` with the group's box and a before/after pair of
-  the region for the evidence;
+  them: a change still spreading has not settled; and under `max_share` of the region, with at most
+  `ring_share` of the margin changed: beyond either the view moved, zoomed or lost focus, which is
+  tamper's, unless the surroundings out to `surround` of its size beyond the margin still look as
+  learnt: then a fake fascia was fitted over all of the region), `min_cells` of them compared and
+  found changed within the last half of `after_s`, raises `skimmer_suspected` with the group's box and
+  a before/after pair of the region for the evidence;
 - the flag repeats while the change stays, also while someone stands in front of it (what was fitted
   is still there); comparisons that find those cells as learnt end it (the overlay was removed).
 
@@ -59,15 +64,17 @@ from core.errors import UserError
 from core.events import ATTACK, EventSpec
 from core.settings import Section
 from features.boxes import intersection
-from features.fascia import (CELL, FasciaModel, cell_structure, moved_pixels, movement_threshold, settled_region,
-                             working_size)
+from features.fascia import (CELL, FasciaModel, Surroundings, cell_structure, moved_pixels, movement_threshold,
+                             settled_region, working_size)
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
+STILL_S = 2.0     # a region still for this long at the machine, never confirmed a person, is a thing there
 # Why a look compared nothing (SkimmingDetector.held): a light switched, a tracked person at the machine,
 # movement in the margin, the view turned beyond it; or it was compared and set aside: the region's
-# surroundings changed as well (`ring_share`: the view moved or zoomed), the whole fascia changed
-# (`max_share`: tamper's). A look is counted once, under the first reason found.
+# margin changed as well (`ring_share`: the view moved or zoomed), the whole fascia changed (`max_share`:
+# tamper's), and, for both, the surroundings beyond (`surround`) too. A look is counted once, under the
+# first reason found.
 HELD = ("light", "person", "margin", "turned", "view", "whole")
 
 
@@ -125,6 +132,13 @@ class SkimmingConfig(Section):
     ring_share: float = Field(0.1, gt=0, le=1, description="a change over more than this share of the margin around "
                                                            "the region is the view moving or zooming, not something "
                                                            "fitted")
+    surround: float = Field(0.5, ge=0, le=5, description="a change over more than ring_share of the margin or "
+                                                        "max_share of the region is still compared when at "
+                                                        "most ring_share of the surroundings out to this share "
+                                                        "of the region's size around it (beyond the margin; "
+                                                        "the still cells with edges) changed: a fake fascia "
+                                                        "fitted over all of it; 0 (or under margin): always "
+                                                        "set aside")
     max_share: float = Field(0.7, gt=0, le=1, description="a change over more than this share of the region is "
                                                           "the whole view changing, not something fitted")
     sensitivity: float = Field(4.0, gt=0, le=50, description="a cell changed when it differs by this many times "
@@ -186,6 +200,8 @@ class SkimmingDetector(Detector):
         self._drift = [0.0, 0.0]
         self._last_shift = (0.0, 0.0)            # the last shift _align measured
         self._fascia: _Scaled | None = None      # the region and its zones in motion pixels, per scale
+        self._surround: Surroundings | None = None   # beyond the margin (`surround`): a fake fascia or the view
+        self._threshold = cfg.motion_threshold       # the last look's movement threshold (grey levels)
         self._saved = False                      # what was learnt is in reference_file
         self._checked_s = -1e9
         self.looks = 0        # looks at the fascia so far, and those in which some cell was compared
@@ -195,6 +211,7 @@ class SkimmingDetector(Detector):
         self.held = dict.fromkeys(HELD, 0)
         self.reached = 0      # looks in which movement in the margin reached the region's edge (`_joined`)
         self._why: str | None = None   # why this look was held, once counted
+        self._far_arrays: dict[str, np.ndarray] | None = None   # the surroundings as kept (_load)
         self._forget()
         self._load()
 
@@ -248,6 +265,9 @@ class SkimmingDetector(Detector):
         """Forget the fascia (an engineer serviced the machine): learnt again while nothing moves."""
         self._saved = False
         self.model.reset()
+        self._far_arrays = None
+        if self._surround is not None:
+            self._surround.model.reset()
         self._ref = None
         self._shaken = False
         self._drift = [0.0, 0.0]
@@ -332,6 +352,19 @@ class SkimmingDetector(Detector):
         ex, ey = x - self._outer[0], y - self._outer[1]
         self._edge[max(0, ey - 1):ey + (y1 - y) + 1, max(0, ex - 1):ex + (x1 - x) + 1] = True
         self._edge[ey:ey + (y1 - y), ex:ex + (x1 - x)] = False
+        # The surroundings beyond the margin, at the fascia's cell size: a board over all of the fascia and
+        # its margin leaves them as learnt, a view moved, zoomed or out of focus does not.
+        self._surround = None
+        f = self.cfg.surround
+        if f > m:
+            fx, fy = int(round(f * (x1 - x))), int(round(f * (y1 - y)))
+            box = (max(0, x - fx), max(0, y - fy), min(W, x1 + fx), min(H, y1 + fy))
+            size = (max(CELL, int(round((box[2] - box[0]) * scale / CELL)) * CELL),
+                    max(CELL, int(round((box[3] - box[1]) * scale / CELL)) * CELL))
+            model = FasciaModel(self.model.learn_views, k=self.cfg.sensitivity, floor=self.cfg.min_edge)
+            self._surround = Surroundings(box, self._outer, size, model)
+            if self._far_arrays is not None and self._far_arrays["n"].shape == (size[1] // CELL, size[0] // CELL):
+                model.from_arrays(self._far_arrays)
 
     def _look(self, ctx, raw: np.ndarray) -> None:
         now = ctx.time_s
@@ -364,7 +397,18 @@ class SkimmingDetector(Detector):
             context = raw[cy0:cy1, cx0:cx1]
             context = (cv2.cvtColor(context, cv2.COLOR_BGR2GRAY) if context.ndim == 3 else context).astype(np.float32)
         prev_context, self._prev_context = self._prev_context, context
+        if self._surround is not None:   # before `_moved`: what stood still there is no one at the machine
+            fx0, fy0, fx1, fy1 = self._surround.box
+            far = raw[fy0:fy1, fx0:fx1]
+            far = (cv2.cvtColor(far, cv2.COLOR_BGR2GRAY) if far.ndim == 3 else far).astype(np.float32)
+            self._surround.watch(far, now, self._threshold, self.cfg.motion_share)
         moved, own = self._moved(ctx, prev, grey, (rows, cols), prev_context, context)
+        if self._surround is not None:
+            far_model, outside = self._surround.model, self._surround.outside
+            was = far_model.share_ready(outside)
+            self._surround.learn(now, self.cfg.settle_s, held=self._why in ("light", "person", "turned"))
+            if self._saved and was < 1.0 <= far_model.share_ready(outside):
+                self._save()   # the surroundings' last cells, learnt after the fascia was kept
         self._moved_s[moved] = now
         self._own_s[own] = now
         still = now - self._moved_s >= self.cfg.settle_s - 1e-9
@@ -385,14 +429,14 @@ class SkimmingDetector(Detector):
         was_ready = self.model.share_ready(roi)
         aligned = grey
         if self._shaken:
-            aligned, self._shaken = self._align(self._ref, grey, learnt=True)
+            aligned, self._shaken = self._align_learnt(grey)
             if aligned is None:
                 self._hold("turned")
                 self._turned(now)
                 return
         view = cell_structure(aligned, self._size)
         if not self._shaken and was_ready >= 0.5 and (self.model.changed(view) & still).any():
-            realigned, self._shaken = self._align(self._ref, grey, learnt=True)
+            realigned, self._shaken = self._align_learnt(grey)
             if realigned is None:
                 self._hold("turned")
                 self._turned(now)
@@ -420,14 +464,14 @@ class SkimmingDetector(Detector):
         compares = bool((ready & still & roi).any())
         changed = self.model.changed(self._view) & still
         ring = ready & still & ~roi
-        if ring.sum() >= 4 and changed[ring].mean() > self.cfg.ring_share:
+        why = ("view" if ring.sum() >= 4 and changed[ring].mean() > self.cfg.ring_share
+               else "whole" if changed[roi].sum() > self.cfg.max_share * max(1, (ready & roi).sum()) else None)
+        if why and not self._surroundings_as_learnt():
+            # The margin changed as well (the view moved or zoomed), or the whole fascia did (covered,
+            # defocused: tamper's), and so did the surroundings beyond: nothing was fitted.
             if compares:
-                self._hold("view")
-            return   # the surroundings changed as well: the view moved or zoomed, nothing was fitted
-        if changed[roi].sum() > self.cfg.max_share * max(1, (ready & roi).sum()):
-            if compares:
-                self._hold("whole")
-            return   # the whole fascia changed (covered, defocused): tamper's, not a comparison
+                self._hold(why)
+            return
         self.compared += compares
         changed &= roi
         since = self._since
@@ -502,6 +546,7 @@ class SkimmingDetector(Detector):
             self._hold(held)
             return everything, everything
         threshold = movement_threshold(grey, self.cfg.motion_threshold)   # a noisy camera's own noise is not movement
+        self._threshold = threshold
         moving = (cv2.absdiff(grey, prev) > threshold).astype(np.float32)
         if moving.mean() >= self.cfg.motion_share:
             # Something moved, or the camera shook: aligned first (only then: most looks at a still
@@ -590,6 +635,15 @@ class SkimmingDetector(Detector):
             # held the check for the occupancy stage's hold_s, past the evaluation's window.
             if p.moved <= 1 and p.moved_s < ctx.time_s:
                 continue
+            # A region the people detector never confirmed, within the fascia's surroundings, over which
+            # nothing moved for STILL_S is a thing that stands there, not someone at the machine: the
+            # occupancy stage keeps a board fitted over the fascia and beyond as a moving region for as
+            # long as the background has not taken it in (a minute and more), and it would hold the
+            # very comparison that finds it. A customer sways: still for STILL_S, all of them within
+            # twice the fascia's size, is not one.
+            if not p.confirmed and self._surround is not None and self._surround.quiet(
+                    tuple(v * ctx.to_source for v in p.box), ctx.time_s, STILL_S):
+                continue
             # Reaching into the zone, not only touching its edge: a box ending where the zone begins
             # shares none of its pixels (as the evaluation's choice of a quiet region counts them).
             if intersection(p.box, front) > 0 and not _reaches_only_through_the_fascia(p, ctx, front, outer):
@@ -649,6 +703,19 @@ class SkimmingDetector(Detector):
         `learnt` as for `_shift`."""
         return self._warp(grey, self._shift(ref, grey, learnt))
 
+    def _align_learnt(self, grey: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        """`grey` aligned to the view the fascia was learnt in, as `_align`. Where the margin no longer
+        matches it but the surroundings beyond still look as learnt, the view did not turn: something was
+        fitted over the margin too (a fake fascia larger than the region), and the view is taken as it is."""
+        aligned, shook = self._align(self._ref, grey, learnt=True)
+        if aligned is None and self._surroundings_as_learnt():
+            return grey, False
+        return aligned, shook
+
+    def _surroundings_as_learnt(self) -> bool:
+        """The surroundings beyond the margin (`surround`) look as learnt at this look."""
+        return self._surround is not None and self._surround.as_learnt(self.cfg.ring_share)
+
     def _align_looks(self, prev_context: np.ndarray, context: np.ndarray, grey: np.ndarray
                      ) -> tuple[np.ndarray | None, bool]:
         """`grey` (the region with its margin) moved back by the shift between two looks, measured on
@@ -693,11 +760,16 @@ class SkimmingDetector(Detector):
             tmp = path + ".tmp"
             with open(tmp, "wb") as fh:
                 np.savez(fh, roi=np.array(self.cfg.roi), before=np.frombuffer(png.tobytes(), np.uint8),
-                         learnt_from=np.array(self.learnt_from), ref=self._ref, **self.model.to_arrays())
+                         learnt_from=np.array(self.learnt_from), ref=self._ref, **self.model.to_arrays(),
+                         **self._surround_arrays())
             os.replace(tmp, path)
             self._saved = True
         except OSError as exc:   # the watch goes on; only a restart would learn it again
             log.error("skimming: the learnt fascia could not be kept in %s: %s", path, exc)
+
+    def _surround_arrays(self) -> dict[str, np.ndarray]:
+        m = self._surround.model if self._surround is not None else None
+        return {} if m is None or m.n is None else {f"far_{k}": v for k, v in m.to_arrays().items()}
 
     def _load(self) -> None:
         path = self.cfg.reference_file
@@ -710,6 +782,8 @@ class SkimmingDetector(Detector):
                                 path, list(z["roi"]), self.cfg.roi)
                     return
                 self.model.from_arrays(z)
+                if "far_n" in z:   # the surroundings, once the region is placed (_place)
+                    self._far_arrays = {k: np.asarray(z[f"far_{k}"]) for k in ("sum", "sq", "n")}
                 self._ref = np.asarray(z["ref"], np.float32)
                 self.before = cv2.imdecode(z["before"], cv2.IMREAD_COLOR)
                 self.learnt_from = f"{path} ({z['learnt_from']})"

@@ -179,3 +179,80 @@ def settled_region(differs: np.ndarray, held: np.ndarray, share: float = 1.0, se
     best = max(ok, key=lambda k: held_per[k])
     x, y, w, h = (int(v) for v in stats[best, :4])
     return int(held_per[best]), (x, y, w, h)
+
+
+class Surroundings:
+    """The fascia's wider surroundings, beyond its margin: whether they still look as learnt tells a board
+    fitted over all of the fascia (a fake fascia; it changes the margin too) from the view itself
+    changing (moved, zoomed, out of focus, covered: the surroundings change with it).
+
+    `box`: the surroundings (x0, y0, x1, y1, source px); `inner`: the fascia with its margin, left out;
+    `size`: the working size, cells as large as the fascia's. Only cells with edges are asked (a plain
+    wall looks the same zoomed or blurred), and only those nothing moved over for `settle_s`: someone
+    walking by is not the view changing, nor is the view unchanged where they stand."""
+
+    def __init__(self, box: tuple[int, int, int, int], inner: tuple[int, int, int, int], size: tuple[int, int],
+                 model: FasciaModel):
+        self.box, self.size, self.model = box, size, model
+        rows, cols = size[1] // CELL, size[0] // CELL
+        cx = (np.arange(cols) + 0.5) * (box[2] - box[0]) / cols + box[0]
+        cy = (np.arange(rows) + 0.5) * (box[3] - box[1]) / rows + box[1]
+        self.outside = ~(((cy[:, None] >= inner[1]) & (cy[:, None] < inner[3]))
+                         & ((cx[None, :] >= inner[0]) & (cx[None, :] < inner[2])))
+        self._moved_s = np.full((rows, cols), np.nan)   # per cell: when something last moved over it
+        self._held_s = -np.inf                           # when everything was last held
+        self._prev: np.ndarray | None = None
+        self._grey: np.ndarray | None = None
+        self._still: np.ndarray | None = None
+        self._verdict: dict[float, bool] = {}   # as_learnt's answers for this look, by share
+
+    def watch(self, grey: np.ndarray, now: float, threshold: float, motion_share: float) -> None:
+        """What moved since the last look (`grey`: the surroundings, float32; `threshold`: grey levels)."""
+        prev, self._prev, self._grey = self._prev, grey, grey
+        self._verdict: dict[float, bool] = {}
+        if prev is None or prev.shape != grey.shape:
+            self._moved_s[:] = now
+            return
+        moving = (cv2.absdiff(grey, prev) > threshold).astype(np.float32)
+        share = cv2.resize(moving, (self.size[0] // CELL, self.size[1] // CELL), interpolation=cv2.INTER_AREA)
+        self._moved_s[cv2.dilate((share >= motion_share).astype(np.uint8), _NEIGHBOURS).astype(bool)] = now
+
+    def learn(self, now: float, settle_s: float, held: bool) -> None:
+        """The cells nothing moved over for `settle_s` learnt. `held`: none is (a light switched, someone
+        at the machine, the view turned)."""
+        if held:
+            self._held_s = now
+        self._still = now - np.maximum(self._moved_s, self._held_s) >= settle_s - 1e-9
+        learn = self._still & self.outside
+        if (learn & (self.model.n < self.model.learn_views if self.model.n is not None else True)).any():
+            self.model.add(cell_structure(self._grey, self.size), learn)
+
+    def quiet(self, box: tuple[float, float, float, float], now: float, for_s: float) -> bool:
+        """Nothing moved over `box` (x, y, w, h, source px; all of it within the surroundings) for
+        `for_s`, while it was watched."""
+        x0, y0, x1, y1 = self.box
+        bx, by, bw, bh = box
+        if bx < x0 or by < y0 or bx + bw > x1 or by + bh > y1 or self._grey is None:
+            return False
+        rows, cols = self._moved_s.shape
+        c0, c1 = int((bx - x0) * cols / (x1 - x0)), int(np.ceil((bx + bw - x0) * cols / (x1 - x0)))
+        r0, r1 = int((by - y0) * rows / (y1 - y0)), int(np.ceil((by + bh - y0) * rows / (y1 - y0)))
+        under = self._moved_s[r0:max(r0 + 1, r1), c0:max(c0 + 1, c1)]
+        return bool((now - under >= for_s - 1e-9).all())
+
+    def as_learnt(self, share: float, least: int = 8) -> bool:
+        """At the last look, at most `share` of the still, learnt cells with edges differ from what was
+        learnt, and at least `least` of them were asked."""
+        if share not in self._verdict:
+            self._verdict[share] = self._as_learnt(share, least)
+        return self._verdict[share]
+
+    def _as_learnt(self, share: float, least: int) -> bool:
+        if self._grey is None or self._still is None or self.model.n is None:
+            return False
+        mean = self.model.mean.sum(axis=-1)
+        asked = self._still & self.outside & self.model.ready & (mean >= 2.0 * self.model.floor)
+        if int(asked.sum()) < least:
+            return False
+        changed = self.model.changed(cell_structure(self._grey, self.size))
+        return float(changed[asked].mean()) <= share
