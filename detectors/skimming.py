@@ -134,11 +134,11 @@ class SkimmingConfig(Section):
                                                            "fitted")
     surround: float = Field(0.5, ge=0, le=5, description="a change over more than ring_share of the margin or "
                                                         "max_share of the region is still compared when at "
-                                                        "most ring_share of the surroundings out to this share "
-                                                        "of the region's size around it (beyond the margin; "
-                                                        "the still cells with edges) changed: a fake fascia "
-                                                        "fitted over all of it; 0 (or under margin): always "
-                                                        "set aside")
+                                                        "most half of ring_share of the surroundings out to "
+                                                        "this share of the region's size around it (a cell "
+                                                        "clear of the margin; the still cells with edges) "
+                                                        "changed: a fake fascia fitted over all of it; 0 (or "
+                                                        "under margin): always set aside")
     max_share: float = Field(0.7, gt=0, le=1, description="a change over more than this share of the region is "
                                                           "the whole view changing, not something fitted")
     sensitivity: float = Field(4.0, gt=0, le=50, description="a cell changed when it differs by this many times "
@@ -713,8 +713,11 @@ class SkimmingDetector(Detector):
         return aligned, shook
 
     def _surroundings_as_learnt(self) -> bool:
-        """The surroundings beyond the margin (`surround`) look as learnt at this look."""
-        return self._surround is not None and self._surround.as_learnt(self.cfg.ring_share)
+        """The surroundings beyond the margin (`surround`) look as learnt at this look: at most half of
+        `ring_share` of them changed. Half: a dark, flickering scene's surroundings differ by about
+        `ring_share` from what was learnt with no board anywhere (fight_surv fi076 blurred or darkened by
+        `evaluate --perturb` was raised at ring_share itself)."""
+        return self._surround is not None and self._surround.as_learnt(0.5 * self.cfg.ring_share)
 
     def _align_looks(self, prev_context: np.ndarray, context: np.ndarray, grey: np.ndarray
                      ) -> tuple[np.ndarray | None, bool]:

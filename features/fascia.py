@@ -186,8 +186,9 @@ class Surroundings:
     fitted over all of the fascia (a fake fascia; it changes the margin too) from the view itself
     changing (moved, zoomed, out of focus, covered: the surroundings change with it).
 
-    `box`: the surroundings (x0, y0, x1, y1, source px); `inner`: the fascia with its margin, left out;
-    `size`: the working size, cells as large as the fascia's. Only cells with edges are asked (a plain
+    `box`: the surroundings (x0, y0, x1, y1, source px); `inner`: the fascia with its margin, left out
+    (and, when asked, the cells touching it); `size`: the working size, cells as large as the fascia's.
+    Only cells with edges are asked (a plain
     wall looks the same zoomed or blurred), and only those nothing moved over for `settle_s`: someone
     walking by is not the view changing, nor is the view unchanged where they stand."""
 
@@ -199,6 +200,8 @@ class Surroundings:
         cy = (np.arange(rows) + 0.5) * (box[3] - box[1]) / rows + box[1]
         self.outside = ~(((cy[:, None] >= inner[1]) & (cy[:, None] < inner[3]))
                          & ((cx[None, :] >= inner[0]) & (cx[None, :] < inner[2])))
+        # The cells asked: one cell clear of the margin, which a board a little larger than it overlaps.
+        self.beyond = ~cv2.dilate((~self.outside).astype(np.uint8), _NEIGHBOURS).astype(bool)
         self._moved_s = np.full((rows, cols), np.nan)   # per cell: when something last moved over it
         self._held_s = -np.inf                           # when everything was last held
         self._prev: np.ndarray | None = None
@@ -209,7 +212,7 @@ class Surroundings:
     def watch(self, grey: np.ndarray, now: float, threshold: float, motion_share: float) -> None:
         """What moved since the last look (`grey`: the surroundings, float32; `threshold`: grey levels)."""
         prev, self._prev, self._grey = self._prev, grey, grey
-        self._verdict: dict[float, bool] = {}
+        self._verdict = {}
         if prev is None or prev.shape != grey.shape:
             self._moved_s[:] = now
             return
@@ -224,7 +227,7 @@ class Surroundings:
             self._held_s = now
         self._still = now - np.maximum(self._moved_s, self._held_s) >= settle_s - 1e-9
         learn = self._still & self.outside
-        if (learn & (self.model.n < self.model.learn_views if self.model.n is not None else True)).any():
+        if self.model.n is None or (learn & (self.model.n < self.model.learn_views)).any():
             self.model.add(cell_structure(self._grey, self.size), learn)
 
     def quiet(self, box: tuple[float, float, float, float], now: float, for_s: float) -> bool:
@@ -241,8 +244,8 @@ class Surroundings:
         return bool((now - under >= for_s - 1e-9).all())
 
     def as_learnt(self, share: float, least: int = 8) -> bool:
-        """At the last look, at most `share` of the still, learnt cells with edges differ from what was
-        learnt, and at least `least` of them were asked."""
+        """At the last look, at most `share` of the still, learnt cells with edges (`beyond`) differ from
+        what was learnt, and at least `least` of them were asked."""
         if share not in self._verdict:
             self._verdict[share] = self._as_learnt(share, least)
         return self._verdict[share]
@@ -250,8 +253,9 @@ class Surroundings:
     def _as_learnt(self, share: float, least: int) -> bool:
         if self._grey is None or self._still is None or self.model.n is None:
             return False
+        # A cell with edges: twice the least change that counts, so losing them (a blur) is a change.
         mean = self.model.mean.sum(axis=-1)
-        asked = self._still & self.outside & self.model.ready & (mean >= 2.0 * self.model.floor)
+        asked = self._still & self.beyond & self.model.ready & (mean >= 2.0 * self.model.floor)
         if int(asked.sum()) < least:
             return False
         changed = self.model.changed(cell_structure(self._grey, self.size))
