@@ -64,8 +64,8 @@ from core.errors import UserError
 from core.events import ATTACK, EventSpec
 from core.settings import Section
 from features.boxes import intersection
-from features.fascia import (CELL, FasciaModel, Surroundings, cell_structure, moved_pixels, movement_threshold,
-                             settled_region, working_size)
+from features.fascia import (CELL, FasciaModel, Surroundings, cell_structure, cells_within, grid_size, moved_pixels,
+                             movement_threshold, settled_region, working_size)
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
@@ -180,6 +180,7 @@ class SkimmingDetector(Detector):
         self._every = max(1, int(round(fps / cfg.update_hz)))
         self.model = FasciaModel(max(3, int(round(cfg.learn_s * min(fps, cfg.update_hz)))), k=cfg.sensitivity,
                                  floor=cfg.min_edge)
+        self.far_model = FasciaModel(self.model.learn_views, k=cfg.sensitivity, floor=cfg.min_edge)   # `surround`
         self.before: np.ndarray | None = None   # the region (BGR, with its margin) when it was learnt
         self.learnt_from = "none"
         self._frames = 0
@@ -211,7 +212,6 @@ class SkimmingDetector(Detector):
         self.held = dict.fromkeys(HELD, 0)
         self.reached = 0      # looks in which movement in the margin reached the region's edge (`_joined`)
         self._why: str | None = None   # why this look was held, once counted
-        self._far_arrays: dict[str, np.ndarray] | None = None   # the surroundings as kept (_load)
         self._forget()
         self._load()
 
@@ -265,9 +265,7 @@ class SkimmingDetector(Detector):
         """Forget the fascia (an engineer serviced the machine): learnt again while nothing moves."""
         self._saved = False
         self.model.reset()
-        self._far_arrays = None
-        if self._surround is not None:
-            self._surround.model.reset()
+        self.far_model.reset()
         self._ref = None
         self._shaken = False
         self._drift = [0.0, 0.0]
@@ -327,13 +325,9 @@ class SkimmingDetector(Detector):
         # Cells over the region with its margin, at the resolution the region alone would get: the
         # margin's cells tell a skimmer (the fascia changed, its surroundings did not) from a camera that
         # was moved or zoomed (both changed).
-        ow, oh = self._outer[2] - self._outer[0], self._outer[3] - self._outer[1]
         scale = working_size(x1 - x, y1 - y)[0] / (x1 - x)
-        self._size = (max(CELL, int(round(ow * scale / CELL)) * CELL), max(CELL, int(round(oh * scale / CELL)) * CELL))
-        rows, cols = self._size[1] // CELL, self._size[0] // CELL
-        cx = (np.arange(cols) + 0.5) * ow / cols + self._outer[0]
-        cy = (np.arange(rows) + 0.5) * oh / rows + self._outer[1]
-        self._in_roi = ((cy[:, None] >= y) & (cy[:, None] < y1)) & ((cx[None, :] >= x) & (cx[None, :] < x1))
+        self._size = grid_size(self._outer[2] - self._outer[0], self._outer[3] - self._outer[1], scale)
+        self._in_roi = cells_within(self._outer, self._size, (x, y, x1, y1))
         # The shake that can be aligned: up to the margin (at least 2 px); the border a shift uncovers
         # is left out of the movement test.
         self._slack = (max(2, dx), max(2, dy))
@@ -359,12 +353,8 @@ class SkimmingDetector(Detector):
         if f > m:
             fx, fy = int(round(f * (x1 - x))), int(round(f * (y1 - y)))
             box = (max(0, x - fx), max(0, y - fy), min(W, x1 + fx), min(H, y1 + fy))
-            size = (max(CELL, int(round((box[2] - box[0]) * scale / CELL)) * CELL),
-                    max(CELL, int(round((box[3] - box[1]) * scale / CELL)) * CELL))
-            model = FasciaModel(self.model.learn_views, k=self.cfg.sensitivity, floor=self.cfg.min_edge)
-            self._surround = Surroundings(box, self._outer, size, model)
-            if self._far_arrays is not None and self._far_arrays["n"].shape == (size[1] // CELL, size[0] // CELL):
-                model.from_arrays(self._far_arrays)
+            self._surround = Surroundings(box, self._outer, grid_size(box[2] - box[0], box[3] - box[1], scale),
+                                          self.far_model)
 
     def _look(self, ctx, raw: np.ndarray) -> None:
         now = ctx.time_s
@@ -375,9 +365,7 @@ class SkimmingDetector(Detector):
                 log.warning("skimming: %s was deleted: learning the fascia again", self.cfg.reference_file)
                 self.relearn()
         self._why = None
-        x0, y0, x1, y1 = self._outer
-        outer = raw[y0:y1, x0:x1]
-        grey = (cv2.cvtColor(outer, cv2.COLOR_BGR2GRAY) if outer.ndim == 3 else outer).astype(np.float32)
+        grey = _grey(raw, self._outer)
         if self._ref is not None and self._ref.shape != grey.shape:
             log.warning("skimming: the fascia was learnt at another camera resolution: learning it again")
             self.relearn()
@@ -391,24 +379,15 @@ class SkimmingDetector(Detector):
             self._same_s = np.full((rows, cols), -np.inf)
             self._seen_s = np.full((rows, cols), -np.inf)
         prev, self._prev = self._prev, grey
-        context = None
-        if self.cfg.shake_context:
-            cx0, cy0, cx1, cy1 = self._context
-            context = raw[cy0:cy1, cx0:cx1]
-            context = (cv2.cvtColor(context, cv2.COLOR_BGR2GRAY) if context.ndim == 3 else context).astype(np.float32)
+        context = _grey(raw, self._context) if self.cfg.shake_context else None
         prev_context, self._prev_context = self._prev_context, context
         if self._surround is not None:   # before `_moved`: what stood still there is no one at the machine
-            fx0, fy0, fx1, fy1 = self._surround.box
-            far = raw[fy0:fy1, fx0:fx1]
-            far = (cv2.cvtColor(far, cv2.COLOR_BGR2GRAY) if far.ndim == 3 else far).astype(np.float32)
-            self._surround.watch(far, now, self._threshold, self.cfg.motion_share)
+            self._surround.watch(_grey(raw, self._surround.box), now, self._threshold, self.cfg.motion_share)
         moved, own = self._moved(ctx, prev, grey, (rows, cols), prev_context, context)
-        if self._surround is not None:
-            far_model, outside = self._surround.model, self._surround.outside
-            was = far_model.share_ready(outside)
-            self._surround.learn(now, self.cfg.settle_s, held=self._why in ("light", "person", "turned"))
-            if self._saved and was < 1.0 <= far_model.share_ready(outside):
-                self._save()   # the surroundings' last cells, learnt after the fascia was kept
+        if (self._surround is not None
+                and self._surround.learn(now, self.cfg.settle_s, held=self._why in ("light", "person", "turned"))
+                and self._saved):
+            self._save()   # the surroundings' last cells, learnt after the fascia was kept
         self._moved_s[moved] = now
         self._own_s[own] = now
         still = now - self._moved_s >= self.cfg.settle_s - 1e-9
@@ -451,7 +430,8 @@ class SkimmingDetector(Detector):
         if was_ready < 0.5 <= now_ready:
             self._ref = aligned   # the surroundings as they were when the fascia was learnt
             self._drift = [0.0, 0.0]
-            self.before = outer.copy()
+            ox0, oy0, ox1, oy1 = self._outer
+            self.before = raw[oy0:oy1, ox0:ox1].copy()
             self.learnt_from = f"frame {ctx.index}"
             self._save()
         elif was_ready < 1.0 <= now_ready:
@@ -764,15 +744,11 @@ class SkimmingDetector(Detector):
             with open(tmp, "wb") as fh:
                 np.savez(fh, roi=np.array(self.cfg.roi), before=np.frombuffer(png.tobytes(), np.uint8),
                          learnt_from=np.array(self.learnt_from), ref=self._ref, **self.model.to_arrays(),
-                         **self._surround_arrays())
+                         **{f"far_{k}": v for k, v in self.far_model.to_arrays().items() if v is not None})
             os.replace(tmp, path)
             self._saved = True
         except OSError as exc:   # the watch goes on; only a restart would learn it again
             log.error("skimming: the learnt fascia could not be kept in %s: %s", path, exc)
-
-    def _surround_arrays(self) -> dict[str, np.ndarray]:
-        m = self._surround.model if self._surround is not None else None
-        return {} if m is None or m.n is None else {f"far_{k}": v for k, v in m.to_arrays().items()}
 
     def _load(self) -> None:
         path = self.cfg.reference_file
@@ -785,8 +761,8 @@ class SkimmingDetector(Detector):
                                 path, list(z["roi"]), self.cfg.roi)
                     return
                 self.model.from_arrays(z)
-                if "far_n" in z:   # the surroundings, once the region is placed (_place)
-                    self._far_arrays = {k: np.asarray(z[f"far_{k}"]) for k in ("sum", "sq", "n")}
+                if "far_n" in z:   # the surroundings (a file kept before they were learnt has none)
+                    self.far_model.from_arrays({k: z[f"far_{k}"] for k in ("sum", "sq", "n")})
                 self._ref = np.asarray(z["ref"], np.float32)
                 self.before = cv2.imdecode(z["before"], cv2.IMREAD_COLOR)
                 self.learnt_from = f"{path} ({z['learnt_from']})"
@@ -794,6 +770,12 @@ class SkimmingDetector(Detector):
         except (OSError, ValueError, KeyError) as exc:
             raise UserError(f"{path}: not a learnt fascia this version can read ({exc}); "
                             f"python run.py relearn deletes it") from None
+
+
+def _grey(raw: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The crop `box` (x0, y0, x1, y1) of a frame, in grey, float32."""
+    crop = raw[box[1]:box[3], box[0]:box[2]]
+    return (cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop).astype(np.float32)
 
 
 def _reaches_only_through_the_fascia(person, ctx, front, outer) -> bool:

@@ -33,8 +33,24 @@ _NOISE_MASK = np.float32([[1, -2, 1], [-2, 4, -2], [1, -2, 1]])
 def working_size(w: int, h: int) -> tuple[int, int]:
     """(width, height) of the working image for a region of w x h source pixels: long side WORK, both
     multiples of CELL."""
-    s = WORK / max(w, h)
-    return (max(CELL, int(round(w * s / CELL)) * CELL), max(CELL, int(round(h * s / CELL)) * CELL))
+    return grid_size(w, h, WORK / max(w, h))
+
+
+def grid_size(w: float, h: float, scale: float) -> tuple[int, int]:
+    """(width, height) of the working image for w x h source pixels at `scale` working pixels each:
+    both multiples of CELL."""
+    return (max(CELL, int(round(w * scale / CELL)) * CELL), max(CELL, int(round(h * scale / CELL)) * CELL))
+
+
+def cells_within(box: tuple[int, int, int, int], size: tuple[int, int], inner: tuple[int, int, int, int]
+                 ) -> np.ndarray:
+    """bool (rows, cols): the cells of `box` (x0, y0, x1, y1, source px, at working `size`) whose centre
+    lies within `inner` (x0, y0, x1, y1)."""
+    rows, cols = size[1] // CELL, size[0] // CELL
+    cx = (np.arange(cols) + 0.5) * (box[2] - box[0]) / cols + box[0]
+    cy = (np.arange(rows) + 0.5) * (box[3] - box[1]) / rows + box[1]
+    return (((cy[:, None] >= inner[1]) & (cy[:, None] < inner[3]))
+            & ((cx[None, :] >= inner[0]) & (cx[None, :] < inner[2])))
 
 
 def cell_structure(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -196,10 +212,9 @@ class Surroundings:
                  model: FasciaModel):
         self.box, self.size, self.model = box, size, model
         rows, cols = size[1] // CELL, size[0] // CELL
-        cx = (np.arange(cols) + 0.5) * (box[2] - box[0]) / cols + box[0]
-        cy = (np.arange(rows) + 0.5) * (box[3] - box[1]) / rows + box[1]
-        self.outside = ~(((cy[:, None] >= inner[1]) & (cy[:, None] < inner[3]))
-                         & ((cx[None, :] >= inner[0]) & (cx[None, :] < inner[2])))
+        self.outside = ~cells_within(box, size, inner)
+        if model.n is not None and model.n.shape != (rows, cols):
+            model.reset()   # kept for another region or camera resolution
         # The cells asked: one cell clear of the margin, which a board a little larger than it overlaps.
         self.beyond = ~cv2.dilate((~self.outside).astype(np.uint8), _NEIGHBOURS).astype(bool)
         self._moved_s = np.full((rows, cols), np.nan)   # per cell: when something last moved over it
@@ -207,12 +222,12 @@ class Surroundings:
         self._prev: np.ndarray | None = None
         self._grey: np.ndarray | None = None
         self._still: np.ndarray | None = None
-        self._verdict: dict[float, bool] = {}   # as_learnt's answers for this look, by share
+        self._verdict: tuple[float, bool] | None = None   # as_learnt's (share, answer) for this look
 
     def watch(self, grey: np.ndarray, now: float, threshold: float, motion_share: float) -> None:
         """What moved since the last look (`grey`: the surroundings, float32; `threshold`: grey levels)."""
         prev, self._prev, self._grey = self._prev, grey, grey
-        self._verdict = {}
+        self._verdict = None
         if prev is None or prev.shape != grey.shape:
             self._moved_s[:] = now
             return
@@ -220,15 +235,17 @@ class Surroundings:
         share = cv2.resize(moving, (self.size[0] // CELL, self.size[1] // CELL), interpolation=cv2.INTER_AREA)
         self._moved_s[cv2.dilate((share >= motion_share).astype(np.uint8), _NEIGHBOURS).astype(bool)] = now
 
-    def learn(self, now: float, settle_s: float, held: bool) -> None:
+    def learn(self, now: float, settle_s: float, held: bool) -> bool:
         """The cells nothing moved over for `settle_s` learnt. `held`: none is (a light switched, someone
-        at the machine, the view turned)."""
+        at the machine, the view turned). True when the last of them was learnt at this look."""
         if held:
             self._held_s = now
         self._still = now - np.maximum(self._moved_s, self._held_s) >= settle_s - 1e-9
         learn = self._still & self.outside
         if self.model.n is None or (learn & (self.model.n < self.model.learn_views)).any():
             self.model.add(cell_structure(self._grey, self.size), learn)
+            return self.model.share_ready(self.outside) == 1.0
+        return False
 
     def quiet(self, box: tuple[float, float, float, float], now: float, for_s: float) -> bool:
         """Nothing moved over `box` (x, y, w, h, source px; all of it within the surroundings) for
@@ -246,9 +263,9 @@ class Surroundings:
     def as_learnt(self, share: float, least: int = 8) -> bool:
         """At the last look, at most `share` of the still, learnt cells with edges (`beyond`) differ from
         what was learnt, and at least `least` of them were asked."""
-        if share not in self._verdict:
-            self._verdict[share] = self._as_learnt(share, least)
-        return self._verdict[share]
+        if self._verdict is None or self._verdict[0] != share:
+            self._verdict = (share, self._as_learnt(share, least))
+        return self._verdict[1]
 
     def _as_learnt(self, share: float, least: int) -> bool:
         if self._grey is None or self._still is None or self.model.n is None:
