@@ -159,11 +159,12 @@ def _anomaly_row(y: np.ndarray, margin: np.ndarray, raised: np.ndarray) -> dict:
 
 
 def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: int = 0,
-                   stage: str = "classical") -> dict:
+                   stage: str = "classical", epochs: int | None = None) -> dict:
     """Grouped k-fold on live windows; each held-out clip is replayed live with its own fold's model.
     `stage="cascade"`: each fold also trains the stage-2 CNN on its training clips' frames (as
     `train --task deep`) and the held-out clips run through the whole cascade with it (LiteRT);
-    `comparison.json` then puts the cheap stage and the cascade side by side."""
+    `comparison.json` then puts the cheap stage and the cascade side by side. `epochs`: the most each
+    stage-2 network trains for (None: as `train` trains them; the tests ask for one)."""
     items, y = _dataset(dataset)
     groups = np.array([it.group for it in items])
     if len(set(groups.tolist())) < folds:
@@ -188,6 +189,7 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
         frames, frame_y, frame_clip, frame_state = deep.harvest_by_clip(items, cfg)
     models: list[dict[str, Any]] = [{} for _ in items]
     thresholds, variants = [], []
+    trained_for = {} if epochs is None else {"epochs": epochs}
     for tr, te in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups):
         clf = _fit([windows[i] for i in tr], y[tr], groups[tr], f"{dataset}: a fold's training part (try fewer folds)")
         # The held-out clips meet the model as a kiosk would load it: the saved arrays, not the estimator.
@@ -197,12 +199,13 @@ def cross_validate(dataset: str, out: str, cfg: Config, folds: int = 5, seed: in
         if stage == "cascade":
             keep = np.isin(frame_clip, tr)
             cnn, variant, _ = deep.fit_best({v: x[keep] for v, x in frames.items()}, frame_y[keep],
-                                            groups[frame_clip[keep]], f"{dataset}: a fold's training part")
+                                            groups[frame_clip[keep]], f"{dataset}: a fold's training part",
+                                            **trained_for)
             fold_models["deep_lite"] = deep.lite_model(cnn, variant)
             variants.append(variant)
             # The normality check too, from the same training frames: its anomaly events are scored below.
             siamese = normality.fit(frames[normality.VARIANT][keep], frame_y[keep], groups[frame_clip[keep]],
-                                    frame_state[keep], f"{dataset}: a fold's training part")
+                                    frame_state[keep], f"{dataset}: a fold's training part", **trained_for)
             fold_models["normality_lite"] = normality.lite_model(siamese)
         for i in te:
             models[i] = fold_models

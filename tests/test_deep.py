@@ -185,7 +185,8 @@ def test_cross_validation_of_the_cascade_against_the_cheap_stage(tmp_path, small
     pytest.importorskip("tensorflow", reason="training extras (requirements-train.txt) not installed")
     from tasks.fight import cross_validate
 
-    metrics = cross_validate(small_fight_set, str(tmp_path / "out"), load_config(), folds=2, seed=0, stage="cascade")
+    metrics = cross_validate(small_fight_set, str(tmp_path / "out"), load_config(), folds=2, seed=0, stage="cascade",
+                             epochs=1)
     comparison = json.loads((tmp_path / "out" / "comparison.json").read_text())
     assert metrics["stage"] == "cascade" and metrics["n"] == 24
     for row in ("classical", "cascade"):
