@@ -8,7 +8,13 @@ arrival times (features/people.py). The count combines
   standing together make one blob); a region in which it finds one or none counts one;
 - tracks: a person who stops moving leaves the motion mask (the rolling background takes them in
   within a second or two), so each update also looks again, with the people detector, where a track
-  stood; a track neither moving nor found again for `hold_s` has left.
+  stood; a track neither moving nor found again for `hold_s` has left;
+- things: a region the people detector never confirmed, in which nothing changed from one frame to the
+  next for `thing_after_s`, is something put down (a parcel, a board fitted over the fascia), not a
+  person. The motion mask keeps a new, high-contrast object as foreground for a minute and more (its
+  pixels join the background slowly), and counted as a person it locked the door as a covered face
+  after `face.timeout_s`. It stays tracked but is not in `ctx.people`; it counts again once it stirs.
+  A person, however still, stirs (left_object tells its owner from a bag the same way).
 Nothing runs while nothing moves and nobody is in view.
 """
 
@@ -16,12 +22,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from pydantic import Field
 
 from core.detector import Detector, Flag, register
 from core.settings import Section
 from features.boxes import iou
-from features.people import PeopleTracker, PersonFinder, moving_fraction, person_regions
+from features.people import PeopleTracker, PersonFinder, moving_fraction, person_regions, stirred
 
 
 class PeopleConfig(Section):
@@ -47,6 +54,15 @@ class PeopleConfig(Section):
                                 description="a region at least this wide for its height may be two people side "
                                             "by side: the people detector looks inside it")
     use_hog: bool = Field(True, description="split and confirm people with the HOG people detector (off: blobs only)")
+    thing_after_s: float = Field(3.0, ge=0, le=600,
+                                 description="a region the people detector never confirmed, in which nothing "
+                                             "changed from one frame to the next for this long, is a thing put "
+                                             "down, not a person (0: every region is a person)")
+    stir_threshold: float = Field(20.0, gt=0, le=255,
+                                  description="grey levels a pixel must change by between two frames to stir")
+    stir_share: float = Field(0.005, ge=0, lt=1,
+                              description="a region stirs when more than this share of its box changed between "
+                                          "two frames")
 
 
 @register
@@ -62,10 +78,13 @@ class PeopleDetector(Detector):
         self.tracker = PeopleTracker(cfg.hold_s)
         self._next_pass = 0.0
         self._settled = max(1, round(cfg.settle_s * fps))
+        self._prev = None          # the previous frame's grey_tamper while anyone is tracked (things stir not)
+        self._prev_index = -2
 
     def reset(self) -> None:
         self.tracker.reset()
         self._next_pass = 0.0
+        self._prev_index = -2
 
     def _grey(self, ctx, t: float):
         """The processing-size grey for a people-detector pass; the next pass no sooner than 1/update_hz."""
@@ -117,8 +136,30 @@ class PeopleDetector(Detector):
                         if iou(b, tr.box) >= 0.3 and all(iou(b, m) < 0.3 for m in moving):
                             self.tracker.seen(tr, t, b)
                             break
-        ctx.people = tracks  # a fresh list from the tracker each frame
+        ctx.people = self._not_things(ctx, tracks, W) if cfg.thing_after_s else tracks
         return []
+
+    def _not_things(self, ctx, tracks: list, W: int) -> list:
+        """`tracks` less the things (see the module docstring). Needs the previous frame: kept only while
+        anyone is tracked, so a still booth copies nothing."""
+        if not tracks:
+            return tracks
+        t, grey, cfg = ctx.time_s, ctx.grey_tamper, self.cfg
+        if self._prev is not None and self._prev_index == ctx.index - 1 and self._prev.shape == grey.shape:
+            s = grey.shape[1] / W
+            for tr in tracks:
+                if not tr.confirmed and stirred(grey, self._prev, _scaled(tr.box, s), cfg.stir_threshold,
+                                                cfg.stir_share):
+                    tr.stirred_s = t
+        else:   # no frame to compare with: nobody is taken for a thing on this one
+            for tr in tracks:
+                tr.stirred_s = t
+        if self._prev is None or self._prev.shape != grey.shape:
+            self._prev = grey.copy()
+        else:
+            np.copyto(self._prev, grey)
+        self._prev_index = ctx.index
+        return [tr for tr in tracks if tr.confirmed or t - tr.stirred_s < cfg.thing_after_s]
 
 
 def _at_edge(box, W: int, H: int) -> bool:

@@ -36,6 +36,11 @@ class Person:
     moved: int = 0              # frames in which this person was a moving region
     moved_s: float = 0.0        # when this person was last a moving region
     seen_box: tuple[int, int, int, int] | None = None   # where the people detector last saw them
+    stirred_s: float | None = None   # when something last changed in the box from one frame to the next
+
+    def __post_init__(self) -> None:
+        if self.stirred_s is None:
+            self.stirred_s = self.first_s
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -117,6 +122,19 @@ def _x_overlap(a, b) -> float:
     return max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
 
 
+def stirred(grey: np.ndarray, prev: np.ndarray, box: tuple[int, int, int, int], threshold: float,
+            share: float) -> bool:
+    """Whether over `share` of `box` (pixels of `grey`) changed by more than `threshold` grey levels since
+    `prev`: a person, however still, stirs; a parcel or a board does not."""
+    H, W = grey.shape[:2]
+    x, y, w, h = box
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
+    if x1 <= x0 or y1 <= y0:
+        return False
+    diff = cv2.absdiff(grey[y0:y1, x0:x1], prev[y0:y1, x0:x1])
+    return int(np.count_nonzero(diff > threshold)) > share * (x1 - x0) * (y1 - y0)
+
+
 def moving_fraction(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:
     """Fraction of `box` (mask pixels) that moves."""
     x, y, w, h = box
@@ -162,7 +180,7 @@ class PeopleTracker:
         for j, (b, confirmed) in enumerate(boxes):
             if j not in used_b:
                 self.tracks.append(Person(self._next, b, t, t, confirmed, moved=1, moved_s=t,
-                                          seen_box=b if confirmed else None))
+                                          seen_box=b if confirmed else None, stirred_s=t))
                 self._next += 1
         self.tracks = [tr for tr in self.tracks if t - tr.last_s <= self.hold_s]
         return self.tracks

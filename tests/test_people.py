@@ -102,6 +102,81 @@ def test_occupancy_counts_the_booth_and_feeds_crowding(booth):
     assert sum("crowding" in flags[i] for i in range(crowd_a, crowd_b + 1)) > 0.8 * (crowd_b - crowd_a + 1)
 
 
+def _empty_booth_with(draw, seconds, *overrides):
+    """Per frame, the people in view and the flags raised, through the classical stage, of the synthetic
+    booth's empty picture (320x240, 15 fps, a little noise) with `draw(img, t)` drawn on it."""
+    bg = booth_scenario(320, 240).background()
+    stage = ClassicalStage(load_config(None, list(overrides)), 15.0)
+    people, flags = [], []
+    for i in range(int(seconds * 15)):
+        img = bg.copy()
+        draw(img, i / 15.0)
+        noise = np.random.default_rng(i).normal(0, 2.0, img.shape).round().astype(np.int16)
+        res = stage.process(np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8), i, i / 15.0)
+        people.append(list(res.ctx.people or []))
+        flags.append({f.type for f in res.flags})
+    return people, flags, stage
+
+
+def test_a_parcel_put_down_is_a_thing_not_a_person_whose_face_is_checked():
+    """A large box put down in the booth is a region of the motion mask for a minute and more; never
+    confirmed by the people detector and never stirring, it is no one once `thing_after_s` has passed,
+    so it raises no face_covered (which locks the door). Counted as a person, it did."""
+    import cv2
+
+    rng = np.random.default_rng(5)
+    box = cv2.resize(np.clip(rng.normal(90, 25, (18, 13, 3)), 0, 255).astype(np.uint8), (50, 70),
+                     interpolation=cv2.INTER_NEAREST)
+
+    def parcel(img, t):
+        if t >= 1.0:
+            img[150:220, 150:200] = box
+
+    people, flags, stage = _empty_booth_with(parcel, 14)
+    after = stage.detector("people").cfg.thing_after_s
+    assert any(people[i] for i in range(15, 30))                        # a region at first ...
+    assert not any(people[i] for i in range(int((1.0 + after + 0.2) * 15), len(people)))   # ... then a thing
+    assert stage.detector("people").tracker.tracks                      # still tracked: it counts if it stirs
+    assert not any("face_covered" in f for f in flags)
+    _, flags, _ = _empty_booth_with(parcel, 14, "people.thing_after_s=0")
+    assert any("face_covered" in f for f in flags)
+
+
+def test_someone_standing_almost_still_is_still_a_person():
+    """A person the people detector never confirms, swaying by one pixel of 320, stays in view for as
+    long as they stand there; a figure that does not move at all is a thing (a cardboard cut-out)."""
+    import math
+
+    import cv2
+
+    def standing(sway):
+        def draw(img, t):
+            if t >= 1.0:
+                dx = int(round(sway * math.sin(2 * math.pi * 0.7 * t)))
+                cv2.rectangle(img, (200 + dx, 60), (226 + dx, 232), (60, 50, 45), -1)
+                cv2.circle(img, (213 + dx, 52), 9, (95, 135, 190), -1)
+        return draw
+
+    people, _, stage = _empty_booth_with(standing(1.0), 12)
+    assert all(len(people[i]) == 1 for i in range(30, len(people)))
+    assert not any(p.confirmed for p in stage.detector("people").tracker.tracks)   # the rule, not HOG, kept them
+    people, _, _ = _empty_booth_with(standing(0.0), 12)
+    assert not any(people[i] for i in range(int(5.5 * 15), len(people)))
+
+
+def test_stirred_counts_the_pixels_that_changed_within_the_box_only():
+    from features.people import stirred
+
+    prev = np.zeros((40, 60), np.uint8)
+    grey = prev.copy()
+    grey[5:7, 5:8] = 50                       # 6 pixels changed, in a 20x20 box (400 pixels)
+    grey[30:40, 40:60] = 200                  # outside the box: not counted
+    assert stirred(grey, prev, (0, 0, 20, 20), 20.0, 0.01)
+    assert not stirred(grey, prev, (0, 0, 20, 20), 20.0, 0.02)
+    assert not stirred(grey, prev, (0, 0, 20, 20), 60.0, 0.0)     # under the threshold
+    assert not stirred(grey, prev, (70, 70, 10, 10), 20.0, 0.0)   # outside the picture
+
+
 def _ctx(t, people, state="unknown"):
     return FrameContext(0, t, 10.0, None, None, None, SimpleNamespace(calibrating=False), None, 1.0, state,
                         people=people)
