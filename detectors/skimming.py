@@ -14,9 +14,9 @@ of it, then compared again, cell by cell, whenever nothing does:
   Nothing is compared while a tracked person (`ctx.people`) is within `at_machine` of the region
   (unless only blobs on the fascia itself bring a moving person's box there: the occupancy stage
   joins a new blob on the fascia to someone passing near; nor a track seen moving in one frame only,
-  once that frame has passed; nor a region never confirmed as a person that stood still for STILL_S
-  within the surroundings: a board fitted over the fascia and beyond it), or a light switches (the
-  motion detector's guard). Something moving
+  once that frame has passed; a board fitted over the fascia and beyond it is a region of the motion
+  mask too, until the occupancy stage finds it a thing: detectors/people.py, `people.thing_after_s`),
+  or a light switches (the motion detector's guard). Something moving
   in its `margin` that reaches its edge holds the cells joined to where it came in (through cells
   that moved or differ from what was learnt): a customer's hand resting on the keypad while its arm
   moves is never compared, a skimmer elsewhere on the fascia is (movement in the margin away from
@@ -69,7 +69,6 @@ from features.fascia import (CELL, FasciaModel, Surroundings, cell_structure, ce
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0   # how often the kept fascia's file is looked for (`relearn` deletes it)
-STILL_S = 2.0     # a region still for this long at the machine, never confirmed a person, is a thing there
 # Why a look compared nothing (SkimmingDetector.held): a light switched, a tracked person at the machine,
 # movement in the margin, the view turned beyond it; or it was compared and set aside: the region's
 # margin changed as well (`ring_share`: the view moved or zoomed), the whole fascia changed (`max_share`:
@@ -381,7 +380,7 @@ class SkimmingDetector(Detector):
         prev, self._prev = self._prev, grey
         context = _grey(raw, self._context) if self.cfg.shake_context else None
         prev_context, self._prev_context = self._prev_context, context
-        if self._surround is not None:   # before `_moved`: what stood still there is no one at the machine
+        if self._surround is not None:   # which of their cells something moved over (they learn the still ones)
             self._surround.watch(_grey(raw, self._surround.box), now, self._threshold, self.cfg.motion_share)
         moved, own = self._moved(ctx, prev, grey, (rows, cols), prev_context, context)
         if (self._surround is not None
@@ -614,15 +613,6 @@ class SkimmingDetector(Detector):
             # off a crowd's region around a skimmer just pasted in (fight_surv nofi143), and that track
             # held the check for the occupancy stage's hold_s, past the evaluation's window.
             if p.moved <= 1 and p.moved_s < ctx.time_s:
-                continue
-            # A region the people detector never confirmed, within the fascia's surroundings, over which
-            # nothing moved for STILL_S is a thing that stands there, not someone at the machine: the
-            # occupancy stage keeps a board fitted over the fascia and beyond as a moving region for as
-            # long as the background has not taken it in (a minute and more), and it would hold the
-            # very comparison that finds it. A customer sways: still for STILL_S, all of them within
-            # twice the fascia's size, is not one.
-            if not p.confirmed and self._surround is not None and self._surround.quiet(
-                    tuple(v * ctx.to_source for v in p.box), ctx.time_s, STILL_S):
                 continue
             # Reaching into the zone, not only touching its edge: a box ending where the zone begins
             # shares none of its pixels (as the evaluation's choice of a quiet region counts them).

@@ -247,19 +247,6 @@ class Surroundings:
             return self.model.share_ready(self.outside) == 1.0
         return False
 
-    def quiet(self, box: tuple[float, float, float, float], now: float, for_s: float) -> bool:
-        """Nothing moved over `box` (x, y, w, h, source px; all of it within the surroundings) for
-        `for_s`, while it was watched."""
-        x0, y0, x1, y1 = self.box
-        bx, by, bw, bh = box
-        if bx < x0 or by < y0 or bx + bw > x1 or by + bh > y1 or self._grey is None:
-            return False
-        rows, cols = self._moved_s.shape
-        c0, c1 = int((bx - x0) * cols / (x1 - x0)), int(np.ceil((bx + bw - x0) * cols / (x1 - x0)))
-        r0, r1 = int((by - y0) * rows / (y1 - y0)), int(np.ceil((by + bh - y0) * rows / (y1 - y0)))
-        under = self._moved_s[r0:max(r0 + 1, r1), c0:max(c0 + 1, c1)]
-        return bool((now - under >= for_s - 1e-9).all())
-
     def as_learnt(self, share: float, least: int = 8) -> bool:
         """At the last look, at most `share` of the still, learnt cells with edges (`beyond`) differ from
         what was learnt, and at least `least` of them were asked."""
