@@ -36,7 +36,7 @@ class Person:
     moved: int = 0              # frames in which this person was a moving region
     moved_s: float = 0.0        # when this person was last a moving region
     seen_box: tuple[int, int, int, int] | None = None   # where the people detector last saw them
-    stirred_s: float | None = None   # when something last changed in the box from one frame to the next
+    stirred_s: float | None = None   # when the box last changed from one frame to the next (None: first_s)
 
     def __post_init__(self) -> None:
         if self.stirred_s is None:
@@ -180,7 +180,7 @@ class PeopleTracker:
         for j, (b, confirmed) in enumerate(boxes):
             if j not in used_b:
                 self.tracks.append(Person(self._next, b, t, t, confirmed, moved=1, moved_s=t,
-                                          seen_box=b if confirmed else None, stirred_s=t))
+                                          seen_box=b if confirmed else None))
                 self._next += 1
         self.tracks = [tr for tr in self.tracks if t - tr.last_s <= self.hold_s]
         return self.tracks
