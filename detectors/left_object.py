@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 from pydantic import Field
 
@@ -33,6 +32,7 @@ from features.blob_descriptors import DESCRIPTOR_NAMES
 from features.blob_descriptors import OBJECT_CLASSES as CLASSES
 from features.blob_descriptors import describe
 from features.boxes import gap, intersection, iou
+from features.people import changed_pixels
 from features.static_foreground import StaticForeground, StaticForegroundConfig
 
 _BAG, _PERSON = CLASSES.index("bag_or_parcel"), CLASSES.index("person")
@@ -221,9 +221,7 @@ class LeftObjectDetector(Detector):
         frame to the next, while a person beside it, however still, does."""
         if self._prev is None:
             return False
-        H, W = grey.shape
         x, y, w, h = bbox
         r = int(round(radius))
-        x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(W, x + w + r), min(H, y + h + r)
-        diff = cv2.absdiff(grey[y0:y1, x0:x1], self._prev[y0:y1, x0:x1])
-        return int(np.count_nonzero(diff > self.cfg.threshold)) >= self.cfg.owner_motion_frac * grey.size
+        changed, _ = changed_pixels(grey, self._prev, (x - r, y - r, w + 2 * r, h + 2 * r), self.cfg.threshold)
+        return changed >= self.cfg.owner_motion_frac * grey.size

@@ -364,7 +364,9 @@ class SkimmingDetector(Detector):
                 log.warning("skimming: %s was deleted: learning the fascia again", self.cfg.reference_file)
                 self.relearn()
         self._why = None
-        grey = _grey(raw, self._outer)
+        # The region with its margin lies within the surroundings: cut and converted once, when they are watched.
+        wide = _grey(raw, self._surround.box) if self._surround is not None else None
+        grey = _grey(raw, self._outer) if wide is None else _within(wide, self._surround.box, self._outer)
         if self._ref is not None and self._ref.shape != grey.shape:
             log.warning("skimming: the fascia was learnt at another camera resolution: learning it again")
             self.relearn()
@@ -381,7 +383,7 @@ class SkimmingDetector(Detector):
         context = _grey(raw, self._context) if self.cfg.shake_context else None
         prev_context, self._prev_context = self._prev_context, context
         if self._surround is not None:   # which of their cells something moved over (they learn the still ones)
-            self._surround.watch(_grey(raw, self._surround.box), now, self._threshold, self.cfg.motion_share)
+            self._surround.watch(wide, now, self._threshold, self.cfg.motion_share)
         moved, own = self._moved(ctx, prev, grey, (rows, cols), prev_context, context)
         if (self._surround is not None
                 and self._surround.learn(now, self.cfg.settle_s, held=self._why in ("light", "person", "turned"))
@@ -766,6 +768,11 @@ def _grey(raw: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """The crop `box` (x0, y0, x1, y1) of a frame, in grey, float32."""
     crop = raw[box[1]:box[3], box[0]:box[2]]
     return (cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop).astype(np.float32)
+
+
+def _within(crop: np.ndarray, box: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> np.ndarray:
+    """The part of `crop` (the frame's pixels in `box`, x0, y0, x1, y1) that is `inner`, which lies within it."""
+    return crop[inner[1] - box[1]:inner[3] - box[1], inner[0] - box[0]:inner[2] - box[0]]
 
 
 def _reaches_only_through_the_fascia(person, ctx, front, outer) -> bool:

@@ -122,17 +122,25 @@ def _x_overlap(a, b) -> float:
     return max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
 
 
-def stirred(grey: np.ndarray, prev: np.ndarray, box: tuple[int, int, int, int], threshold: float,
-            share: float) -> bool:
-    """Whether over `share` of `box` (pixels of `grey`) changed by more than `threshold` grey levels since
-    `prev`: a person, however still, stirs; a parcel or a board does not."""
+def changed_pixels(grey: np.ndarray, prev: np.ndarray, box: tuple[int, int, int, int], threshold: float
+                   ) -> tuple[int, int]:
+    """(pixels changed by more than `threshold` grey levels since `prev`, pixels) within `box` (x, y, w, h,
+    clipped to the picture): the frame difference that tells someone, however still, from a thing."""
     H, W = grey.shape[:2]
     x, y, w, h = box
     x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
     if x1 <= x0 or y1 <= y0:
-        return False
+        return 0, 0
     diff = cv2.absdiff(grey[y0:y1, x0:x1], prev[y0:y1, x0:x1])
-    return int(np.count_nonzero(diff > threshold)) > share * (x1 - x0) * (y1 - y0)
+    return int(np.count_nonzero(diff > threshold)), (x1 - x0) * (y1 - y0)
+
+
+def stirred(grey: np.ndarray, prev: np.ndarray, box: tuple[int, int, int, int], threshold: float,
+            share: float) -> bool:
+    """Whether over `share` of `box` (pixels of `grey`) changed by more than `threshold` grey levels since
+    `prev`: a person, however still, stirs; a parcel or a board does not."""
+    changed, pixels = changed_pixels(grey, prev, box, threshold)
+    return pixels > 0 and changed > share * pixels
 
 
 def moving_fraction(mask: np.ndarray, box: tuple[int, int, int, int]) -> float:
