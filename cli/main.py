@@ -91,9 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--perturb", action="store_true",
                    help="also replay the footage with each camera perturbation (brightness, contrast, noise, blur, "
                         "JPEG, shake) at three strengths: perturb.json and perturb.png")
-    e.add_argument("--patch-style", choices=("block", "faint"),
-                   help="task skimming: the pasted skimmer; block (default) stands out, faint blends in "
-                        "(datasets/skim_patch.py)")
+    # datasets/skim_patch.STYLES (not imported here: parsing stays free of OpenCV; a test keeps them equal).
+    e.add_argument("--patch-style", choices=("block", "faint", "noise"),
+                   help="task skimming: the pasted skimmer; block (default) stands out, faint blends in, noise is "
+                        "random pixels (datasets/skim_patch.py)")
     e.add_argument("--patch-size", type=float, metavar="SHARE",
                    help="task skimming: the pasted skimmer's sides as a share of the fascia's (default 0.4)")
     e.add_argument("--stage", choices=("cascade", "classical"),

@@ -5,7 +5,7 @@ skimming check can be scored on any clip (and a site can try it on its own camer
     for img in Patcher(quiet, w, h, seed=3).apply(frames, onset=len(frames) // 2):
         ...
     python -m datasets.skim_patch --in clip.mp4 --out patched.avi [--roi x,y,w,h] [--onset-frame N]
-                                  [--style block|faint] [--size 0.4]
+                                  [--style block|faint|noise] [--size 0.4]
 
 The patch is `size` of the region's sides (default 0.4), somewhere inside it (the seed says where).
 Its `style`:
@@ -13,7 +13,11 @@ Its `style`:
   own, its grey levels chosen to stand out from what it covers (a skimmer is not camouflaged for a
   camera: it is made to look like a card slot to a customer);
 - `faint`: the hard case, a skimmer made to blend in: no outline, the mean colour of what it covers,
-  and a blocky texture of only +-FAINT grey levels on it.
+  and a blocky texture of only +-FAINT grey levels on it;
+- `noise`: what a "small textured patch" most often is in someone else's test: every pixel of every
+  channel drawn uniformly from 0-255. Texture finer than any camera's optics resolve; the check
+  blurs a little before it takes gradients (its noise is a camera's), so it sees less of this
+  patch than of a block's outline.
 It is pasted into every frame from the onset on, in the same place: fitted, it stays.
 
 `quiet_region` picks where a site would draw a fascia on a scene that has none: the window of
@@ -35,7 +39,7 @@ import numpy as np
 
 SHARE = 0.15    # the quiet region's sides, as a share of the picture's
 SIZE = 0.4      # the patch's sides, as a share of the region's
-STYLES = ("block", "faint")
+STYLES = ("block", "faint", "noise")
 FAINT = 25.0    # the faint patch's texture: +- this many grey levels about what it covers
 # The skimming check's defaults (detectors/skimming.py, SkimmingConfig: update_hz, motion_threshold,
 # motion_share; this layer cannot import it, a test keeps them equal): what counts as a look that saw
@@ -138,6 +142,8 @@ class Patcher:
     def _make(self, under: np.ndarray) -> np.ndarray:
         """The patch, drawn once against what it covers on the onset frame."""
         rng = np.random.default_rng([self._rng_seed, 1])
+        if self.style == "noise":
+            return rng.integers(0, 256, under.shape, dtype=np.uint8)
         ph, pw = under.shape[:2]
         block = max(2, min(pw, ph) // 5)
         amplitude = FAINT if self.style == "faint" else 45.0
@@ -182,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=float, default=SIZE, help="the patch's sides as a share of the region's")
     ap.add_argument("--style", choices=STYLES, default="block", help="block: stands out, with an outline; faint: "
-                                                                     "blends in (see the module's docstring)")
+                                                                     "blends in; noise: random pixels (see the "
+                                                                     "module's docstring)")
     args = ap.parse_args(argv)
     cap = cv2.VideoCapture(args.src)
     frames = []

@@ -15,7 +15,7 @@ import pytest
 
 from cli.main import dispatch
 from core.errors import UserError
-from datasets.skim_patch import FAINT, Patcher, main, quiet_region
+from datasets.skim_patch import FAINT, STYLES, Patcher, main, quiet_region
 from datasets.synthetic_booth import booth_scenario
 from detectors.skimming import HELD
 from helpers.files import write_video
@@ -199,6 +199,29 @@ def test_a_faint_patch_blends_into_what_it_covers_and_a_bad_style_is_refused():
     assert pf[0].std(axis=0).max() > 3 and pb[0].std(axis=0).max() < 1
     with pytest.raises(ValueError, match="style"):
         Patcher(roi, 320, 240, style="glossy")
+
+
+def test_a_noise_patch_is_random_pixels_drawn_once_and_every_style_is_offered_by_evaluate():
+    frames = scene()
+    roi = [200, 40, 80, 60]
+    noise = Patcher(roi, 320, 240, seed=3, style="noise")
+    assert noise.box == Patcher(roi, 320, 240, seed=3).box
+    x, y, w, h = noise.box
+    first = noise.frame(20, frames[20], 20)[y:y + h, x:x + w]
+    later = noise.frame(30, frames[30], 20)[y:y + h, x:x + w]
+    # Fitted, it stays: the same pixels on every frame after the onset; each channel independent and
+    # spread over the whole range (a block's texture is blocky: neighbours mostly equal).
+    assert np.array_equal(first, later)
+    assert first.std() > 60 and np.mean(first[:, 1:] == first[:, :-1]) < 0.05
+    assert np.mean(first[..., 0] == first[..., 1]) < 0.05
+    block = Patcher(roi, 320, 240, seed=3).frame(20, frames[20], 20)[y:y + h, x:x + w]
+    assert np.mean(block[:, 1:] == block[:, :-1]) > 0.5
+    # The command line offers exactly the styles the patcher makes.
+    from cli.main import build_parser
+
+    evaluate = next(a for a in build_parser()._subparsers._group_actions[0].choices["evaluate"]._actions
+                    if "--patch-style" in a.option_strings)
+    assert tuple(evaluate.choices) == STYLES
 
 
 def test_a_folder_of_videos_without_labels_is_scored_and_so_is_a_faint_patch(tmp_path):
