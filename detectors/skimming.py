@@ -34,8 +34,9 @@ of it, then compared again, cell by cell, whenever nothing does:
   `ring_share` of the margin changed: beyond either the view moved, zoomed or lost focus, which is
   tamper's, unless the surroundings out to `surround` of its size beyond the margin still look as
   learnt: then a fake fascia was fitted over all of the region), `min_cells` of them compared and
-  found changed within the last half of `after_s`, raises `skimmer_suspected` with the group's box and
-  a before/after pair of the region for the evidence;
+  found changed within the last half of `after_s` (and, with `min_strength` above 1, one of them by
+  that many times its threshold), raises `skimmer_suspected` with the group's box and a before/after
+  pair of the region for the evidence;
 - the flag repeats while the change stays, also while someone stands in front of it (what was fitted
   is still there); comparisons that find those cells as learnt end it (the overlay was removed).
 
@@ -142,6 +143,16 @@ class SkimmingConfig(Section):
                                                           "the whole view changing, not something fitted")
     sensitivity: float = Field(4.0, gt=0, le=50, description="a cell changed when it differs by this many times "
                                                              "its learnt spread, plus min_edge")
+    min_strength: float = Field(1.0, ge=1, le=50, description="a flag starts only when some cell of the change "
+                                                              "differs by at least this many times its threshold "
+                                                              "(the one sensitivity and min_edge set); 1: any. A "
+                                                              "heavily compressed, blurred or shaken stream makes "
+                                                              "cells differ by a little more than it for a while, "
+                                                              "an overlay that stands out by several times it, "
+                                                              "one made to blend in by little more: raise it only "
+                                                              "for such a camera, and score what it costs with "
+                                                              "evaluate --task skimming --perturb and "
+                                                              "--patch-style faint")
     min_edge: float = Field(0.4, gt=0, le=10, description="the least change of a cell's edges that counts (mean "
                                                           "reflectance gradient summed over 4 orientations; an "
                                                           "overlay's outline gives 1 to 4, a flat wall's noise 0.1)")
@@ -485,7 +496,7 @@ class SkimmingDetector(Detector):
         seen = None if self._alerted else now - self._seen_s <= 0.5 * self.cfg.after_s + 1e-9
         cells, box = settled_region(~np.isnan(since), mature, self.cfg.settled_share, seen=seen,
                                     least=self.cfg.min_cells)
-        if cells >= self.cfg.min_cells:
+        if cells >= self.cfg.min_cells and (self._alerted or self._strong(box)):
             ox, oy, ox1, oy1 = self._outer
             sx, sy = (ox1 - ox) / cols, (oy1 - oy) / rows
             self._box = (ox + int(box[0] * sx), oy + int(box[1] * sy), int(np.ceil(box[2] * sx)),
@@ -493,6 +504,15 @@ class SkimmingDetector(Detector):
             self._alerted = True
         else:
             self._alerted = False
+
+    def _strong(self, box: tuple[int, int, int, int]) -> bool:
+        """Some cell of the change found (`box`, in cells) differs by `min_strength` times its threshold:
+        asked only when a flag would start."""
+        if self.cfg.min_strength <= 1.0:
+            return True
+        x, y, w, h = box
+        cells = ~np.isnan(self._since[y:y + h, x:x + w])
+        return bool((self.model.strength(self._view)[y:y + h, x:x + w][cells] >= self.cfg.min_strength).any())
 
     def _hold(self, why: str) -> None:
         """Counts this look in `held` under `why`, once: movement in the margin may hold it before the

@@ -137,6 +137,14 @@ class FasciaModel:
         both = (view + mean).sum(axis=-1) + 1e-6
         return (diff > least) & (diff > self.rel * both) & ready
 
+    def strength(self, view: np.ndarray) -> np.ndarray:
+        """float (rows, cols): how many times its threshold (`k` times its spread plus `floor`) each cell
+        differs from what was learnt."""
+        if self._limits is None:
+            self._limits = (self.mean, self.k * self.spread + self.floor, self.ready)
+        mean, least, _ = self._limits
+        return np.abs(view - mean).sum(axis=-1) / least
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"sum": self._sum, "sq": self._sq, "n": self.n}
 

@@ -655,6 +655,34 @@ def test_a_noisy_night_camera_is_compared_above_its_noise(booth):
     assert hits and (hits[0] - fitted) / FPS <= 1.5, "the overlay was not raised on the noisy camera"
 
 
+def test_min_strength_leaves_a_faint_change_unraised_but_not_an_overlay_that_stands_out(booth):
+    """A camera whose stream is heavily compressed, blurred or shaken makes cells differ by a little
+    more than their threshold for a while; a site with such a camera raises `min_strength`. The
+    booth's overlay at 40 % (blended into the fascia: a faint change) is raised at the default and
+    not at 3; the overlay itself is raised at both, as quickly."""
+    _, bg, skim, roi = booth
+    fitted = int(2 * FPS)
+    faint = cv2.addWeighted(skim, 0.4, bg, 0.6, 0)
+
+    def frames(after):
+        return [noisy(bg if k < fitted else after, k) for k in range(int(5 * FPS))]
+
+    first = {}
+    for name, after in (("faint", faint), ("overlay", skim)):
+        for strength in (1, 3):
+            flags, stage = run(frames(after), roi_set(roi, f"skimming.min_strength={strength}"))
+            hits = flagged(flags, 0, len(flags) - 1)
+            first[name, strength] = hits[0] if hits else None
+            det = stage.detector("skimming")
+            ratio = det.model.strength(det._view)
+            # The cells it calls changed are those over their threshold (and over `rel` of their edges).
+            changed = det.model.changed(det._view)
+            assert changed.any() and (ratio[changed] > 1.0).all()
+            assert 1.0 < ratio[det._in_roi].max() < 3.0 if name == "faint" else ratio[det._in_roi].max() > 3.0
+    assert first["faint", 1] is not None and first["faint", 1] >= fitted and first["faint", 3] is None
+    assert first["overlay", 1] is not None and first["overlay", 3] == first["overlay", 1]
+
+
 def test_a_camera_panning_past_the_margin_is_not_a_skimmer(booth):
     """The view drifting a pixel at a time, well past the margin the check aligns: each look barely
     differs from the previous one once aligned to it, yet the fascia is no longer where it was learnt.
