@@ -129,10 +129,14 @@ class FasciaModel:
         var = np.maximum(self._sq / n - m * m, 0.0)
         return np.sqrt(var).sum(axis=-1).astype(np.float32)
 
-    def changed(self, view: np.ndarray) -> np.ndarray:
-        if self._limits is None:   # once learnt, every comparison reuses them
+    def _thresholds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, the least difference that counts, ready) per cell: once learnt, every comparison reuses them."""
+        if self._limits is None:
             self._limits = (self.mean, self.k * self.spread + self.floor, self.ready)
-        mean, least, ready = self._limits
+        return self._limits
+
+    def changed(self, view: np.ndarray) -> np.ndarray:
+        mean, least, ready = self._thresholds()
         diff = np.abs(view - mean).sum(axis=-1)
         both = (view + mean).sum(axis=-1) + 1e-6
         return (diff > least) & (diff > self.rel * both) & ready
@@ -140,9 +144,7 @@ class FasciaModel:
     def strength(self, view: np.ndarray) -> np.ndarray:
         """float (rows, cols): how many times its threshold (`k` times its spread plus `floor`) each cell
         differs from what was learnt."""
-        if self._limits is None:
-            self._limits = (self.mean, self.k * self.spread + self.floor, self.ready)
-        mean, least, _ = self._limits
+        mean, least, _ = self._thresholds()
         return np.abs(view - mean).sum(axis=-1) / least
 
     def to_arrays(self) -> dict[str, np.ndarray]:
