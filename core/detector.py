@@ -29,6 +29,9 @@ class Flag:
     bbox: tuple[int, int, int, int] | None = None  # x, y, w, h in motion-analysis pixels
     extra: dict[str, Any] = field(default_factory=dict)
     stage: str = "classical"
+    # Tells apart conditions of one type that a detector sees at once (a skimmer on each of two machines):
+    # each is its own episode, with its own start, evidence and end (pipeline/decision.py). None: one per type.
+    key: str | None = None
     # Pictures for the evidence beside the snapshot (name -> BGR image), made only when the flag starts
     # an event: a callable, so a flag repeated on every frame allocates nothing.
     images: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)

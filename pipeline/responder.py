@@ -84,7 +84,9 @@ class Responder:
         self._closing = False        # close() was called; whoever finishes last closes the stores
         self._closed = False
         self.door_outcomes: list[str] = []
-        self._open: dict[str, _OpenEpisode] = {}  # event type -> its open episode (only open ones: months of uptime)
+        # (event type, key) -> its open episode (only open ones: months of uptime); the key tells apart
+        # episodes of one type open at once (pipeline/decision.py: a skimmer on each of two machines).
+        self._open: dict[tuple[str, Any], _OpenEpisode] = {}
         self._lock = threading.RLock()          # events come from the frame loop, held alerts from timers
         self.alerts: list[Any] = []
 
@@ -100,8 +102,9 @@ class Responder:
             event_id = self.store.add_event(d)
             # A repeat start (after the cooldown) stands for the episode from now on; whether anyone was
             # told of the episode, and an alert still held back for it, carry over.
-            prev = self._open.get(event.type)
-            ep = self._open[event.type] = _OpenEpisode(event_id, d, prev.alerted if prev else False,
+            key = (event.type, event.extra.get("key"))
+            prev = self._open.get(key)
+            ep = self._open[key] = _OpenEpisode(event_id, d, prev.alerted if prev else False,
                                                        prev.timer if prev else None)
             if frame is not None:
                 try:
@@ -116,7 +119,7 @@ class Responder:
                 # a timer, because a camera that is down delivers no frame to check on. One per
                 # episode: a repeat start does not push the alert further away.
                 if ep.timer is None:
-                    ep.timer = threading.Timer(delay, self._alert_if_open, args=(event.type, ep))
+                    ep.timer = threading.Timer(delay, self._alert_if_open, args=(key, ep))
                     ep.timer.daemon = True
                     ep.timer.start()
             else:
@@ -134,9 +137,9 @@ class Responder:
             queue_alert(self.outbox, alert)
             self.worker.wake()
 
-    def _alert_if_open(self, event_type: str, armed_by: "_OpenEpisode") -> None:
+    def _alert_if_open(self, key: tuple[str, Any], armed_by: "_OpenEpisode") -> None:
         with self._lock:
-            ep = self._open.get(event_type)
+            ep = self._open.get(key)
             if ep is not None and ep.timer is armed_by.timer:  # still the episode that armed it
                 ep.timer = None
                 self._alert(ep)  # with its latest start
@@ -144,7 +147,7 @@ class Responder:
     def _on_end(self, event: Event) -> str:
         """An episode closed: stored with the evidence id of its start; texted (no buzzer) only for the
         types in `alerts.notify_end`, such as a camera that is back."""
-        ep = self._open.pop(event.type, None)
+        ep = self._open.pop((event.type, event.extra.get("key")), None)
         evidence_id = None if ep is None else ep.event_id
         if evidence_id is not None:
             event.extra.setdefault("evidence_id", evidence_id)

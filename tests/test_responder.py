@@ -9,7 +9,9 @@ import time
 import numpy as np
 import pytest
 
+from core.detector import Flag
 from hw_io.hardware import build_hardware
+from pipeline.decision import Decision
 from pipeline.config import load_config
 from pipeline.events import Event
 from pipeline.responder import Responder
@@ -216,3 +218,30 @@ def test_an_outage_shorter_than_alert_after_s_is_stored_but_never_texted(tmp_pat
     finally:
         responder.close()
         hw.close()
+
+
+def test_keyed_flags_of_one_type_are_episodes_of_their_own_each_ended_with_its_start(mock_station):
+    """Two skimmers, one on each of two machines (`Flag.key`): each is a start with its own evidence,
+    and each end is stored with its own start's evidence id, whichever ends first."""
+    cfg, hw, responder = mock_station
+    decision = Decision(cfg.events)
+    frames = list(_frames(40))
+    a = Flag("skimmer_suspected", 1.0, (1, 1, 5, 5), {"roi": [1, 1, 5, 5]})
+    b = Flag("skimmer_suspected", 1.0, (20, 20, 5, 5), {"roi": [20, 20, 5, 5]}, key="[20, 20, 5, 5]")
+    ids, ends = {}, []
+    for f in frames:
+        t = f.time_s
+        flags = ([a] if t < 3.0 else []) + ([b] if t >= 0.5 else [])   # a ends while b goes on
+        responder.on_frame(f)
+        for ev in decision.update(flags, f.index, t, 1.0) + (decision.finish(f.index, t) if f.index == 39 else []):
+            event_id = responder.on_event(ev, f)
+            if ev.is_start:
+                ids[ev.extra.get("key")] = event_id
+            else:
+                ends.append(ev)
+    assert set(ids) == {None, "[20, 20, 5, 5]"} and ids[None] != ids["[20, 20, 5, 5]"]
+    assert [e.extra.get("key") for e in ends] == [None, "[20, 20, 5, 5]"]
+    assert [e.extra["evidence_id"] for e in ends] == [ids[None], ids["[20, 20, 5, 5]"]]
+    assert decision.active() == set()
+    assert responder.drain(timeout_s=10) == 0
+    assert len(responder.store.list_events()) == 4
