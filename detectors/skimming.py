@@ -48,6 +48,11 @@ changing the region (config reload).
 The detector also publishes the region (`ctx.fascia`, motion pixels) for the detectors after it: the
 shoulder-surfing check's "at the machine", and the left-object detector, which leaves what appears on
 the fascia to this one (`ctx.claimed`).
+
+A booth with more to watch (a second machine, a deposit slot) lists it under `more_rois`: each region
+is watched by a detector of its own, as `roi` is (what it learnt, kept in its own file, its flag, a
+before/after pair of its own), its flag keyed by its region so that it is an episode of its own
+(pipeline/decision.py). Each is claimed from the left-object detector; `ctx.fascia` stays `roi`'s.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from core.detector import Detector, Flag, register
 from core.errors import UserError
@@ -94,6 +99,12 @@ class SkimmingConfig(Section):
     enabled: bool = Field(True, description="watch the fascia for skimmers (only where roi is set)")
     roi: list[int] | None = Field(None, description="the ATM's fascia (card slot, keypad) as [x, y, w, h] in source "
                                                     "pixels; none: no skimming check")
+    more_rois: list[list[int]] = Field([], description="more fascias, each [x, y, w, h] in source pixels, watched "
+                                                       "as roi is (a second machine, a deposit slot, a separate "
+                                                       "card reader), each learnt and kept on its own (the "
+                                                       "learnt file's name with -x-y-w-h before its "
+                                                       "extension); roi stays the machine whose PIN pad the "
+                                                       "shoulder-surfing check watches")
     after_s: float = Field(0.3, gt=0, le=3600, description="a cell must differ from what was learnt on every "
                                                            "comparison for this long (counted from when it was "
                                                            "still for settle_s, half of it at most before the "
@@ -164,14 +175,55 @@ class SkimmingConfig(Section):
     @field_validator("roi")
     @classmethod
     def _box(cls, v: list[int] | None) -> list[int] | None:
-        if v is not None and (len(v) != 4 or v[0] < 0 or v[1] < 0 or v[2] < 8 or v[3] < 8):
+        if v is not None and not _is_box(v):
             raise ValueError("roi must be [x, y, w, h] in source pixels, x and y >= 0, w and h >= 8")
         return v
 
+    @field_validator("more_rois")
+    @classmethod
+    def _boxes(cls, v: list[list[int]]) -> list[list[int]]:
+        for i, box in enumerate(v):
+            if not _is_box(box):
+                raise ValueError(f"more_rois[{i}] must be [x, y, w, h] in source pixels, x and y >= 0, w and h >= 8")
+        return v
+
+    @model_validator(mode="after")
+    def _more_needs_roi(self) -> "SkimmingConfig":
+        if self.more_rois and not self.roi:
+            raise ValueError("more_rois needs roi (the machine the shoulder-surfing check watches) set first")
+        return self
+
+
+def _is_box(v: list[int]) -> bool:
+    return len(v) == 4 and v[0] >= 0 and v[1] >= 0 and v[2] >= 8 and v[3] >= 8
+
+
+def region_path(path: str | None, box: list[int]) -> str | None:
+    """Where a region of more_rois keeps its learnt fascia: `path` (roi's) with the box before its
+    extension, so that adding, removing or reordering regions never gives one region another's file;
+    None for None (a video file learns its own)."""
+    if path is None:
+        return None
+    root, ext = os.path.splitext(path)
+    return f"{root}-{'-'.join(str(v) for v in box)}{ext}"
+
+
+def region_configs(cfg: SkimmingConfig) -> list[SkimmingConfig]:
+    """One config per region of `more_rois`: the same settings, its own box and learnt file."""
+    return [cfg.model_copy(update={"roi": list(box), "more_rois": [],
+                                   "reference_file": region_path(cfg.reference_file, box)})
+            for box in cfg.more_rois]
+
 
 def reference_path(cfg: SkimmingConfig, storage_dir: str) -> str:
-    """Where `run` keeps the learnt fascia: `reference_file`, or storage_dir/fascia.npz."""
+    """Where `run` keeps the learnt fascia of `roi`: `reference_file`, or storage_dir/fascia.npz."""
     return cfg.reference_file or os.path.join(storage_dir, "fascia.npz")
+
+
+def reference_paths(cfg: SkimmingConfig, storage_dir: str) -> list[str]:
+    """Where `run` keeps each region's learnt fascia: roi's, then those of more_rois in their order."""
+    path = reference_path(cfg, storage_dir)
+    return [path] + [region_path(path, box) for box in cfg.more_rois]
 
 
 @register
@@ -222,8 +274,12 @@ class SkimmingDetector(Detector):
         self.held = dict.fromkeys(HELD, 0)
         self.reached = 0      # looks in which movement in the margin reached the region's edge (`_joined`)
         self._why: str | None = None   # why this look was held, once counted
+        self._key = f"roi {cfg.roi}"   # the region in the config's words
         self._forget()
         self._load()
+        # The regions of `more_rois`, each watched as this one is, by a detector of its own (what it learnt,
+        # its file, its flag); only this one's region is `ctx.fascia`.
+        self.others = [self._other(c) for c in region_configs(cfg)]
 
     def _forget(self) -> None:
         """What the comparisons found so far (not what was learnt)."""
@@ -236,31 +292,63 @@ class SkimmingDetector(Detector):
         self._alerted = False
         self._box: tuple[int, int, int, int] | None = None
 
+    def _other(self, cfg: SkimmingConfig) -> "SkimmingDetector":
+        """The detector that watches one region of `more_rois`."""
+        other = SkimmingDetector(cfg, self.fps)
+        other._key = f"more_rois {cfg.roi}"
+        return other
+
     def is_calibrating(self) -> bool:
-        return self.model.share_ready(self._in_roi) < 0.5 if self._roi is not None else True
+        if self._roi is None or self.model.share_ready(self._in_roi) < 0.5:
+            return True
+        return any(o.is_calibrating() for o in self.others)
 
     def summary(self) -> str | None:
         if self._roi is None:
             return None
+        # With more regions, a line for each, saying which.
+        return "\n".join([self._line(bool(self.others)), *(o._line(True) for o in self.others if o._roi is not None)])
+
+    def _line(self, named: bool) -> str:
         looks = max(1, self.looks)
         held = ", ".join(f"{why} {100 * n / looks:.0f} %" if n >= 0.01 * looks else f"{why} under 1 %"
                          for why, n in self.held.items() if n)
-        return (f"skimming: {self.looks} looks at the fascia, {100 * self.model.share_ready(self._in_roi):.0f} % of it "
-                f"learnt ({self.learnt_from}); compared on {100 * self.compared / looks:.0f} % of looks"
-                + (f"; held or set aside: {held}" if held else ""))
+        return (f"skimming{f' {self.cfg.roi}' if named else ''}: {self.looks} looks at the fascia, "
+                f"{100 * self.model.share_ready(self._in_roi):.0f} % of it learnt ({self.learnt_from}); compared on "
+                f"{100 * self.compared / looks:.0f} % of looks" + (f"; held or set aside: {held}" if held else ""))
 
     def reset(self) -> None:
         # Only the previous look is forgotten: what the fascia looks like does not depend on the motion
         # detector's state, and forgetting it on a reset would let a skimmer be learnt.
         self._prev = self._prev_context = None
+        for o in self.others:
+            o.reset()
 
     def reload(self, cfg: SkimmingConfig) -> str:
         """A config reload: a new region, or a learnt fascia deleted by `python run.py relearn`, is
-        learnt again; what happened, in words."""
+        learnt again, each of `more_rois` too; what happened, in words."""
+        said = [self._reload_region(cfg, bool(cfg.more_rois or self.others))]
+        kept = {tuple(o.cfg.roi): o for o in self.others}
+        others = []
+        for c in region_configs(cfg):
+            o = kept.pop(tuple(c.roi), None)
+            if o is None:   # a region added: the file kept for it, if any, is read (else it is learnt)
+                o = self._other(c)
+                said.append(f"skimming: new region {c.roi}, " + ("its learnt fascia read from its file"
+                                                                 if o.model.n is not None else "learning its fascia"))
+            else:
+                said.append(o._reload_region(c, True))
+            others.append(o)
+        said += [f"skimming: region {list(r)} no longer watched" for r in kept]
+        self.others = others
+        return "; ".join(said)
+
+    def _reload_region(self, cfg: SkimmingConfig, named: bool) -> str:
         new_roi = list(cfg.roi or []) != list(self.cfg.roi or [])
         path = self.cfg.reference_file
         deleted = bool(path) and not os.path.exists(path) and self.model.n is not None
         self.cfg = cfg
+        which = f" {cfg.roi}" if named else ""
         if new_roi:
             self._roi = self._window = self._prev = self._fascia = None
             self._context = self._context_window = self._prev_context = None
@@ -268,8 +356,8 @@ class SkimmingDetector(Detector):
             return f"skimming: new region {cfg.roi}, learning the fascia again"
         if deleted:
             self.relearn()
-            return "skimming: the learnt fascia was deleted, learning it again"
-        return "skimming: fascia kept"
+            return f"skimming{which}: the learnt fascia was deleted, learning it again"
+        return f"skimming{which}: fascia kept"
 
     def relearn(self) -> None:
         """Forget the fascia (an engineer serviced the machine): learnt again while nothing moves."""
@@ -289,6 +377,13 @@ class SkimmingDetector(Detector):
     # -- per frame ------------------------------------------------------------------------------------
 
     def detect(self, ctx) -> list[Flag]:
+        flags = self._detect_region(ctx, publish=True)
+        for other in self.others:
+            flags += other._detect_region(ctx, publish=False)
+        return flags
+
+    def _detect_region(self, ctx, publish: bool) -> list[Flag]:
+        """This region's flag; `publish`: it is `ctx.fascia` (roi's), else it is only claimed."""
         raw = ctx.frame.raw if ctx.frame is not None else None
         if raw is None:
             return []
@@ -301,27 +396,31 @@ class SkimmingDetector(Detector):
             ox, oy, ox1, oy1 = self._outer
             self._fascia = _Scaled(s, box, (box,), tuple(v / s for v in self._front),
                                    (ox / s, oy / s, (ox1 - ox) / s, (oy1 - oy) / s))
-        ctx.fascia = self._fascia.box
-        ctx.claimed = self._fascia.claimed if not ctx.claimed else (*ctx.claimed, ctx.fascia)
+        if publish:
+            ctx.fascia = self._fascia.box
+        ctx.claimed = self._fascia.claimed if not ctx.claimed else (*ctx.claimed, self._fascia.box)
         self._frames += 1
         if (self._frames - 1) % self._every == 0:
             self._look(ctx, raw)
         if not self._alerted:
             return []
         bx, by, bw, bh = self._box
+        # A region of more_rois is its own episode (its own event, evidence and end), roi's the type's own.
         return [Flag("skimmer_suspected", 1.0, (bx / s, by / s, bw / s, bh / s),
                      {"roi": list(self._roi), "learnt_from": self.learnt_from},
-                     images=lambda: self._images(raw))]
+                     key=None if publish else str(self.cfg.roi), images=lambda: self._images(raw))]
 
     def check_source(self, width: int, height: int) -> None:
         self._fitted(width, height)
+        for o in self.others:
+            o._fitted(width, height)
 
     def _fitted(self, W: int, H: int) -> tuple[int, int, int, int]:
         """The region clipped to a W x H picture (x, y, x1, y1); refused when under 8 px of it is left."""
         x, y, w, h = self.cfg.roi
         x1, y1 = min(W, x + w), min(H, y + h)
         if x1 - x < 8 or y1 - y < 8:
-            raise UserError(f"invalid config: skimming.roi {self.cfg.roi} lies outside the {W}x{H} picture")
+            raise UserError(f"invalid config: skimming.{self._key} lies outside the {W}x{H} picture")
         return x, y, x1, y1
 
     def _place(self, W: int, H: int) -> None:

@@ -858,3 +858,57 @@ def test_the_surroundings_tell_a_view_unchanged_from_one_blurred(booth):
     assert not asked[:, 0].any() and asked.any()   # the passer-by's cells are not asked, the rest are
     look(noisy(bg, 14), 1.6, held=True)             # someone at the machine: nothing is asked
     assert not sur.as_learnt(0.1)
+
+
+def test_more_rois_are_each_watched_learnt_and_kept_on_their_own(booth, tmp_path):
+    """A booth with a second machine: `more_rois` lists its fascia beside `roi`'s. The overlay fitted to
+    it is raised with its region; `ctx.fascia` stays roi's; each region keeps its own file, and a reload
+    or `relearn` handles each."""
+    _, bg, _, fascia = booth
+    poster = [92, 40, 58, 60]   # roi: the notice on the wall, far from where the overlay is fitted
+    storage = tmp_path / "var"
+    ref = storage / "fascia.npz"
+    overrides = [f"skimming.roi={poster}", f"skimming.more_rois={[fascia]}", f"storage_dir={storage}",
+                 f"skimming.reference_file={ref}"]
+    frames, parts = fitting(booth)
+    stage = ClassicalStage(load_config(None, overrides), FPS)
+    flags = []
+    for i, img in enumerate(frames):
+        result = stage.process(img, i, i / FPS)
+        flags.append([f for f in result.flags if f.type == "skimmer_suspected"])
+        s = result.ctx.to_source
+        assert [round(v * s) for v in result.ctx.fascia] == poster   # roi's, whatever the other region does
+    hits = flagged(flags, *parts["gone"])
+    # Each region its own episode (pipeline/decision.py): the other region's flag carries its key.
+    assert hits and all(len(flags[i]) == 1 and flags[i][0].extra["roi"] == fascia and flags[i][0].key == str(fascia)
+                        for i in hits)
+    assert not flagged(flags, *parts["empty"]) and not flagged(flags, *parts["fitting"])
+    det = stage.detector("skimming")
+    other = storage / f"fascia-{'-'.join(map(str, fascia))}.npz"
+    assert ref.exists() and other.exists()
+    lines = det.summary().splitlines()
+    assert len(lines) == 2 and str(poster) in lines[0] and str(fascia) in lines[1]
+    # The left-object check leaves what stays on either region to this one.
+    assert not any("left_object" in t for t in _types(frames, overrides))
+    # A reload without the second region stops watching it; one with it again reads what it had learnt.
+    cfg = load_config(None, overrides).skimming
+    said = det.reload(cfg.model_copy(update={"more_rois": []}))
+    assert "no longer watched" in said and det.others == []
+    said = det.reload(cfg)
+    assert "read from its file" in said and det.others[0].learnt_from.startswith(str(other))
+    # `relearn` forgets both; the service notices each, on its own.
+    assert dispatch(["relearn", "--set", f"storage_dir={storage}", "--set", f"skimming.roi={poster}",
+                     "--set", f"skimming.more_rois={[fascia]}"]) == 0
+    assert not ref.exists() and not other.exists()
+
+
+def test_more_rois_are_refused_without_roi_malformed_or_outside_the_picture(booth):
+    _, bg, _, fascia = booth
+    with pytest.raises(UserError, match="more_rois needs roi"):
+        load_config(None, [f"skimming.more_rois={[fascia]}"])
+    with pytest.raises(UserError, match=r"more_rois\[1\]"):
+        load_config(None, [f"skimming.roi={fascia}", f"skimming.more_rois={[fascia, [0, 0, 4, 50]]}"])
+    stage = ClassicalStage(load_config(None, [f"skimming.roi={fascia}", "skimming.more_rois=[[400, 10, 50, 50]]"]),
+                           FPS)
+    with pytest.raises(UserError, match=r"skimming.more_rois \[400, 10, 50, 50\] lies outside the 320x240"):
+        stage.check_source(320, 240)
