@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("relearn", help="forget the learnt ATM fascia (after servicing the machine); the running "
                                        "service learns it again")
+    f.add_argument("--roi", help="only this region's, as configured (skimming.roi or one of skimming.more_rois), "
+                                 "e.g. 244,110,52,34: the machines not serviced keep what they learnt")
     _common(f)
 
     b = sub.add_parser("bench", help="measure the cost of each stage on a real clip")

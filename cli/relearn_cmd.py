@@ -15,11 +15,22 @@ from pipeline.config import load_config
 
 def relearn(args) -> int:
     cfg = load_config(args.config, args.overrides)
-    paths = [p for p in reference_paths(cfg.skimming, cfg.storage_dir) if os.path.exists(p)]
-    if not paths:
-        print(f"no learnt fascia at {reference_paths(cfg.skimming, cfg.storage_dir)[0]}: nothing to forget",
-              file=sys.stderr)
+    sk = cfg.skimming
+    paths = reference_paths(sk, cfg.storage_dir)
+    if args.roi is not None:
+        # Only the machine that was serviced: the others keep what they learnt (relearning a fascia with a
+        # skimmer on it would learn the skimmer).
+        regions = [sk.roi, *sk.more_rois] if sk.roi else []
+        roi = _region(args.roi)
+        if roi not in regions:
+            raise UserError(f"--roi {args.roi}: not a configured region (skimming.roi, skimming.more_rois: "
+                            f"{', '.join(str(r) for r in regions) or 'none'})")
+        paths = [paths[regions.index(roi)]]
+    kept = [p for p in paths if os.path.exists(p)]
+    if not kept:
+        print(f"no learnt fascia at {paths[0]}: nothing to forget", file=sys.stderr)
         return 0
+    paths = kept
     for path in paths:
         try:
             os.remove(path)
@@ -28,3 +39,14 @@ def relearn(args) -> int:
     print(f"deleted {', '.join(paths)}; the running service learns the fascia again within {RECHECK_S:g} s, while "
           f"nothing moves in front of the machine", file=sys.stderr)
     return 0
+
+
+def _region(text: str) -> list[int]:
+    """`x,y,w,h` (or `[x, y, w, h]`) as a list of 4 ints."""
+    try:
+        box = [int(v) for v in text.strip().strip("[]").split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        raise UserError(f"--roi {text}: expected x,y,w,h in source pixels, e.g. 244,110,52,34")
+    return box

@@ -896,9 +896,15 @@ def test_more_rois_are_each_watched_learnt_and_kept_on_their_own(booth, tmp_path
     assert "no longer watched" in said and det.others == []
     said = det.reload(cfg)
     assert "read from its file" in said and det.others[0].learnt_from.startswith(str(other))
-    # `relearn` forgets both; the service notices each, on its own.
-    assert dispatch(["relearn", "--set", f"storage_dir={storage}", "--set", f"skimming.roi={poster}",
-                     "--set", f"skimming.more_rois={[fascia]}"]) == 0
+    # `relearn --roi` forgets only the machine that was serviced; `relearn`, every region's.
+    command = ["relearn", "--set", f"storage_dir={storage}", "--set", f"skimming.roi={poster}",
+               "--set", f"skimming.more_rois={[fascia]}"]
+    assert dispatch([*command, "--roi", ",".join(map(str, fascia))]) == 0
+    assert ref.exists() and not other.exists()
+    for bad, said in (("1,2,3,4", "not a configured region"), ("1,2,x", "expected x,y,w,h")):
+        with pytest.raises(UserError, match=said):
+            dispatch([*command, "--roi", bad])
+    assert dispatch(command) == 0
     assert not ref.exists() and not other.exists()
 
 
