@@ -274,7 +274,7 @@ class SkimmingDetector(Detector):
         self.held = dict.fromkeys(HELD, 0)
         self.reached = 0      # looks in which movement in the margin reached the region's edge (`_joined`)
         self._why: str | None = None   # why this look was held, once counted
-        self._key = f"roi {cfg.roi}"   # the region in the config's words
+        self._key = "roi"   # the config's key for this region
         self._forget()
         self._load()
         # The regions of `more_rois`, each watched as this one is, by a detector of its own (what it learnt,
@@ -295,7 +295,7 @@ class SkimmingDetector(Detector):
     def _other(self, cfg: SkimmingConfig) -> "SkimmingDetector":
         """The detector that watches one region of `more_rois`."""
         other = SkimmingDetector(cfg, self.fps)
-        other._key = f"more_rois {cfg.roi}"
+        other._key = "more_rois"
         return other
 
     def is_calibrating(self) -> bool:
@@ -420,7 +420,7 @@ class SkimmingDetector(Detector):
         x, y, w, h = self.cfg.roi
         x1, y1 = min(W, x + w), min(H, y + h)
         if x1 - x < 8 or y1 - y < 8:
-            raise UserError(f"invalid config: skimming.{self._key} lies outside the {W}x{H} picture")
+            raise UserError(f"invalid config: skimming.{self._key} {self.cfg.roi} lies outside the {W}x{H} picture")
         return x, y, x1, y1
 
     def _place(self, W: int, H: int) -> None:
