@@ -298,10 +298,13 @@ class SkimmingDetector(Detector):
         other._key = "more_rois"
         return other
 
+    def learnt(self) -> float:
+        """The share of the region's own cells learnt (its margin's left out): under half, nothing is
+        compared yet."""
+        return self.model.share_ready(self._in_roi) if self._roi is not None else 0.0
+
     def is_calibrating(self) -> bool:
-        if self._roi is None or self.model.share_ready(self._in_roi) < 0.5:
-            return True
-        return any(o.is_calibrating() for o in self.others)
+        return self.learnt() < 0.5 or any(o.is_calibrating() for o in self.others)
 
     def summary(self) -> str | None:
         if self._roi is None:
@@ -314,7 +317,7 @@ class SkimmingDetector(Detector):
         held = ", ".join(f"{why} {100 * n / looks:.0f} %" if n >= 0.01 * looks else f"{why} under 1 %"
                          for why, n in self.held.items() if n)
         return (f"skimming{f' {self.cfg.roi}' if named else ''}: {self.looks} looks at the fascia, "
-                f"{100 * self.model.share_ready(self._in_roi):.0f} % of it learnt ({self.learnt_from}); compared on "
+                f"{100 * self.learnt():.0f} % of it learnt ({self.learnt_from}); compared on "
                 f"{100 * self.compared / looks:.0f} % of looks" + (f"; held or set aside: {held}" if held else ""))
 
     def reset(self) -> None:

@@ -105,7 +105,8 @@ class _Onset:
     def on_frame(self, frame) -> None:
         if frame.index == self.onset:
             self.time_s = frame.time_s
-            self.learnt, self.looks, self.compared = self.det.model.share_ready(), self.det.looks, self.det.compared
+            # The region's own cells, as the check's rule counts them (not its margin's).
+            self.learnt, self.looks, self.compared = self.det.learnt(), self.det.looks, self.det.compared
             self.held = dict(self.det.held)
 
     def why_blind(self) -> str:
