@@ -298,10 +298,24 @@ class SkimmingDetector(Detector):
         other._key = "more_rois"
         return other
 
-    def learnt(self) -> float:
+    def learnt(self, box: tuple[int, int, int, int] | None = None) -> float:
         """The share of the region's own cells learnt (its margin's left out): under half, nothing is
-        compared yet."""
-        return self.model.share_ready(self._in_roi) if self._roi is not None else 0.0
+        compared yet. `box` (x, y, w, h, source px): of those whose centre lies in it (the cell under
+        its centre when none does): a change there made before they were learnt is learnt with them."""
+        if self._roi is None:
+            return 0.0
+        cells = self._in_roi
+        if box is not None:
+            x, y, w, h = box
+            inner = cells_within(self._outer, self._size, (x, y, x + w, y + h)) & cells
+            if not inner.any():
+                ox, oy, ox1, oy1 = self._outer
+                rows, cols = inner.shape
+                r = min(rows - 1, max(0, int((y + h / 2 - oy) * rows / (oy1 - oy))))
+                c = min(cols - 1, max(0, int((x + w / 2 - ox) * cols / (ox1 - ox))))
+                inner[r, c] = True
+            cells = inner
+        return self.model.share_ready(cells)
 
     def is_calibrating(self) -> bool:
         return self.learnt() < 0.5 or any(o.is_calibrating() for o in self.others)

@@ -97,9 +97,9 @@ class _People:
 class _Onset:
     """A frame-loop sink: when the patch appears, and what the skimming check had done by then."""
 
-    def __init__(self, cascade, onset: int):
-        self.det, self.onset = cascade.classical.detector("skimming"), onset
-        self.time_s, self.learnt, self.looks, self.compared = None, 0.0, 0, 0
+    def __init__(self, cascade, onset: int, patch: tuple[int, int, int, int]):
+        self.det, self.onset, self.patch = cascade.classical.detector("skimming"), onset, patch
+        self.time_s, self.learnt, self.looks, self.compared, self.patch_learnt = None, 0.0, 0, 0, 0.0
         self.held: dict[str, int] = {}
 
     def on_frame(self, frame) -> None:
@@ -107,14 +107,17 @@ class _Onset:
             self.time_s = frame.time_s
             # The region's own cells, as the check's rule counts them (not its margin's).
             self.learnt, self.looks, self.compared = self.det.learnt(), self.det.looks, self.det.compared
+            # The cells under the patch: learnt after it appeared, they learn it as the fascia.
+            self.patch_learnt = self.det.learnt(self.patch)
             self.held = dict(self.det.held)
 
     def why_blind(self) -> str:
-        """What most likely kept the check from a patch it missed: under half of the fascia learnt by the
-        onset (`not_learnt`: nothing to compare with), else the reason that held at least a quarter of
+        """What most likely kept the check from a patch it missed: under half of the fascia, or of the
+        cells under the patch, learnt by the onset (`not_learnt`: nothing to compare with, or the patch
+        learnt as the fascia), else the reason that held at least a quarter of
         the looks after the onset (`held_person`, `held_turned`, ...), else `compared` (compared, and
         not raised in time)."""
-        if self.learnt < 0.5:
+        if min(self.learnt, self.patch_learnt) < 0.5:
             return "not_learnt"
         looks = self.det.looks - self.looks
         why, n = max(((w, self.det.held[w] - self.held.get(w, 0)) for w in HELD), key=lambda t: t[1])
@@ -122,7 +125,7 @@ class _Onset:
 
     def after(self) -> dict:
         looks = self.det.looks - self.looks
-        return {"learnt_at_onset": round(self.learnt, 2),
+        return {"learnt_at_onset": round(self.learnt, 2), "patch_learnt_at_onset": round(self.patch_learnt, 2),
                 "compared_after_onset": round((self.det.compared - self.compared) / max(1, looks), 2),
                 "looks": self.det.looks,
                 **{f"held_{why}": round(n / max(1, self.det.looks), 2) for why, n in self.det.held.items()}}
@@ -165,7 +168,7 @@ def _clip_job(args) -> dict:
     # Both through the live path: FrameSource, cascade, decision, as `run` has them.
     clean = _starts(replay_clip(path, cfg, {}, perturb=camera))
     patched = _starts(replay_clip(path, cfg, {}, perturb=camera, edit=lambda i, raw: patcher.frame(i, raw, onset),
-                                  sinks=sink("onset", _Onset, onset)))
+                                  sinks=sink("onset", _Onset, onset, patcher.box)))
     at = made["onset"]
     t_on = at.time_s if at.time_s is not None else onset / fps
     early = [t for t in patched if t < t_on - 1e-9]
@@ -243,7 +246,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
         json.dump(summary, fh, indent=2)
     fields = ["clip", "fps", "frames", "width", "height", "roi", "patch", "onset_frame", "clean_events",
               "patched_events", "before_onset", "detected", "why_missed", "latency_s", "learnt_at_onset",
-              "compared_after_onset", "looks", *(f"held_{why}" for why in HELD), "error"]
+              "patch_learnt_at_onset", "compared_after_onset", "looks", *(f"held_{why}" for why in HELD), "error"]
     with open(os.path.join(out, "skimming_clips.csv"), "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()

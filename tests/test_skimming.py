@@ -918,3 +918,24 @@ def test_more_rois_are_refused_without_roi_malformed_or_outside_the_picture(boot
                            FPS)
     with pytest.raises(UserError, match=r"skimming.more_rois \[400, 10, 50, 50\] lies outside the 320x240"):
         stage.check_source(320, 240)
+
+
+def test_learnt_says_which_part_of_the_fascia_is_not_learnt_yet(booth):
+    """A part of the fascia that keeps moving is not learnt while the rest is: `learnt(box)` (what
+    evaluate --task skimming asks of the cells under its patch) tells them apart."""
+    _, bg, _, roi = booth
+    x, y, w, h = roi
+    busy = (x + 4, y + 4, w // 3, h // 2)
+    rng = np.random.default_rng(3)
+    frames = []
+    for k in range(int(3 * FPS)):
+        img = bg.copy()
+        bx, by, bw, bh = busy
+        img[by:by + bh, bx:bx + bw] = rng.integers(0, 256, (bh, bw, 3), dtype=np.uint8)   # flickers every frame
+        frames.append(noisy(img, k))
+    _, stage = run(frames, roi_set(roi))
+    det = stage.detector("skimming")
+    assert det.learnt() >= 0.5 and not det.is_calibrating()
+    assert det.learnt(busy) < 0.2
+    assert det.learnt((x + w - w // 3, y + h // 2, w // 3, h // 2)) == 1.0
+    assert det.learnt((x + w - 3, y + h - 3, 2, 2)) in (0.0, 1.0)   # no cell's centre in it: the cell under it
