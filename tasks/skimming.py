@@ -39,7 +39,7 @@ import numpy as np
 from core.errors import UserError
 from datasets.labelled import read_labels
 from datasets.skim_patch import SIZE, Patcher, check_patch, quiet_region
-from detectors.skimming import HELD
+from detectors.skimming import HELD, SkimmingConfig, SkimmingDetector
 from pipeline.config import Config
 from pipeline.replay import parallel_map, replay_clip
 from sources.frame_source import FrameSource
@@ -234,7 +234,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     if not jobs:
         raise UserError(f"{dataset}: no clips")
     if cfg.skimming.roi is not None:
-        _check_roi(cfg.skimming.roi, jobs)
+        _check_roi(cfg.skimming, jobs)
     # Clips differ in length: one at a time to a worker (each with one OpenCV thread: with OpenCV's own
     # threads, one clip's quiet region once came out differently between runs).
     rows = parallel_map(_clip_job, jobs, workers, desc="skimming: clips", min_items=2, chunksize=1,
@@ -259,16 +259,21 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     return summary
 
 
-def _check_roi(roi: list[int], jobs: list[tuple]) -> None:
-    """A configured fascia must fit every clip's picture (as decoded, and as the patch needs it): said
-    before any clip is run."""
+def _check_roi(sk: SkimmingConfig, jobs: list[tuple]) -> None:
+    """A configured fascia must fit every clip's picture (as decoded, and as the patch needs it), and so
+    must each of `more_rois` (as `run` checks them): said before any clip is run."""
+    check = SkimmingDetector(sk.model_copy(update={"reference_file": None}), 10.0)
     for rel, path, *_ in jobs:
         with FrameSource(path, reconnect=False) as src:
             W, H = src.source_size
         try:
-            Patcher(roi, W, H)
+            Patcher(sk.roi, W, H)
         except ValueError as exc:
             raise UserError(f"invalid config: skimming.{exc} ({rel})") from None
+        try:
+            check.check_source(W, H)
+        except UserError as exc:
+            raise UserError(f"{exc} ({rel})") from None
 
 
 def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None,

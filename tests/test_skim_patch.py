@@ -302,6 +302,11 @@ def test_a_sites_configured_fascia_is_the_region_evaluated_and_one_that_does_not
     err = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(err) == 1, res.stderr
     assert "skimming.roi" in err[0] and "c0.avi" in err[0] and "320x240" in err[0]
+    # So is one of more_rois (a site's second machine), though the patch goes into roi alone.
+    with pytest.raises(UserError, match=r"skimming.more_rois \[400, 0, 20, 20\] lies outside the 320x240 .*c0.avi"):
+        cfg = load_config(None, [f"skimming.roi={roi}", "skimming.more_rois=[[400, 0, 20, 20]]"])
+        evaluate_skimming(str(folder), cfg, str(tmp_path / "bad2"), workers=1, progress=False)
+    assert not (tmp_path / "bad2").exists()
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "aboda")), reason="../shared/data/aboda is absent")
