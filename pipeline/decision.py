@@ -57,7 +57,7 @@ class Decision:
             emit = ep is None or (flag.type not in self._once and time_s - ep.last_emitted_s >= self.cfg.cooldown_s)
             if ep is None:
                 ep = self._open[key] = _Episode(time_s, time_s, time_s, flag.score, flag.stage, flag.bbox,
-                                                      to_source)
+                                                to_source)
             ep.last_seen_s = time_s
             ep.peak = max(ep.peak, flag.score)
             ep.stage = flag.stage

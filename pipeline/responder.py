@@ -105,7 +105,7 @@ class Responder:
             key = (event.type, event.extra.get("key"))
             prev = self._open.get(key)
             ep = self._open[key] = _OpenEpisode(event_id, d, prev.alerted if prev else False,
-                                                       prev.timer if prev else None)
+                                                prev.timer if prev else None)
             if frame is not None:
                 try:
                     self.evidence.trigger(event_id, event.type, [event.bbox] if event.bbox else [], frame.raw)
