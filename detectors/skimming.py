@@ -610,13 +610,9 @@ class SkimmingDetector(Detector):
         # shaking camera compares each cell at every other look or so (the synthetic shake of the tests
         # was raised 2.5 s later); not over all of after_s: fight_surv fi009's shaking camera then raised.
         seen = None if self._alerted else now - self._seen_s <= 0.5 * self.cfg.after_s + 1e-9
-        # With min_strength above 1, a flag starts only on a group with a cell that differs by that many
-        # times its threshold (only while one could start: a flag raised stays while its change does).
-        strong = (self.model.strength(self._view) >= self.cfg.min_strength
-                  if self.cfg.min_strength > 1.0 and not self._alerted and mature.any() else None)
         cells, box = settled_region(~np.isnan(since), mature, self.cfg.settled_share, seen=seen,
-                                    least=self.cfg.min_cells, strong=strong)
-        if cells >= self.cfg.min_cells:
+                                    least=self.cfg.min_cells)
+        if cells >= self.cfg.min_cells and (self._alerted or self._strong(box)):
             ox, oy, ox1, oy1 = self._outer
             sx, sy = (ox1 - ox) / cols, (oy1 - oy) / rows
             self._box = (ox + int(box[0] * sx), oy + int(box[1] * sy), int(np.ceil(box[2] * sx)),
@@ -624,6 +620,15 @@ class SkimmingDetector(Detector):
             self._alerted = True
         else:
             self._alerted = False
+
+    def _strong(self, box: tuple[int, int, int, int]) -> bool:
+        """Some cell of the change found (`box`, in cells) differs by `min_strength` times its threshold:
+        asked only when a flag would start."""
+        if self.cfg.min_strength <= 1.0:
+            return True
+        x, y, w, h = box
+        cells = ~np.isnan(self._since[y:y + h, x:x + w])
+        return bool((self.model.strength(self._view)[y:y + h, x:x + w][cells] >= self.cfg.min_strength).any())
 
     def _hold(self, why: str) -> None:
         """Counts this look in `held` under `why`, once: movement in the margin may hold it before the

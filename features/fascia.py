@@ -187,22 +187,19 @@ def moved_pixels(prev: np.ndarray, grey: np.ndarray, threshold: float) -> np.nda
 
 
 def settled_region(differs: np.ndarray, held: np.ndarray, share: float = 1.0, seen: np.ndarray | None = None,
-                   least: int = 1, strong: np.ndarray | None = None) -> tuple[int, tuple[int, int, int, int] | None]:
+                   least: int = 1) -> tuple[int, tuple[int, int, int, int] | None]:
     """(number of cells, (x, y, w, h) in cells) of the largest group of cells that `held` their change,
     counting only groups (8-connected, of the cells that `differs`) of which at least `share` held it:
     a change still spreading to new cells (someone leaning in too slowly to count as movement) has
     not settled yet, while a fitted overlay's cells all began to differ when its fitter left. With
     `seen` (the cells compared and found changed lately), only groups with at least `least` cells both
-    held and seen. With `strong` (the cells that differ by much more than their threshold), only groups
-    with one of them."""
+    held and seen."""
     if not held.any():
         return 0, None
     n, labels, stats, _ = cv2.connectedComponentsWithStats(differs.astype(np.uint8), connectivity=8)
     held_per = np.bincount(labels[held], minlength=n)
     seen_per = np.bincount(labels[held & seen], minlength=n) if seen is not None else held_per
-    strong_per = np.bincount(labels[strong & differs], minlength=n) if strong is not None else np.ones(n)
-    ok = [k for k in range(1, n) if held_per[k] >= share * stats[k, cv2.CC_STAT_AREA] and seen_per[k] >= least
-          and strong_per[k] > 0]
+    ok = [k for k in range(1, n) if held_per[k] >= share * stats[k, cv2.CC_STAT_AREA] and seen_per[k] >= least]
     if not ok:
         return 0, None
     best = max(ok, key=lambda k: held_per[k])

@@ -721,15 +721,6 @@ def test_a_group_of_changed_cells_counts_once_most_of_it_has_held_its_change():
     held[2:5, 3:6] = False
     held[2, 3] = True
     assert settled_region(differs, held, 0.5) == (4, (9, 6, 2, 2))
-    # With `strong`: only a group with a cell that stands out; one in another group does not lend it.
-    held[2:5, 3:6] = True
-    strong = np.zeros_like(differs)
-    strong[7, 10] = True
-    assert settled_region(differs, held, 0.5, strong=strong) == (4, (9, 6, 2, 2))
-    strong[7, 10], strong[5, 6] = False, True     # differs, not held: still the group's
-    assert settled_region(differs, held, 0.5, strong=strong) == (9, (3, 2, 4, 4))
-    strong[5, 6], strong[0, 0] = False, True      # a cell that does not differ belongs to no group
-    assert settled_region(differs, held, 0.5, strong=strong) == (0, None)
 
 
 def _boarded(bg, roi, grow):
