@@ -623,7 +623,10 @@ class SkimmingDetector(Detector):
 
     def _strong(self, box: tuple[int, int, int, int]) -> bool:
         """Some cell of the change found (`box`, in cells) differs by `min_strength` times its threshold:
-        asked only when a flag would start."""
+        asked only when a flag would start. Of the box, not of the group's own cells: a stream's noise or
+        blur splits one change into several groups, and the box takes in their strong cells (asked of
+        each group alone, fewer perturbed patches were found by evaluate --perturb, and the same
+        recorded replays raised)."""
         if self.cfg.min_strength <= 1.0:
             return True
         x, y, w, h = box
