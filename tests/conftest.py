@@ -27,58 +27,30 @@ def shared(*parts: str) -> str:
     return path
 
 
-def _owns_root(config) -> bool:
-    """pytest made this session's tmp_path root (no --basetemp given) under pytest.ini's
-    tmp_path_retention_policy = none, which takes no lock on it."""
-    return config.getini("tmp_path_retention_policy") == "none" and not config.option.basetemp
-
-
-def _lock(base) -> None:
-    (base / ".lock").touch()
-
-
-def _remove(base) -> None:
-    (base / ".lock").unlink(missing_ok=True)
-    shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _session_tmp_root(request, tmp_path_factory):
-    """This session's tmp_path root, removed when the session ends (pytest.ini:
-    tmp_path_retention_policy = none).
-
-    With that policy pytest takes no lock on the root, and a session that starts removes every unlocked
-    pytest-N folder, a concurrent session's too (two engineers testing on one machine). The lock keeps
-    this session's folder from the others; the folder is removed here instead. A pytest-xdist worker
-    (`make test` runs two) is given its folder within the controller's, which pytest_sessionstart
-    locks.
-    """
-    base = tmp_path_factory.getbasetemp()
-    ours = _owns_root(request.config)
-    if ours:
-        _lock(base)
-    yield base
-    if ours:
-        _remove(base)
-
-
-_ROOT = pytest.StashKey()   # the xdist controller's root, which it removes at the end
+_ROOT = pytest.StashKey()   # this session's tmp_path root, when it is ours to lock and remove
 
 
 def pytest_sessionstart(session):
-    """The pytest-xdist controller runs no test, so no fixture: its root, which holds its workers'
-    folders, is locked here (a concurrent session removed it in the middle of a run) and removed when
-    the session ends. pytest has no public handle on the root outside a fixture."""
+    """This session's tmp_path root, locked now and removed when the session ends (pytest.ini:
+    tmp_path_retention_policy = none).
+
+    With that policy pytest takes no lock on the root, and a session that starts removes every unlocked
+    pytest-N folder, a concurrent session's too (two engineers testing on one machine; a session started
+    beside `make test` removed its root in the middle of the run). The lock keeps this session's folder
+    from the others. A hook, not a fixture: the pytest-xdist controller (`make test` runs two workers)
+    runs no fixture, and its root holds its workers' folders; a worker is given its folder (--basetemp)
+    and leaves it to the controller. pytest has no public handle on the root outside a fixture."""
     config = session.config
-    if config.pluginmanager.has_plugin("dsession") and _owns_root(config):
+    if config.getini("tmp_path_retention_policy") == "none" and not config.option.basetemp:
         config.stash[_ROOT] = base = config._tmp_path_factory.getbasetemp()
-        _lock(base)
+        (base / ".lock").touch()
 
 
 def pytest_sessionfinish(session):
     base = session.config.stash.get(_ROOT, None)
     if base is not None:
-        _remove(base)
+        (base / ".lock").unlink(missing_ok=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
