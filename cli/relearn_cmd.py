@@ -9,23 +9,23 @@ import os
 import sys
 
 from core.errors import UserError
-from detectors.skimming import RECHECK_S, reference_paths
+from detectors.skimming import RECHECK_S, reference_path, reference_paths
 from pipeline.config import load_config
 
 
 def relearn(args) -> int:
     cfg = load_config(args.config, args.overrides)
     sk = cfg.skimming
-    paths = reference_paths(sk, cfg.storage_dir)
+    by_region = reference_paths(sk, cfg.storage_dir)
+    paths = list(by_region.values()) or [reference_path(sk, cfg.storage_dir)]
     if args.roi is not None:
         # Only the machine that was serviced: the others keep what they learnt (relearning a fascia with a
         # skimmer on it would learn the skimmer).
-        regions = [sk.roi, *sk.more_rois] if sk.roi else []
-        roi = _region(args.roi)
-        if roi not in regions:
+        roi = tuple(_region(args.roi))
+        if roi not in by_region:
             raise UserError(f"--roi {args.roi}: not a configured region (skimming.roi, skimming.more_rois: "
-                            f"{', '.join(str(r) for r in regions) or 'none'})")
-        paths = [paths[regions.index(roi)]]
+                            f"{', '.join(str(list(r)) for r in by_region) or 'none'})")
+        paths = [by_region[roi]]
     kept = [p for p in paths if os.path.exists(p)]
     if not kept:
         print(f"no learnt fascia at {paths[0]}: nothing to forget", file=sys.stderr)

@@ -220,10 +220,13 @@ def reference_path(cfg: SkimmingConfig, storage_dir: str) -> str:
     return cfg.reference_file or os.path.join(storage_dir, "fascia.npz")
 
 
-def reference_paths(cfg: SkimmingConfig, storage_dir: str) -> list[str]:
-    """Where `run` keeps each region's learnt fascia: roi's, then those of more_rois in their order."""
+def reference_paths(cfg: SkimmingConfig, storage_dir: str) -> dict[tuple[int, ...], str]:
+    """Where `run` keeps each region's learnt fascia, by region (box -> path): roi's, then those of
+    more_rois in their order; none without roi."""
+    if not cfg.roi:
+        return {}
     path = reference_path(cfg, storage_dir)
-    return [path] + [region_path(path, box) for box in cfg.more_rois]
+    return {tuple(cfg.roi): path, **{tuple(box): region_path(path, box) for box in cfg.more_rois}}
 
 
 @register
