@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(PY) run.py demo
 
 # Two workers (pytest-xdist), a test file each at a time: a file's fixtures (a model trained once for
-# its tests) are made once, and the suite takes about half as long on a 2-core machine.
+# its tests) are made once. Two cores are shared with TensorFlow's threads, so the gain is well under half.
 test: $(TRAIN_STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
