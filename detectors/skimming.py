@@ -36,7 +36,9 @@ of it, then compared again, cell by cell, whenever nothing does:
   learnt: then a fake fascia was fitted over all of the region), `min_cells` of them compared and
   found changed within the last half of `after_s` (and, with `min_strength` above 1, one of them by
   that many times its threshold), raises `skimmer_suspected` with the group's box and a before/after
-  pair of the region for the evidence;
+  pair of the region for the evidence; so does a smaller group, down to `small_cells`, when that many
+  of its cells differ clearly (by `clear_strength` times their threshold: a pinhole camera, a small
+  patch; such a cell counts as changed whatever share of its own edges that is);
 - the flag repeats while the change stays, also while someone stands in front of it (what was fitted
   is still there); comparisons that find those cells as learnt end it (the overlay was removed).
 
@@ -126,6 +128,15 @@ class SkimmingConfig(Section):
                                                                     "standard deviations of its noise)")
     min_cells: int = Field(3, ge=1, le=1000, description=f"the smallest change, in cells of {CELL}x{CELL} working "
                                                          f"pixels (the region's long side is 96)")
+    small_cells: int = Field(2, ge=0, le=1000, description="a change of fewer than min_cells cells counts when at "
+                                                           "least this many of them differ by clear_strength "
+                                                           "times their threshold (a small skimmer, a pinhole "
+                                                           "camera); 0: never")
+    clear_strength: float = Field(3.0, ge=1, le=50, description="a cell that differs by this many times its "
+                                                                "threshold (the one sensitivity and min_edge set) "
+                                                                "is a clear change: it counts towards small_cells, "
+                                                                "and as changed whatever share of its own edges "
+                                                                "that is (a small patch over a busy keypad)")
     settled_share: float = Field(0.5, gt=0, le=1, description="a group of cells that differ is raised only once this "
                                                               "share of them has differed for after_s: a change "
                                                               "still spreading (someone leaning in too slowly to "
@@ -244,7 +255,7 @@ class SkimmingDetector(Detector):
         super().__init__(cfg, fps)
         self._every = max(1, int(round(fps / cfg.update_hz)))
         self.model = FasciaModel(max(3, int(round(cfg.learn_s * min(fps, cfg.update_hz)))), k=cfg.sensitivity,
-                                 floor=cfg.min_edge)
+                                 floor=cfg.min_edge, clear=cfg.clear_strength)
         self.far_model = FasciaModel(self.model.learn_views, k=cfg.sensitivity, floor=cfg.min_edge)   # `surround`
         self.before: np.ndarray | None = None   # the region (BGR, with its margin) when it was learnt
         self.learnt_from = "none"
@@ -615,7 +626,18 @@ class SkimmingDetector(Detector):
         seen = None if self._alerted else now - self._seen_s <= 0.5 * self.cfg.after_s + 1e-9
         cells, box = settled_region(~np.isnan(since), mature, self.cfg.settled_share, seen=seen,
                                     least=self.cfg.min_cells)
-        if cells >= self.cfg.min_cells and (self._alerted or self._strong(box)):
+        ok = cells >= self.cfg.min_cells
+        if not ok and 0 < self.cfg.small_cells < self.cfg.min_cells and mature.any():
+            # A smaller change counts when its cells differ clearly: on fight_surv's still cameras a patch
+            # a fifth of the region's sides changed only 2 to 5 cells, not all joined, at 3 to 8 times
+            # their threshold, and min_cells missed it. Asked, as a larger group is, of cells that held
+            # their change for after_s and were compared lately.
+            clear = mature & (self.model.strength(self._view) >= self.cfg.clear_strength)
+            small, small_box = settled_region(~np.isnan(since), clear, self.cfg.settled_share, seen=seen,
+                                              least=self.cfg.small_cells)
+            if small >= self.cfg.small_cells:
+                cells, box, ok = small, small_box, True
+        if ok and (self._alerted or self._strong(box)):
             ox, oy, ox1, oy1 = self._outer
             sx, sy = (ox1 - ox) / cols, (oy1 - oy) / rows
             self._box = (ox + int(box[0] * sx), oy + int(box[1] * sy), int(np.ceil(box[2] * sx)),

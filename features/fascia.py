@@ -81,10 +81,14 @@ class FasciaModel:
     -> bool (rows, cols): a cell changed when, summed over orientations, it differs from its mean by
     more than `k` times its spread plus `floor` (a compressed camera's blocks flicker: the spread says
     how much; many cameras repeat a still picture exactly, so the floor is what is left), and by more
-    than `rel` of the two together (an edge that grew a little is the light, not a new edge)."""
+    than `rel` of the two together (an edge that grew a little is the light, not a new edge) unless by
+    `clear` times that threshold or more (a small patch over a busy cell, a keypad's, changes a little
+    of a lot of edges, but by far more than the camera's noise)."""
 
-    def __init__(self, learn_views: int = 5, k: float = 4.0, floor: float = 0.4, rel: float = 0.35):
+    def __init__(self, learn_views: int = 5, k: float = 4.0, floor: float = 0.4, rel: float = 0.35,
+                 clear: float = np.inf):
         self.learn_views, self.k, self.floor, self.rel = int(learn_views), float(k), float(floor), float(rel)
+        self.clear = float(clear)
         self.reset()
 
     def reset(self) -> None:
@@ -139,7 +143,7 @@ class FasciaModel:
         mean, least, ready = self._thresholds()
         diff = np.abs(view - mean).sum(axis=-1)
         both = (view + mean).sum(axis=-1) + 1e-6
-        return (diff > least) & (diff > self.rel * both) & ready
+        return (diff > least) & ((diff > self.rel * both) | (diff >= self.clear * least)) & ready
 
     def strength(self, view: np.ndarray) -> np.ndarray:
         """float (rows, cols): how many times its threshold (`k` times its spread plus `floor`) each cell

@@ -683,6 +683,56 @@ def test_min_strength_leaves_a_faint_change_unraised_but_not_an_overlay_that_sta
     assert first["overlay", 1] is not None and first["overlay", 3] == first["overlay", 1]
 
 
+def test_a_small_clear_change_is_raised_below_min_cells(booth):
+    """A pinhole camera a few pixels across (4x3 px on the booth's 52x34-px fascia) changes 2 cells, under
+    `min_cells`, each by several times its threshold: raised with `small_cells` (the default 2), not
+    without it; the camera's noise alone raises nothing either way."""
+    sc, bg, _, roi = booth
+    x, y, w, h = roi
+    px, py = x + 10, y + 14
+    fitted_img = bg.copy()
+    cv2.rectangle(fitted_img, (px, py), (px + 3, py + 2), (20, 20, 20), -1)
+    cv2.circle(fitted_img, (px + 2, py + 1), 1, (200, 200, 230), -1)
+    fitted = int(2 * FPS)
+    frames = [noisy(bg if k < fitted else fitted_img, k) for k in range(int(4 * FPS))]
+    first, box = {}, None
+    for small in (2, 0):
+        flags, stage = run(frames, roi_set(roi, f"skimming.small_cells={small}"))
+        assert not flagged(flags, 0, fitted - 1)
+        hits = flagged(flags, fitted, len(frames) - 1)
+        first[small] = hits[0] if hits else None
+        if hits:
+            box = [v * stage.last.ctx.to_source for v in flags[hits[0]][0].bbox]
+        det = stage.detector("skimming")
+        changed = det.model.changed(det._view) & det._in_roi
+        strength = det.model.strength(det._view)
+        assert 2 <= changed.sum() < det.cfg.min_cells
+        assert (strength[changed] >= det.cfg.clear_strength).sum() >= 2
+    assert first[0] is None
+    assert first[2] is not None and (first[2] - fitted) / FPS <= det.cfg.settle_s + det.cfg.after_s + 0.5
+    bx, by, bw, bh = box
+    assert bx <= px + 4 and px <= bx + bw and by <= py + 3 and py <= by + bh
+
+
+def test_a_clear_change_counts_whatever_share_of_a_busy_cells_edges_it_is():
+    """A cell with many edges (a keypad's) that a small patch changes by a fifth of them: under `rel` of
+    its edges, so not changed by that rule alone, but by many times the threshold (min_edge, on a camera
+    that repeats a still picture): a clear change."""
+    from features.fascia import ORIENTATIONS, FasciaModel
+
+    busy = np.full((2, 2, ORIENTATIONS), 5.0, np.float32)
+    views = [busy] * 3
+    after = busy.copy()
+    after[0, 0] += 0.5                      # 2 of the cell's 20: 5 times the threshold (0.4)
+    for clear, expected in ((np.inf, False), (3.0, True)):
+        model = FasciaModel(3, k=4.0, floor=0.4, clear=clear)
+        for v in views:
+            model.add(v)
+        changed = model.changed(after)
+        assert changed[0, 0] == expected and not changed.ravel()[1:].any()
+        assert model.strength(after)[0, 0] == pytest.approx(5.0)
+
+
 def test_a_camera_panning_past_the_margin_is_not_a_skimmer(booth):
     """The view drifting a pixel at a time, well past the margin the check aligns: each look barely
     differs from the previous one once aligned to it, yet the fascia is no longer where it was learnt.
