@@ -715,7 +715,7 @@ def test_a_small_clear_change_is_raised_below_min_cells(booth):
 
 
 def test_a_clear_change_counts_whatever_share_of_a_busy_cells_edges_it_is():
-    """A cell with many edges (a keypad's) that a small patch changes by a fifth of them: under `rel` of
+    """A cell with many edges (a keypad's) that a small patch changes by a tenth of them: under `rel` of
     its edges, so not changed by that rule alone, but by many times the threshold (min_edge, on a camera
     that repeats a still picture): a clear change."""
     from features.fascia import ORIENTATIONS, FasciaModel
