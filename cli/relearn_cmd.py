@@ -30,13 +30,12 @@ def relearn(args) -> int:
     if not kept:
         print(f"no learnt fascia at {paths[0]}: nothing to forget", file=sys.stderr)
         return 0
-    paths = kept
-    for path in paths:
+    for path in kept:
         try:
             os.remove(path)
         except OSError as exc:
             raise UserError(f"{path}: cannot delete it ({exc.strerror or exc})") from None
-    print(f"deleted {', '.join(paths)}; the running service learns the fascia again within {RECHECK_S:g} s, while "
+    print(f"deleted {', '.join(kept)}; the running service learns the fascia again within {RECHECK_S:g} s, while "
           f"nothing moves in front of the machine", file=sys.stderr)
     return 0
 

@@ -615,7 +615,8 @@ class SkimmingDetector(Detector):
         since[same] = np.nan
         self._same_s[same] = now
         self._seen_s[changed] = now
-        mature = ~np.isnan(since) & (now - since >= self.cfg.after_s - 1e-9)
+        differs = ~np.isnan(since)
+        mature = differs & (now - since >= self.cfg.after_s - 1e-9)
         # A flag starts only once at least min_cells of its cells were compared and found changed within
         # the last half of after_s: cells that reached after_s on looks that held them (something moving
         # beside them, joined to them) are no evidence until they are seen again (fight_surv fi076: a dark
@@ -624,7 +625,7 @@ class SkimmingDetector(Detector):
         # shaking camera compares each cell at every other look or so (the synthetic shake of the tests
         # was raised 2.5 s later); not over all of after_s: fight_surv fi009's shaking camera then raised.
         seen = None if self._alerted else now - self._seen_s <= 0.5 * self.cfg.after_s + 1e-9
-        cells, box = settled_region(~np.isnan(since), mature, self.cfg.settled_share, seen=seen,
+        cells, box = settled_region(differs, mature, self.cfg.settled_share, seen=seen,
                                     least=self.cfg.min_cells)
         ok = cells >= self.cfg.min_cells
         if not ok and 0 < self.cfg.small_cells < self.cfg.min_cells and mature.any():
@@ -635,7 +636,7 @@ class SkimmingDetector(Detector):
             # clip raised. Asked, as a larger group is, of cells that held their change for after_s and
             # were compared lately.
             clear = mature & (self.model.strength(self._view) >= self.cfg.clear_strength)
-            small, small_box = settled_region(~np.isnan(since), clear, self.cfg.settled_share, seen=seen,
+            small, small_box = settled_region(differs, clear, self.cfg.settled_share, seen=seen,
                                               least=self.cfg.small_cells)
             if small >= self.cfg.small_cells:
                 cells, box, ok = small, small_box, True
