@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "random pixels (datasets/skim_patch.py)")
     e.add_argument("--patch-size", type=float, metavar="SHARE",
                    help="task skimming: the pasted skimmer's sides as a share of the fascia's (default 0.4)")
+    e.add_argument("--roi-share", type=float, metavar="SHARE",
+                   help="task skimming without a configured skimming.roi: the fascia chosen in each clip, its sides "
+                        "as a share of the picture's (default 0.15); how the check fares with a region drawn "
+                        "smaller or larger")
     e.add_argument("--stage", choices=("cascade", "classical"),
                    help="cascade: stage 2 on escalated frames when a deep model is there (with --cv: trained per "
                         "fold too, and comparison.json puts both side by side); classical: the cheap stage alone. "

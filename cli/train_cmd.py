@@ -84,6 +84,11 @@ def evaluate(args) -> int:
             raise UserError(f"--patch-style and --patch-size apply to task skimming only, not {task.name}"
                             f"{' with --cv' if args.cv is not None else ''}")
         extra["patch"] = (args.patch_style, args.patch_size)   # None: the task's default
+    if args.roi_share is not None:
+        if "roi_share" not in inspect.signature(task.evaluate).parameters or args.cv is not None:
+            raise UserError(f"--roi-share applies to task skimming only, not {task.name}"
+                            f"{' with --cv' if args.cv is not None else ''}")
+        extra["roi_share"] = args.roi_share
     if args.perturb:
         if "perturb" not in inspect.signature(task.evaluate).parameters:
             raise UserError(f"--perturb does not apply to task {task.name}")

@@ -2,7 +2,8 @@
 footage needs no labels: every clip is scored as recorded and patched), or one video file, as recorded
 and with a skimmer-like patch pasted into its fascia from the middle frame on (datasets/skim_patch.py;
 `--patch-style`, `--patch-size`), through the
-whole cascade exactly as `run` builds it, with `skimming.roi` over the clip's stillest part, or, when
+whole cascade exactly as `run` builds it, with `skimming.roi` over the clip's stillest part (its sides
+`--roi-share` of the picture's, 0.15 by default: a site draws its own larger or smaller), or, when
 the config sets `skimming.roi` (a site's own fascia, for footage of its own camera), that region for
 every clip.
 
@@ -38,7 +39,7 @@ import numpy as np
 
 from core.errors import UserError
 from datasets.labelled import read_labels
-from datasets.skim_patch import SIZE, Patcher, check_patch, quiet_region
+from datasets.skim_patch import SHARE, SIZE, Patcher, check_patch, quiet_region
 from detectors.skimming import HELD, SkimmingConfig, SkimmingDetector
 from pipeline.config import Config
 from pipeline.replay import parallel_map, replay_clip
@@ -47,6 +48,9 @@ from tasks.registry import Task, register_task
 
 EVENT = "skimmer_suspected"
 SLACK_S = 1.0
+# --roi-share's range: a region of under 5 % of the picture's sides is a few pixels on a small stream;
+# over half of them leaves quiet_region's margin nowhere to go.
+ROI_SHARES = (0.05, 0.5)
 # What a folder without labels.csv is searched for (any case), in it and below it.
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm", ".ts")
 
@@ -136,7 +140,7 @@ def _starts(replay) -> list[float]:
 
 
 def _clip_job(args) -> dict:
-    rel, path, cfg_data, (style, size), perturb = args
+    rel, path, cfg_data, (style, size), perturb, share = args
     cfg = Config.model_validate(cfg_data)
     frames, fps = _read(path)
     if len(frames) < 4:
@@ -156,7 +160,7 @@ def _clip_job(args) -> dict:
         # Where a site would draw a fascia: a part of the scene nothing moves over and nobody stands in.
         if cfg.people.enabled:
             replay_clip(path, cfg, {}, probe=lambda _c: made["people"].add(), sinks=sink("people", _People, (H, W)))
-        sk.roi = quiet_region(frames, people=made["people"].map if cfg.people.enabled else None,
+        sk.roi = quiet_region(frames, share, people=made["people"].map if cfg.people.enabled else None,
                               step=max(1, int(round(fps / sk.update_hz))), threshold=sk.motion_threshold,
                               moving_share=sk.motion_share)
     roi = list(sk.roi)
@@ -186,7 +190,7 @@ def _clip_job(args) -> dict:
 
 
 def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
-              patch: tuple[str, float] = ("block", SIZE)) -> dict:
+              patch: tuple[str, float] = ("block", SIZE), share: float = SHARE) -> dict:
     ok = [r for r in rows if "error" not in r]
     lat = [r["latency_s"] for r in ok if r["latency_s"] != ""]
     missed = [r for r in ok if r["latency_s"] == ""]
@@ -194,9 +198,9 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
         "clips": len(ok),
         "unreadable": [r["clip"] for r in rows if "error" in r],
         "roi": f"configured: {list(roi)}" if roi is not None else
-               "per clip: the window of 15 % of the picture's sides (and a margin of a quarter of them) where "
-               "the occupancy stage saw people least often, then where the fewest of the check's looks saw "
-               "movement",
+               f"per clip: the window of {100 * share:g} % of the picture's sides (and a margin of a quarter of "
+               "them) where the occupancy stage saw people least often, then where the fewest of the check's "
+               "looks saw movement",
         "onset": "middle frame (n_frames // 2) of each clip",
         "patch": f"style {patch[0]}, {round(100 * patch[1])} % of the roi's sides (datasets/skim_patch.py)",
         "window_s": round(after_s + SLACK_S, 3),
@@ -221,16 +225,23 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
 
 def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, progress: bool = True,
                       patch: tuple[str | None, float | None] | None = None,
-                      perturb: tuple[str, int] | None = None) -> dict:
+                      perturb: tuple[str, int] | None = None, roi_share: float | None = None) -> dict:
     """`patch`: (style, size) of datasets/skim_patch.Patcher, either None for its default (block, SIZE);
-    `perturb`: (kind, level) of datasets/perturb.py applied to every frame of both runs."""
+    `perturb`: (kind, level) of datasets/perturb.py applied to every frame of both runs; `roi_share`: the
+    sides of the region chosen in each clip, as a share of the picture's (None: SHARE), when the config
+    sets none."""
     style, size = patch or (None, None)
     patch = (style or "block", SIZE if size is None else size)
     try:
         check_patch(patch[1], patch[0])
     except ValueError as exc:
         raise UserError(f"invalid patch: {exc}") from None
-    jobs = [(rel, path, cfg.model_dump(), patch, perturb) for rel, path in clip_jobs(dataset)]
+    if roi_share is not None and cfg.skimming.roi is not None:
+        raise UserError("--roi-share chooses the fascia in each clip, but the config sets skimming.roi")
+    share = SHARE if roi_share is None else roi_share
+    if not ROI_SHARES[0] <= share <= ROI_SHARES[1]:
+        raise UserError(f"--roi-share {share:g} must be from {ROI_SHARES[0]:g} to {ROI_SHARES[1]:g}")
+    jobs = [(rel, path, cfg.model_dump(), patch, perturb, share) for rel, path in clip_jobs(dataset)]
     if not jobs:
         raise UserError(f"{dataset}: no clips")
     if cfg.skimming.roi is not None:
@@ -240,7 +251,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     rows = parallel_map(_clip_job, jobs, workers, desc="skimming: clips", min_items=2, chunksize=1,
                         progress=progress)
     rows.sort(key=lambda r: r["clip"])
-    summary = summarize(rows, cfg.skimming.after_s, cfg.skimming.roi, patch)
+    summary = summarize(rows, cfg.skimming.after_s, cfg.skimming.roi, patch, share)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "skimming.json"), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
@@ -277,8 +288,8 @@ def _check_roi(sk: SkimmingConfig, jobs: list[tuple]) -> None:
 
 
 def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None,
-              patch: tuple[str | None, float | None] | None = None) -> dict:
-    return evaluate_skimming(dataset, cfg, out, patch=patch, perturb=perturb)
+              patch: tuple[str | None, float | None] | None = None, roi_share: float | None = None) -> dict:
+    return evaluate_skimming(dataset, cfg, out, patch=patch, perturb=perturb, roi_share=roi_share)
 
 
 register_task(Task("skimming", evaluate=_evaluate,

@@ -284,6 +284,26 @@ def test_evaluate_perturb_scores_the_skimming_check_under_each_camera_perturbati
     assert json.loads((out / "shake_3" / "skimming.json").read_text())["patch"].startswith("style block, 50 %")
 
 
+def test_evaluate_chooses_a_region_of_the_share_asked_and_refuses_one_it_cannot(tmp_path):
+    folder = _clip_folder(tmp_path, n_clips=1)
+    out = tmp_path / "out"
+    assert dispatch(["evaluate", "--task", "skimming", "--dataset", str(folder), "--out", str(out),
+                     "--roi-share", "0.3", "--model-dir", str(tmp_path / "none")]) == 0
+    summary = json.loads((out / "skimming.json").read_text())
+    assert summary["roi"].startswith("per clip: the window of 30 % of the picture's sides")
+    row = next(csv.DictReader((out / "skimming_clips.csv").open()))
+    assert json.loads(row["roi"])[2:] == [96, 72]          # 30 % of 320x240
+    # Out of range, beside a configured region, or for another task: one clear line, exit status 2.
+    for extra, said in ((["--roi-share", "0.9"], "--roi-share 0.9 must be from 0.05 to 0.5"),
+                        (["--roi-share", "0.2", "--set", "skimming.roi=[10, 10, 40, 40]"], "sets skimming.roi"),
+                        (["--roi-share", "0.2", "--task", "fight"], "applies to task skimming only")):
+        res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "skimming", "--dataset", str(folder),
+                              "--out", str(tmp_path / "bad"), "--model-dir", str(tmp_path / "none"), *extra],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+        err = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(err) == 1 and said in err[0], res.stderr
+
+
 def test_a_sites_configured_fascia_is_the_region_evaluated_and_one_that_does_not_fit_is_refused(tmp_path):
     folder = _clip_folder(tmp_path, n_clips=1)
     roi = [200, 40, 80, 60]        # not where the quiet region would go: the site's own fascia
