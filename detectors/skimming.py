@@ -35,7 +35,8 @@ of it, then compared again, cell by cell, whenever nothing does:
   tamper's, unless the surroundings out to `surround` of its size beyond the margin still look as
   learnt: then a fake fascia was fitted over all of the region), `min_cells` of them compared and
   found changed within the last half of `after_s` (and, with `min_strength` above 1, one of them by
-  that many times its threshold), raises `skimmer_suspected` with the group's box and a before/after
+  that many times its threshold; with `clear_under`, in a change of fewer cells, one of them by
+  `clear_strength` times it), raises `skimmer_suspected` with the group's box and a before/after
   pair of the region for the evidence; so does a smaller group, down to `small_cells`, when that many
   of its cells differ clearly (by `clear_strength` times their threshold: a pinhole camera, a small
   patch; such a cell counts as changed whatever share of its own edges that is);
@@ -137,6 +138,14 @@ class SkimmingConfig(Section):
                                                                 "is a clear change: it counts towards small_cells, "
                                                                 "and as changed whatever share of its own edges "
                                                                 "that is (a small patch over a busy keypad)")
+    clear_under: int = Field(0, ge=0, le=1000, description="a change of fewer cells than this starts a flag only "
+                                                           "when one of them differs clearly (clear_strength): a "
+                                                           "few cells that differ a little can be a view that "
+                                                           "moved, a stream's noise or someone who stood there "
+                                                           "while the fascia was learnt; 0: any (6 for a camera "
+                                                           "that raises such changes: fewer false alarms, fewer "
+                                                           "faint or fine-textured skimmers found; score both with "
+                                                           "evaluate --task skimming)")
     settled_share: float = Field(0.5, gt=0, le=1, description="a group of cells that differ is raised only once this "
                                                               "share of them has differed for after_s: a change "
                                                               "still spreading (someone leaning in too slowly to "
@@ -640,7 +649,7 @@ class SkimmingDetector(Detector):
                                               least=self.cfg.small_cells)
             if small >= self.cfg.small_cells:
                 cells, box, ok = small, small_box, True
-        if ok and (self._alerted or self._strong(box)):
+        if ok and (self._alerted or self._strong(box, cells)):
             ox, oy, ox1, oy1 = self._outer
             sx, sy = (ox1 - ox) / cols, (oy1 - oy) / rows
             self._box = (ox + int(box[0] * sx), oy + int(box[1] * sy), int(np.ceil(box[2] * sx)),
@@ -649,17 +658,27 @@ class SkimmingDetector(Detector):
         else:
             self._alerted = False
 
-    def _strong(self, box: tuple[int, int, int, int]) -> bool:
-        """Some cell of the change found (`box`, in cells) differs by `min_strength` times its threshold:
-        asked only when a flag would start. Of the box, not of the group's own cells: a stream's noise or
+    def _strong(self, box: tuple[int, int, int, int], cells: int) -> bool:
+        """Some cell of the change found (`box`, in cells; `cells` of them held it) differs by `min_strength`
+        times its threshold, and, in a change of fewer than `clear_under` cells, by `clear_strength`: asked
+        only when a flag would start. Of the box, not of the group's own cells: a stream's noise or
         blur splits one change into several groups, and the box takes in their strong cells (asked of
         each group alone, fewer perturbed patches were found by evaluate --perturb, and the same
-        recorded replays raised)."""
-        if self.cfg.min_strength <= 1.0:
+        recorded replays raised).
+
+        Why a site may want a small change to be clear: with the region chosen in each clip at 10 or 25 %
+        of the picture's sides instead of 15 % (evaluate --task skimming --roi-share), 4 and 3 of
+        fight_surv's 200 recorded clips raised, each by 3 to 5 cells that differed by 1.2 to 2.8 times
+        their threshold (a panning camera, an animated logo, someone who stood on the region while it
+        was learnt and left). With `clear_under` 6, 1 and none did. Why it is off by default: a pasted
+        patch of random pixels, too fine for the check's blur, changes as few cells as weakly; at the
+        default region 160 of 200 such patches were found with it, 164 without (faint ones: 139, 147)."""
+        least = max(self.cfg.min_strength, self.cfg.clear_strength if cells < self.cfg.clear_under else 1.0)
+        if least <= 1.0:
             return True
         x, y, w, h = box
-        cells = ~np.isnan(self._since[y:y + h, x:x + w])
-        return bool((self.model.strength(self._view)[y:y + h, x:x + w][cells] >= self.cfg.min_strength).any())
+        differ = ~np.isnan(self._since[y:y + h, x:x + w])
+        return bool((self.model.strength(self._view)[y:y + h, x:x + w][differ] >= least).any())
 
     def _hold(self, why: str) -> None:
         """Counts this look in `held` under `why`, once: movement in the margin may hold it before the
