@@ -78,17 +78,18 @@ def evaluate(args) -> int:
         result = task.adversarial(args.dataset, args.model_dir, args.out, cfg)
         print(json.dumps(result["rows"]))
         return 0
+    # The skimming task's own options, each passed only to an evaluate that takes it (never with --cv).
     extra = {}
-    if args.patch_style is not None or args.patch_size is not None:
-        if "patch" not in inspect.signature(task.evaluate).parameters or args.cv is not None:
-            raise UserError(f"--patch-style and --patch-size apply to task skimming only, not {task.name}"
+    for given, param, value, said in (
+            (args.patch_style is not None or args.patch_size is not None, "patch",
+             (args.patch_style, args.patch_size), "--patch-style and --patch-size apply"),   # None: the default
+            (args.roi_share is not None, "roi_share", args.roi_share, "--roi-share applies")):
+        if not given:
+            continue
+        if param not in inspect.signature(task.evaluate).parameters or args.cv is not None:
+            raise UserError(f"{said} to task skimming only, not {task.name}"
                             f"{' with --cv' if args.cv is not None else ''}")
-        extra["patch"] = (args.patch_style, args.patch_size)   # None: the task's default
-    if args.roi_share is not None:
-        if "roi_share" not in inspect.signature(task.evaluate).parameters or args.cv is not None:
-            raise UserError(f"--roi-share applies to task skimming only, not {task.name}"
-                            f"{' with --cv' if args.cv is not None else ''}")
-        extra["roi_share"] = args.roi_share
+        extra[param] = value
     if args.perturb:
         if "perturb" not in inspect.signature(task.evaluate).parameters:
             raise UserError(f"--perturb does not apply to task {task.name}")
