@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="task skimming without a configured skimming.roi: the fascia chosen in each clip, its sides "
                         "as a share of the picture's (default 0.15); how the check fares with a region drawn "
                         "smaller or larger")
+    e.add_argument("--trace", action="append", metavar="CLIP",
+                   help="task skimming: write the live check's look-by-look trace of this clip's two runs (its "
+                        "path under the dataset, file name or name) to OUT/trace/CLIP-clean.csv and "
+                        "-patched.csv: why it raised or did not; may be given more than once")
     e.add_argument("--stage", choices=("cascade", "classical"),
                    help="cascade: stage 2 on escalated frames when a deep model is there (with --cv: trained per "
                         "fold too, and comparison.json puts both side by side); classical: the cheap stage alone. "

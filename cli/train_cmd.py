@@ -83,7 +83,8 @@ def evaluate(args) -> int:
     for given, param, value, said in (
             (args.patch_style is not None or args.patch_size is not None, "patch",
              (args.patch_style, args.patch_size), "--patch-style and --patch-size apply"),   # None: the default
-            (args.roi_share is not None, "roi_share", args.roi_share, "--roi-share applies")):
+            (args.roi_share is not None, "roi_share", args.roi_share, "--roi-share applies"),
+            (bool(args.trace), "trace", args.trace, "--trace applies")):
         if not given:
             continue
         if param not in inspect.signature(task.evaluate).parameters or args.cv is not None:

@@ -48,6 +48,9 @@ cut by whoever fitted the skimmer, must not learn the skimmer as the fascia. An 
 the machine re-learns it with `python run.py relearn` (the service notices within RECHECK_S) or by
 changing the region (config reload).
 
+`trace_file` makes the detector write a CSV row per look (TRACE_FIELDS): what it learnt, held, compared
+and found, from its own state, so that a site reads why its camera's footage raised or did not.
+
 The detector also publishes the region (`ctx.fascia`, motion pixels) for the detectors after it: the
 shoulder-surfing check's "at the machine", and the left-object detector, which leaves what appears on
 the fascia to this one (`ctx.claimed`).
@@ -72,6 +75,7 @@ from core.detector import Detector, Flag, register
 from core.errors import UserError
 from core.events import ATTACK, EventSpec
 from core.settings import Section
+from core.trace import CsvTrace
 from features.boxes import intersection
 from features.fascia import (CELL, FasciaModel, Surroundings, cell_structure, cells_within, grid_size, moved_pixels,
                              movement_threshold, settled_region, working_size)
@@ -94,6 +98,16 @@ class _Scaled(NamedTuple):
     claimed: tuple            # (box,): what the left-object detector leaves to this one
     front: tuple              # within `at_machine` of the fascia: someone there is at the machine
     outer: tuple              # the fascia with its margin
+
+
+# The columns of `trace_file`: the look's frame and time; the motion detector still calibrating (no
+# person is known then); the share of the region learnt; why the look was held or its comparison set aside
+# (HELD, empty: it was not); whether it compared some cell of the region; the people tracked; how far the
+# view drifted from the learnt one (source px); the region's cells that differ since an earlier
+# comparison, and for how long the oldest of them has; the cells the last views differ in and the
+# strongest of them in times its threshold; whether skimmer_suspected is raised.
+TRACE_FIELDS = ("frame", "time_s", "calibrating", "learnt", "held", "compared", "people", "drift_x", "drift_y",
+                "differ", "held_for_s", "changed", "strongest", "raised")
 
 
 class SkimmingConfig(Section):
@@ -191,6 +205,11 @@ class SkimmingConfig(Section):
                                                              "most")
     reference_file: str | None = Field(None, description="where the learnt fascia is kept across restarts (run: "
                                                          "storage_dir/fascia.npz when empty)")
+    trace_file: str | None = Field(None, description="a CSV file to write a row to at each look at the fascia: "
+                                                     "what was learnt, what held the look, the cells that differ "
+                                                     "and by how much, whether it raised (a region of more_rois: "
+                                                     "its box before the extension); to see why a site's footage "
+                                                     "raised or did not")
 
     @field_validator("roi")
     @classmethod
@@ -229,9 +248,10 @@ def region_path(path: str | None, box: list[int]) -> str | None:
 
 
 def region_configs(cfg: SkimmingConfig) -> list[SkimmingConfig]:
-    """One config per region of `more_rois`: the same settings, its own box and learnt file."""
+    """One config per region of `more_rois`: the same settings, its own box, learnt file and trace."""
     return [cfg.model_copy(update={"roi": list(box), "more_rois": [],
-                                   "reference_file": region_path(cfg.reference_file, box)})
+                                   "reference_file": region_path(cfg.reference_file, box),
+                                   "trace_file": region_path(cfg.trace_file, box)})
             for box in cfg.more_rois]
 
 
@@ -298,6 +318,7 @@ class SkimmingDetector(Detector):
         self.reached = 0      # looks in which movement in the margin reached the region's edge (`_joined`)
         self._why: str | None = None   # why this look was held, once counted
         self._key = "roi"   # the config's key for this region
+        self._trace = CsvTrace(cfg.trace_file, TRACE_FIELDS, "skimming.trace_file") if cfg.trace_file else None
         self._forget()
         self._load()
         # The regions of `more_rois`, each watched as this one is, by a detector of its own (what it learnt,
@@ -441,7 +462,10 @@ class SkimmingDetector(Detector):
         ctx.claimed = self._fascia.claimed if not ctx.claimed else (*ctx.claimed, self._fascia.box)
         self._frames += 1
         if (self._frames - 1) % self._every == 0:
+            compared = self.compared
             self._look(ctx, raw)
+            if self._trace is not None:
+                self._trace.write(self._trace_row(ctx, self.compared > compared))
         if not self._alerted:
             return []
         bx, by, bw, bh = self._box
@@ -449,6 +473,24 @@ class SkimmingDetector(Detector):
         return [Flag("skimmer_suspected", 1.0, (bx / s, by / s, bw / s, bh / s),
                      {"roi": list(self._roi), "learnt_from": self.learnt_from},
                      key=None if publish else str(self.cfg.roi), images=lambda: self._images(raw))]
+
+    def _trace_row(self, ctx, compared: bool) -> dict:
+        """What this look did (TRACE_FIELDS), from the detector's own state after it: the rows a site
+        reads are what the live check did, not a summary computed beside it."""
+        row = {"frame": ctx.index, "time_s": round(ctx.time_s, 3), "calibrating": int(bool(ctx.motion.calibrating)),
+               "learnt": round(self.learnt(), 3), "held": self._why or "", "compared": int(compared),
+               "people": len(ctx.people or ()), "drift_x": round(self._drift[0], 1),
+               "drift_y": round(self._drift[1], 1), "raised": int(self._alerted)}
+        if self._since is not None:
+            differs = ~np.isnan(self._since) & self._in_roi
+            row["differ"] = int(differs.sum())
+            row["held_for_s"] = round(float(np.max(ctx.time_s - self._since[differs])), 3) if differs.any() else ""
+        if self._view is not None and self.model.n is not None:
+            changed = self.model.changed(self._view) & self._in_roi
+            strength = self.model.strength(self._view)[changed]
+            row["changed"] = int(changed.sum())
+            row["strongest"] = round(float(strength.max()), 2) if strength.size else ""
+        return row
 
     def check_source(self, width: int, height: int) -> None:
         self._fitted(width, height)

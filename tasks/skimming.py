@@ -23,7 +23,9 @@ often something was compared after it, and why looks compared nothing (`held_lig
 `held_whole`: all of the fascia did), as shares of the patched run's looks: the detector's own counts.
 A patched clip with no event at all says what most likely kept the check from the patch (`why_missed`:
 `too_short`, `not_learnt`, a `held_*` reason, or `compared`; `_Onset.why_blind`), and the summary
-counts them (`missed_why`).
+counts them (`missed_why`). `--trace CLIP` writes the detector's own look-by-look trace
+(`skimming.trace_file`) of a clip's two runs under `out/trace/`: why it raised or did not, from the
+runs that were scored.
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ def _clip_job(args) -> dict:
         return make
 
     sk = cfg.skimming
+    trace, sk.trace_file = sk.trace_file, None   # each of the two runs below writes its own
     if sk.roi is None:   # a configured one is the site's fascia (checked to fit by _check_roi)
         # Where a site would draw a fascia: a part of the scene nothing moves over and nobody stands in.
         if cfg.people.enabled:
@@ -170,7 +173,9 @@ def _clip_job(args) -> dict:
     patcher = Patcher(roi, W, H, seed=seed, size=size, style=style)
     camera = None if perturb is None else (*perturb, seed)   # the same noise on both runs
     # Both through the live path: FrameSource, cascade, decision, as `run` has them.
+    sk.trace_file = trace and f"{os.path.splitext(trace)[0]}-clean.csv"
     clean = _starts(replay_clip(path, cfg, {}, perturb=camera))
+    sk.trace_file = trace and f"{os.path.splitext(trace)[0]}-patched.csv"
     patched = _starts(replay_clip(path, cfg, {}, perturb=camera, edit=lambda i, raw: patcher.frame(i, raw, onset),
                                   sinks=sink("onset", _Onset, onset, patcher.box)))
     at = made["onset"]
@@ -225,11 +230,14 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
 
 def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, progress: bool = True,
                       patch: tuple[str | None, float | None] | None = None,
-                      perturb: tuple[str, int] | None = None, roi_share: float | None = None) -> dict:
+                      perturb: tuple[str, int] | None = None, roi_share: float | None = None,
+                      trace: list[str] | None = None) -> dict:
     """`patch`: (style, size) of datasets/skim_patch.Patcher, either None for its default (block, SIZE);
     `perturb`: (kind, level) of datasets/perturb.py applied to every frame of both runs; `roi_share`: the
     sides of the region chosen in each clip, as a share of the picture's (None: SHARE), when the config
-    sets none."""
+    sets none; `trace`: clips (their path under the dataset, file name or name without extension) whose
+    two runs write the live detector's look-by-look trace (skimming.trace_file) to
+    out/trace/<clip>-clean.csv and -patched.csv."""
     style, size = patch or (None, None)
     patch = (style or "block", SIZE if size is None else size)
     try:
@@ -241,9 +249,19 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     share = SHARE if roi_share is None else roi_share
     if not ROI_SHARES[0] <= share <= ROI_SHARES[1]:
         raise UserError(f"--roi-share {share:g} must be from {ROI_SHARES[0]:g} to {ROI_SHARES[1]:g}")
+    if cfg.skimming.trace_file:
+        raise UserError("evaluate writes each clip's trace under --out: name the clips with --trace, "
+                        "not skimming.trace_file")
     jobs = [(rel, path, cfg.model_dump(), patch, perturb, share) for rel, path in clip_jobs(dataset)]
     if not jobs:
         raise UserError(f"{dataset}: no clips")
+    for name in trace or ():
+        hits = [job for job in jobs if name in (job[0], os.path.basename(job[0]),
+                                                os.path.splitext(os.path.basename(job[0]))[0])]
+        if not hits:
+            raise UserError(f"--trace {name}: no such clip in {dataset}")
+        for job in hits:
+            job[2]["skimming"]["trace_file"] = os.path.join(out, "trace", os.path.splitext(job[0])[0] + ".csv")
     if cfg.skimming.roi is not None:
         _check_roi(cfg.skimming, jobs)
     # Clips differ in length: one at a time to a worker (each with one OpenCV thread: with OpenCV's own
@@ -288,8 +306,9 @@ def _check_roi(sk: SkimmingConfig, jobs: list[tuple]) -> None:
 
 
 def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None,
-              patch: tuple[str | None, float | None] | None = None, roi_share: float | None = None) -> dict:
-    return evaluate_skimming(dataset, cfg, out, patch=patch, perturb=perturb, roi_share=roi_share)
+              patch: tuple[str | None, float | None] | None = None, roi_share: float | None = None,
+              trace: list[str] | None = None) -> dict:
+    return evaluate_skimming(dataset, cfg, out, patch=patch, perturb=perturb, roi_share=roi_share, trace=trace)
 
 
 register_task(Task("skimming", evaluate=_evaluate,

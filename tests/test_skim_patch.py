@@ -329,6 +329,36 @@ def test_a_sites_configured_fascia_is_the_region_evaluated_and_one_that_does_not
     assert not (tmp_path / "bad2").exists()
 
 
+def test_evaluate_traces_the_clips_named_with_what_the_live_check_did(tmp_path):
+    """--trace CLIP: each of the clip's two runs writes skimming.trace_file, a row per look of the live
+    detector; the patched run's first raised row is the event the summary scored (its latency), the
+    recorded run's rows raise nothing, as its event count says. A clip that is not there, or a
+    trace_file set in the config (the runs would write over each other): one clear line, exit status 2."""
+    folder = _clip_folder(tmp_path, n_clips=2)
+    out = tmp_path / "out"
+    evaluate_skimming(str(folder), load_config(None, []), str(out), workers=1, progress=False, trace=["c1"])
+    row = next(r for r in csv.DictReader((out / "skimming_clips.csv").open()) if r["clip"] == "c1.avi")
+    assert sorted(p.name for p in (out / "trace").iterdir()) == ["c1-clean.csv", "c1-patched.csv"]
+    clean = list(csv.DictReader((out / "trace" / "c1-clean.csv").open()))
+    patched = list(csv.DictReader((out / "trace" / "c1-patched.csv").open()))
+    assert int(row["looks"]) == len(patched) and len(clean) == len(patched)
+    assert row["clean_events"] == "0" and not any(r["raised"] == "1" for r in clean)
+    assert row["detected"] == "True"
+    first = next(r for r in patched if r["raised"] == "1")
+    onset = int(row["onset_frame"]) / float(row["fps"])
+    assert float(first["time_s"]) - onset == pytest.approx(float(row["latency_s"]), abs=1e-3)
+    assert not any(r["raised"] == "1" for r in patched if float(r["time_s"]) < onset)
+    assert int(first["differ"]) >= 1 and float(first["strongest"]) >= 1.0
+    for extra, said in ((["--trace", "nosuch"], "--trace nosuch: no such clip in"),
+                        (["--set", f"skimming.trace_file={tmp_path / 't.csv'}"], "name the clips with --trace"),
+                        (["--trace", "c1", "--task", "fight"], "--trace applies to task skimming only")):
+        res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "skimming", "--dataset", str(folder),
+                              "--out", str(tmp_path / "bad"), "--model-dir", str(tmp_path / "none"), *extra],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+        err = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(err) == 1 and said in err[0], res.stderr
+
+
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "aboda")), reason="../shared/data/aboda is absent")
 def test_evaluation_on_real_footage_from_a_fixed_camera(tmp_path):
     # ABODA's video4: a fixed camera indoors, people passing. Its first 20 s keep the test short.

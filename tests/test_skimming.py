@@ -4,8 +4,10 @@ was learnt survives a restart and is forgotten on request; bad regions are refus
 
 from __future__ import annotations
 
+import csv
 import math
 import os
+from collections import Counter
 
 import cv2
 import numpy as np
@@ -125,6 +127,32 @@ def test_an_overlay_fitted_and_left_is_raised_once_its_fitter_has_gone(booth):
     assert box[0] < tx + tw and tx < box[0] + box[2] and box[1] < ty + th and ty < box[1] + box[3]
     images = flags[b][0].images()
     assert set(images) == {"before", "after"} and images["before"].shape == images["after"].shape
+
+
+def test_the_trace_says_look_by_look_what_the_live_check_did(booth, tmp_path):
+    """skimming.trace_file: a row per look, from the detector's own state, so that a site reads why its
+    footage raised or did not: the looks held while the fitter stood at the machine say so, the counts
+    add up to the check's own, and the first raised row is the look the flag started on, its change held
+    for after_s. A trace that cannot be written is refused before any frame is read."""
+    _, _, _, roi = booth
+    frames, parts = fitting(booth)
+    path = tmp_path / "traces" / "skim.csv"
+    flags, stage = run(frames, roi_set(roi, f"skimming.trace_file={path}"))
+    det = stage.detector("skimming")
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == det.looks and sum(int(r["compared"]) for r in rows) == det.compared
+    assert {why: n for why, n in det.held.items() if n} == dict(Counter(r["held"] for r in rows if r["held"]))
+    a, b = parts["fitting"]
+    during = [r for r in rows if a <= int(r["frame"]) <= b]
+    assert sum(r["held"] == "person" for r in during) >= 0.5 * len(during)
+    first = next(r for r in rows if r["raised"] == "1")
+    assert int(first["frame"]) == flagged(flags, 0, len(frames) - 1)[0]
+    assert int(first["differ"]) >= det.cfg.min_cells and float(first["held_for_s"]) >= det.cfg.after_s - 1e-6
+    assert float(first["learnt"]) == 1.0 and int(first["changed"]) >= det.cfg.min_cells
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    with pytest.raises(UserError, match="skimming.trace_file"):
+        run(frames[:2], roi_set(roi, f"skimming.trace_file={blocked / 'skim.csv'}"))
 
 
 def test_an_overlay_taken_off_again_ends_the_flag(booth):
