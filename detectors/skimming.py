@@ -316,6 +316,9 @@ class SkimmingDetector(Detector):
         # a site sees what blinds the check on its camera.
         self.held = dict.fromkeys(HELD, 0)
         self.reached = 0      # looks in which movement in the margin reached the region's edge (`_joined`)
+        # Looks in which that movement held cells of the region that differ from what was learnt without
+        # moving themselves: a hand resting on the keypad, or something fitted beside someone at the edge.
+        self.joined = 0
         self._why: str | None = None   # why this look was held, once counted
         self._key = "roi"   # the config's key for this region
         self._trace = CsvTrace(cfg.trace_file, TRACE_FIELDS, "skimming.trace_file") if cfg.trace_file else None
@@ -800,10 +803,14 @@ class SkimmingDetector(Detector):
         if self.cfg.hold_on_margin or self.model.share_ready(self._in_roi) < 0.5:
             return np.ones(cells, bool)
         came_in = cv2.resize(entry.astype(np.float32), (cells[1], cells[0]), interpolation=cv2.INTER_AREA) > 0
-        path = own | came_in | self.model.changed(cell_structure(grey, self._size))
+        differs = self.model.changed(cell_structure(grey, self._size))
+        path = own | came_in | differs
         _, labels = cv2.connectedComponents(path.astype(np.uint8), connectivity=8)
         joined = np.unique(labels[came_in])
-        return np.isin(labels, joined[joined > 0])
+        held = np.isin(labels, joined[joined > 0])
+        if (held & differs & ~own & self._in_roi).any():
+            self.joined += 1
+        return held
 
     def _reaching(self, moving: np.ndarray) -> np.ndarray | None:
         """bool, the region with its margin: the movement in the margin that reaches the region's edge

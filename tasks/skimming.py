@@ -21,6 +21,8 @@ of the onset. With it, what the check could do: the share of the fascia learnt b
 often something was compared after it, and why looks compared nothing (`held_light`, `held_person`,
 `held_margin`, `held_turned`) or set their comparison aside (`held_view`: the surroundings changed too,
 `held_whole`: all of the fascia did), as shares of the patched run's looks: the detector's own counts.
+`held_joined` is the share of looks in which movement reaching the region's edge held cells that
+differ (what a hand resting on the keypad is held by; it holds a patch beside someone moving there too).
 A patched clip with no event at all says what most likely kept the check from the patch (`why_missed`:
 `too_short`, `not_learnt`, a `held_*` reason, or `compared`; `_Onset.why_blind`), and the summary
 counts them (`missed_why`). `--trace CLIP` writes the detector's own look-by-look trace
@@ -106,6 +108,7 @@ class _Onset:
     def __init__(self, cascade, onset: int, patch: tuple[int, int, int, int]):
         self.det, self.onset, self.patch = cascade.classical.detector("skimming"), onset, patch
         self.time_s, self.learnt, self.looks, self.compared, self.patch_learnt = None, 0.0, 0, 0, 0.0
+        self.joined = 0
         self.held: dict[str, int] = {}
 
     def on_frame(self, frame) -> None:
@@ -113,6 +116,7 @@ class _Onset:
             self.time_s = frame.time_s
             # The region's own cells, as the check's rule counts them (not its margin's).
             self.learnt, self.looks, self.compared = self.det.learnt(), self.det.looks, self.det.compared
+            self.joined = self.det.joined
             # The cells under the patch: learnt after it appeared, they learn it as the fascia.
             self.patch_learnt = self.det.learnt(self.patch)
             self.held = dict(self.det.held)
@@ -121,20 +125,25 @@ class _Onset:
         """What most likely kept the check from a patch it missed: under half of the fascia, or of the
         cells under the patch, learnt by the onset (`not_learnt`: nothing to compare with, or the patch
         learnt as the fascia), else the reason that held at least a quarter of
-        the looks after the onset (`held_person`, `held_turned`, ...), else `compared` (compared, and
-        not raised in time)."""
+        the looks after the onset (`held_person`, `held_turned`, ...), else `held_joined` when movement
+        reaching the region's edge held cells that differ on at least a quarter of them (the rule that
+        keeps a hand resting on the keypad from being raised held what was fitted beside someone moving
+        there), else `compared` (compared, and not raised in time)."""
         if min(self.learnt, self.patch_learnt) < 0.5:
             return "not_learnt"
         looks = self.det.looks - self.looks
         why, n = max(((w, self.det.held[w] - self.held.get(w, 0)) for w in HELD), key=lambda t: t[1])
-        return f"held_{why}" if looks and n >= 0.25 * looks else "compared"
+        if looks and n >= 0.25 * looks:
+            return f"held_{why}"
+        return "held_joined" if looks and self.det.joined - self.joined >= 0.25 * looks else "compared"
 
     def after(self) -> dict:
         looks = self.det.looks - self.looks
         return {"learnt_at_onset": round(self.learnt, 2), "patch_learnt_at_onset": round(self.patch_learnt, 2),
                 "compared_after_onset": round((self.det.compared - self.compared) / max(1, looks), 2),
                 "looks": self.det.looks,
-                **{f"held_{why}": round(n / max(1, self.det.looks), 2) for why, n in self.det.held.items()}}
+                **{f"held_{why}": round(n / max(1, self.det.looks), 2) for why, n in self.det.held.items()},
+                "held_joined": round(self.det.joined / max(1, self.det.looks), 2)}
 
 
 def _starts(replay) -> list[float]:
@@ -275,7 +284,8 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
         json.dump(summary, fh, indent=2)
     fields = ["clip", "fps", "frames", "width", "height", "roi", "patch", "onset_frame", "clean_events",
               "patched_events", "before_onset", "detected", "why_missed", "latency_s", "learnt_at_onset",
-              "patch_learnt_at_onset", "compared_after_onset", "looks", *(f"held_{why}" for why in HELD), "error"]
+              "patch_learnt_at_onset", "compared_after_onset", "looks", *(f"held_{why}" for why in HELD),
+              "held_joined", "error"]
     with open(os.path.join(out, "skimming_clips.csv"), "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()

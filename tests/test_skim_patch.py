@@ -329,6 +329,27 @@ def test_a_sites_configured_fascia_is_the_region_evaluated_and_one_that_does_not
     assert not (tmp_path / "bad2").exists()
 
 
+def test_a_miss_says_held_joined_when_movement_at_the_edge_held_the_changed_cells():
+    """why_missed: a look held whole (a person at the machine) comes first; else movement reaching the
+    region's edge that held cells which differ on a quarter of the looks after the onset is
+    `held_joined` (the hand-on-keypad rule held the patch), not `compared`."""
+    from types import SimpleNamespace
+
+    from tasks.skimming import _Onset
+
+    at = object.__new__(_Onset)
+    at.learnt = at.patch_learnt = 1.0
+    at.looks, at.held, at.joined = 10, dict.fromkeys(HELD, 0), 2
+    at.det = SimpleNamespace(looks=30, held=dict.fromkeys(HELD, 0), joined=7)   # 5 of the 20 looks since
+    assert at.why_blind() == "held_joined"
+    at.det.joined = 6
+    assert at.why_blind() == "compared"
+    at.det.joined, at.det.held["person"] = 20, 5
+    assert at.why_blind() == "held_person"
+    at.patch_learnt = 0.4
+    assert at.why_blind() == "not_learnt"
+
+
 def test_evaluate_traces_the_clips_named_with_what_the_live_check_did(tmp_path):
     """--trace CLIP: each of the clip's two runs writes skimming.trace_file, a row per look of the live
     detector; the patched run's first raised row is the event the summary scored (its latency), the

@@ -461,6 +461,7 @@ def test_the_fascia_is_learnt_while_movement_in_the_margin_reaches_its_edge(boot
     det = stage.detector("skimming")
     assert not any(flags)
     assert det.reached >= 0.3 * still_from * det.cfg.update_hz / FPS   # it did reach the edge
+    assert det.joined == 0      # and held nothing of the fascia's own that differs: nothing does
     flags, stage = run(flickered(booth, still_from, still_from), roi_set(roi))
     det = stage.detector("skimming")
     assert det.model.share_ready(det._in_roi) > 0.5
@@ -487,6 +488,8 @@ def test_a_change_is_counted_from_when_its_cells_were_still_while_the_margin_hel
     flags, stage = run(frames, roi_set(roi, "skimming.after_s=1.0"))
     det = stage.detector("skimming")
     assert det.reached >= 0.3 * (quiet - fitted) * det.cfg.update_hz / FPS   # the flicker reached the edge
+    # and held the overlay beside it, still but joined to it (`joined`: evaluate's `held_joined`)
+    assert det.joined >= 0.5 * det.reached
     assert not flagged(flags, 0, quiet - 1)
     hits = flagged(flags, quiet, len(frames) - 1)
     assert hits, "the overlay fitted while the margin flickered was not raised"
