@@ -284,6 +284,17 @@ def test_evaluate_perturb_scores_the_skimming_check_under_each_camera_perturbati
     assert json.loads((out / "shake_3" / "skimming.json").read_text())["patch"].startswith("style block, 50 %")
 
 
+def _refused(folder, tmp_path, extra: list[str], said: str = "") -> list[str]:
+    """`evaluate --task skimming` on `folder` with `extra` gives one line saying `said` and exit status 2:
+    the lines it gave."""
+    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "skimming", "--dataset", str(folder),
+                          "--out", str(tmp_path / "bad"), "--model-dir", str(tmp_path / "none"), *extra],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    err = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(err) == 1 and said in err[0], res.stderr
+    return err
+
+
 def test_evaluate_chooses_a_region_of_the_share_asked_and_refuses_one_it_cannot(tmp_path):
     folder = _clip_folder(tmp_path, n_clips=1)
     out = tmp_path / "out"
@@ -297,11 +308,7 @@ def test_evaluate_chooses_a_region_of_the_share_asked_and_refuses_one_it_cannot(
     for extra, said in ((["--roi-share", "0.9"], "--roi-share 0.9 must be from 0.05 to 0.5"),
                         (["--roi-share", "0.2", "--set", "skimming.roi=[10, 10, 40, 40]"], "sets skimming.roi"),
                         (["--roi-share", "0.2", "--task", "fight"], "applies to task skimming only")):
-        res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "skimming", "--dataset", str(folder),
-                              "--out", str(tmp_path / "bad"), "--model-dir", str(tmp_path / "none"), *extra],
-                             capture_output=True, text=True, timeout=120, cwd=ROOT)
-        err = res.stderr.strip().splitlines()
-        assert res.returncode == 2 and len(err) == 1 and said in err[0], res.stderr
+        _refused(folder, tmp_path, extra, said)
 
 
 def test_a_sites_configured_fascia_is_the_region_evaluated_and_one_that_does_not_fit_is_refused(tmp_path):
@@ -315,12 +322,7 @@ def test_a_sites_configured_fascia_is_the_region_evaluated_and_one_that_does_not
     row = (out / "skimming_clips.csv").read_text().splitlines()[1]
     assert '"[200, 40, 80, 60]"' in row
     # A region outside the clip's picture: one clear line, exit status 2, before any clip is run.
-    res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "skimming", "--dataset", str(folder),
-                          "--out", str(tmp_path / "bad"), "--model-dir", str(tmp_path / "none"),
-                          "--set", "skimming.roi=[300, 40, 80, 60]"], capture_output=True, text=True, timeout=120,
-                         cwd=ROOT)
-    err = res.stderr.strip().splitlines()
-    assert res.returncode == 2 and len(err) == 1, res.stderr
+    err = _refused(folder, tmp_path, ["--set", "skimming.roi=[300, 40, 80, 60]"])
     assert "skimming.roi" in err[0] and "c0.avi" in err[0] and "320x240" in err[0]
     # So is one of more_rois (a site's second machine), though the patch goes into roi alone.
     with pytest.raises(UserError, match=r"skimming.more_rois \[400, 0, 20, 20\] lies outside the 320x240 .*c0.avi"):
@@ -373,11 +375,7 @@ def test_evaluate_traces_the_clips_named_with_what_the_live_check_did(tmp_path):
     for extra, said in ((["--trace", "nosuch"], "--trace nosuch: no such clip in"),
                         (["--set", f"skimming.trace_file={tmp_path / 't.csv'}"], "name the clips with --trace"),
                         (["--trace", "c1", "--task", "fight"], "--trace applies to task skimming only")):
-        res = subprocess.run([sys.executable, "run.py", "evaluate", "--task", "skimming", "--dataset", str(folder),
-                              "--out", str(tmp_path / "bad"), "--model-dir", str(tmp_path / "none"), *extra],
-                             capture_output=True, text=True, timeout=120, cwd=ROOT)
-        err = res.stderr.strip().splitlines()
-        assert res.returncode == 2 and len(err) == 1 and said in err[0], res.stderr
+        _refused(folder, tmp_path, extra, said)
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "aboda")), reason="../shared/data/aboda is absent")
