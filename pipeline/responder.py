@@ -176,8 +176,14 @@ class Responder:
         def run() -> None:
             try:
                 self.door_outcomes.append(self.door_flow.run(event_id))
-            except Exception:
-                log.exception("door flow for %s failed", event_id)
+            except Exception as exc:
+                with self._lock:
+                    stopping = self._closing
+                if stopping:   # the service stopped under the flow and closed its devices: not a fault
+                    log.error("door flow for %s ended as the service stopped: %s: %s", event_id,
+                              type(exc).__name__, exc)
+                else:
+                    log.exception("door flow for %s failed", event_id)
             finally:
                 with self._lock:
                     self._door_running = False
@@ -203,7 +209,9 @@ class Responder:
                     ep.timer.cancel()
                     ep.timer = None
         if self._door_thread is not None:
-            self._door_thread.join(timeout=1.0)
+            # A flow still warning the customer (warn_s) ends on its own within it; one waiting for a
+            # guard's code goes on after close() and closes the stores itself.
+            self._door_thread.join(timeout=1.0 + (self.door_flow.warn_s if self.door_flow is not None else 0.0))
         with self._lock:
             self._closing = True
             if self._door_running:
@@ -217,7 +225,10 @@ class Responder:
             if self._closed:
                 return
             self._closed = True
-        self.worker.stop()
-        self.evidence.close()
-        self.outbox.close()
-        self.store.close()
+        # Each on its own: also when called from a door flow as the process exits, one that fails must not
+        # leave the others open, nor raise in that thread.
+        for part in (self.worker.stop, self.evidence.close, self.outbox.close, self.store.close):
+            try:
+                part()
+            except Exception as exc:
+                log.error("closing %s failed: %s: %s", getattr(part, "__qualname__", part), type(exc).__name__, exc)
