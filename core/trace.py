@@ -17,7 +17,6 @@ class CsvTrace:
     """`write(row)`: one row of `fields` (what is missing is left empty)."""
 
     def __init__(self, path: str, fields: tuple[str, ...], what: str = "trace_file"):
-        self.path = path
         try:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self._fh = open(path, "w", newline="", encoding="utf-8", buffering=1)
@@ -29,11 +28,8 @@ class CsvTrace:
     def write(self, row: dict) -> None:
         self._writer.writerow(row)
 
-    def close(self) -> None:
-        self._fh.close()
-
     def __del__(self):
         # A detector has no end of its own: the file is closed with it (every row is on disk already).
-        fh = getattr(self, "_fh", None)
-        if fh is not None and not fh.closed:
+        fh = getattr(self, "_fh", None)   # absent when the open failed
+        if fh is not None:
             fh.close()
