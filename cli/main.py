@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
     e.add_argument("--cv", type=int, metavar="K",
                    help="instead of saved models: K-fold cross-validation grouped by source video")
-    e.add_argument("--seed", type=int, default=0, help="with --cv: the seed that shuffles groups into folds")
+    e.add_argument("--seed", type=int,
+                   help="with --cv: the seed that shuffles groups into folds (default 0); task skimming: mixed into "
+                        "each clip's patch seed, to place and draw the patches anew (default 0: from the clip's "
+                        "path alone)")
     e.add_argument("--adversarial", action="store_true",
                    help="instead of the metrics: FGSM and PGD on the task's CNN over a sweep of epsilon "
                         "(adversarial.json, adversarial.png)")
@@ -150,7 +153,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
             writable_dir(args.model_dir, "--model-dir")
     if args.command == "evaluate":
         writable_dir(args.out, "--out")
-        if not 0 <= args.seed < 2 ** 32:
+        if args.seed is not None and not 0 <= args.seed < 2 ** 32:
             raise UserError(f"--seed must be between 0 and {2 ** 32 - 1}, got {args.seed}")
     if args.command == "bench":
         writable_file(args.out, "--out")

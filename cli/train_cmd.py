@@ -91,6 +91,13 @@ def evaluate(args) -> int:
             raise UserError(f"{said} to task skimming only, not {task.name}"
                             f"{' with --cv' if args.cv is not None else ''}")
         extra[param] = value
+    if args.seed is not None and args.cv is None:
+        # Without --cv only the skimming task has a seed (where each patch goes); elsewhere it would be
+        # silently ignored, and a figure said to be from seed N would be the default's.
+        if "seed" not in inspect.signature(task.evaluate).parameters:
+            raise UserError(f"--seed goes with --cv, or with task skimming (where each patch is placed), not with "
+                            f"task {task.name} alone")
+        extra["seed"] = args.seed
     if args.perturb:
         if "perturb" not in inspect.signature(task.evaluate).parameters:
             raise UserError(f"--perturb does not apply to task {task.name}")
@@ -109,7 +116,7 @@ def evaluate(args) -> int:
             if "stage" not in inspect.signature(task.cross_validate).parameters:
                 raise UserError(f"--stage does not apply to task {task.name} with --cv")
             stage = {"stage": args.stage}
-        metrics = task.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed, **stage)
+        metrics = task.cross_validate(args.dataset, args.out, cfg, folds=args.cv, seed=args.seed or 0, **stage)
     else:
         metrics = task.evaluate(args.dataset, args.model_dir, args.out, cfg, **extra)
     keys = ("task", "n", "auc", "accuracy", "precision", "recall", "f1", "threshold", "confusion")

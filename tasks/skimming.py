@@ -13,7 +13,9 @@ pixels). With `--perturb`, each camera perturbation of datasets/perturb.py is ap
 (the camera sees the skimmer as it sees the rest), to both runs; the region is chosen on the footage
 as recorded, so every perturbation is scored on the same fascia.
 Each clip gets its own seed (from its path), so the patch's place and texture vary between clips but
-not between runs. Time is clip time.
+not between runs; `--seed N` (N > 0) mixes N into every clip's seed: the same clips and regions with
+the patches placed and drawn anew, to score the check on placements it was not tuned on (0, the
+default, is the placement every figure in the README was measured with). Time is clip time.
 
 Per clip: `skimmer_suspected` starts on the recorded clip (each a false alarm), and on the patched one
 before the onset (false) and after it: detected when exactly one comes within `skimming.after_s` + 1 s
@@ -151,7 +153,7 @@ def _starts(replay) -> list[float]:
 
 
 def _clip_job(args) -> dict:
-    rel, path, cfg_data, (style, size), perturb, share = args
+    rel, path, cfg_data, (style, size), perturb, share, placement = args
     cfg = Config.model_validate(cfg_data)
     frames, fps = _read(path)
     if len(frames) < 4:
@@ -178,7 +180,7 @@ def _clip_job(args) -> dict:
     roi = list(sk.roi)
     sk.reference_file = None
     onset = len(frames) // 2
-    seed = zlib.crc32(rel.encode("utf-8")) % 100000
+    seed = patch_seed(rel, placement)
     patcher = Patcher(roi, W, H, seed=seed, size=size, style=style)
     camera = None if perturb is None else (*perturb, seed)   # the same noise on both runs
     # Both through the live path: FrameSource, cascade, decision, as `run` has them.
@@ -203,8 +205,15 @@ def _clip_job(args) -> dict:
             "latency_s": round(window[0] - t_on, 3) if window else "", **at.after()}
 
 
+def patch_seed(rel: str, placement: int = 0) -> int:
+    """The seed of clip `rel`'s patch (its place, its texture, a perturbation's noise): from its path, and,
+    for `placement` above 0, from that too (`--seed`)."""
+    key = rel if placement == 0 else f"{rel}#{placement}"
+    return zlib.crc32(key.encode("utf-8")) % 100000
+
+
 def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
-              patch: tuple[str, float] = ("block", SIZE), share: float = SHARE) -> dict:
+              patch: tuple[str, float] = ("block", SIZE), share: float = SHARE, placement: int = 0) -> dict:
     ok = [r for r in rows if "error" not in r]
     lat = [r["latency_s"] for r in ok if r["latency_s"] != ""]
     missed = [r for r in ok if r["latency_s"] == ""]
@@ -217,6 +226,7 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
                "looks saw movement",
         "onset": "middle frame (n_frames // 2) of each clip",
         "patch": f"style {patch[0]}, {round(100 * patch[1])} % of the roi's sides (datasets/skim_patch.py)",
+        "placement_seed": placement,
         "window_s": round(after_s + SLACK_S, 3),
         "recorded_clips_with_event": sum(r["clean_events"] > 0 for r in ok),
         # The same two counts under the names other tasks' `--perturb` rows use.
@@ -240,13 +250,14 @@ def summarize(rows: list[dict], after_s: float, roi: list[int] | None = None,
 def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, progress: bool = True,
                       patch: tuple[str | None, float | None] | None = None,
                       perturb: tuple[str, int] | None = None, roi_share: float | None = None,
-                      trace: list[str] | None = None) -> dict:
+                      trace: list[str] | None = None, seed: int = 0) -> dict:
     """`patch`: (style, size) of datasets/skim_patch.Patcher, either None for its default (block, SIZE);
     `perturb`: (kind, level) of datasets/perturb.py applied to every frame of both runs; `roi_share`: the
     sides of the region chosen in each clip, as a share of the picture's (None: SHARE), when the config
     sets none; `trace`: clips (their path under the dataset, file name or name without extension) whose
     two runs write the live detector's look-by-look trace (skimming.trace_file) to
-    out/trace/<clip>-clean.csv and -patched.csv."""
+    out/trace/<clip>-clean.csv and -patched.csv; `seed`: mixed into each clip's patch seed (0: the
+    clip's path alone, patch_seed)."""
     style, size = patch or (None, None)
     patch = (style or "block", SIZE if size is None else size)
     try:
@@ -261,7 +272,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     if cfg.skimming.trace_file:
         raise UserError("evaluate writes each clip's trace under --out: name the clips with --trace, "
                         "not skimming.trace_file")
-    jobs = [(rel, path, cfg.model_dump(), patch, perturb, share) for rel, path in clip_jobs(dataset)]
+    jobs = [(rel, path, cfg.model_dump(), patch, perturb, share, seed) for rel, path in clip_jobs(dataset)]
     if not jobs:
         raise UserError(f"{dataset}: no clips")
     for name in trace or ():
@@ -278,7 +289,7 @@ def evaluate_skimming(dataset: str, cfg: Config, out: str, workers: int = 2, pro
     rows = parallel_map(_clip_job, jobs, workers, desc="skimming: clips", min_items=2, chunksize=1,
                         progress=progress)
     rows.sort(key=lambda r: r["clip"])
-    summary = summarize(rows, cfg.skimming.after_s, cfg.skimming.roi, patch, share)
+    summary = summarize(rows, cfg.skimming.after_s, cfg.skimming.roi, patch, share, seed)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "skimming.json"), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
@@ -317,8 +328,9 @@ def _check_roi(sk: SkimmingConfig, jobs: list[tuple]) -> None:
 
 def _evaluate(dataset: str, model_dir: str, out: str, cfg: Config, perturb: tuple[str, int] | None = None,
               patch: tuple[str | None, float | None] | None = None, roi_share: float | None = None,
-              trace: list[str] | None = None) -> dict:
-    return evaluate_skimming(dataset, cfg, out, patch=patch, perturb=perturb, roi_share=roi_share, trace=trace)
+              trace: list[str] | None = None, seed: int = 0) -> dict:
+    return evaluate_skimming(dataset, cfg, out, patch=patch, perturb=perturb, roi_share=roi_share, trace=trace,
+                             seed=seed)
 
 
 register_task(Task("skimming", evaluate=_evaluate,

@@ -378,6 +378,28 @@ def test_evaluate_traces_the_clips_named_with_what_the_live_check_did(tmp_path):
         _refused(folder, tmp_path, extra, said)
 
 
+def test_evaluate_seed_places_the_patches_anew_on_the_same_regions(tmp_path):
+    """--seed N: the same clips and regions, each patch placed (and drawn) anew, to score the check on
+    placements it was not tuned on; 0 is the default's placement. Without --cv, another task has no
+    seed to take: one clear line, exit status 2, not a figure said to be from a seed it ignored."""
+    folder = _clip_folder(tmp_path, n_clips=2)
+    rows = {}
+    for seed in (None, 0, 7):
+        out = tmp_path / f"out{seed}"
+        given = ["--seed", str(seed)] if seed is not None else []
+        assert dispatch(["evaluate", "--task", "skimming", "--dataset", str(folder), "--out", str(out),
+                         "--model-dir", str(tmp_path / "none"), *given]) == 0
+        summary = json.loads((out / "skimming.json").read_text())
+        assert summary["placement_seed"] == (seed or 0)
+        rows[seed] = {r["clip"]: (r["roi"], r["patch"]) for r in csv.DictReader((out / "skimming_clips.csv").open())}
+    assert rows[None] == rows[0]
+    assert {c: roi for c, (roi, _) in rows[7].items()} == {c: roi for c, (roi, _) in rows[0].items()}
+    assert all(rows[7][c][1] != rows[0][c][1] for c in rows[0])
+    for extra, said in ((["--seed", "3", "--task", "fight"], "--seed goes with --cv, or with task skimming"),
+                        (["--seed", "-1"], "--seed must be between 0")):
+        _refused(folder, tmp_path, extra, said)
+
+
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "aboda")), reason="../shared/data/aboda is absent")
 def test_evaluation_on_real_footage_from_a_fixed_camera(tmp_path):
     # ABODA's video4: a fixed camera indoors, people passing. Its first 20 s keep the test short.
