@@ -201,7 +201,6 @@ def test_a_light_switched_between_two_looks_holds_the_check_until_the_scene_is_l
     for calibrate_frames, knowing no person meanwhile: the check holds every look from the switch until it
     is done, also when the switch fell between two looks (at 10 looks a second of a 30 fps camera, two in
     three do), so that nobody standing at the machine is compared then; after it, looks compare again."""
-    from types import SimpleNamespace
 
     from detectors.skimming import SkimmingDetector
 
@@ -348,8 +347,6 @@ def test_the_before_and_after_pictures_reach_the_evidence_but_not_the_record(sto
 
 
 def test_a_passer_by_whose_box_reaches_the_machine_only_through_the_fascia_does_not_hold_the_check():
-    from types import SimpleNamespace
-
     from detectors.skimming import _reaches_only_through_the_fascia
 
     front, outer = (50, 20, 40, 30), (55, 25, 30, 20)       # motion pixels: the machine's zone, the fascia
@@ -374,7 +371,6 @@ def test_a_person_whose_box_only_touches_the_machines_zone_is_not_at_the_machine
     """The zone within `at_machine` of the region and a person's box are pixel boxes: one ending where the
     other begins shares none of its pixels (as the evaluation's quiet region counts them), and does not
     hold the check; one pixel further in does."""
-    from types import SimpleNamespace
 
     from detectors.skimming import SkimmingDetector
 
@@ -397,7 +393,6 @@ def test_a_track_born_of_one_frame_that_never_moved_again_is_not_at_the_machine(
     fitted to the fascia; a track seen moving in one frame only is no one once that frame has passed,
     and must not hold the check for the occupancy stage's hold_s. Someone seen moving in a second
     frame, or this frame, is at the machine."""
-    from types import SimpleNamespace
 
     from detectors.skimming import SkimmingDetector
 
@@ -420,7 +415,6 @@ def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascia
     resting on the keypad is not compared while its arm moves). The same movement in the margin away
     from the edge (a passer-by beyond it, a news ticker under it) reaches no cell of the fascia and
     holds none: held, it kept the fascias of busy scenes from being learnt."""
-    from types import SimpleNamespace
 
     from detectors.skimming import SkimmingDetector
 
@@ -605,7 +599,6 @@ def test_what_stays_put_in_the_picture_while_the_camera_shakes_is_not_movement()
     under it. Aligned to the scene, it moved by the shake at every look: its cells were taken for
     movement, never still, never compared. What stays put either in the scene or in the picture is not
     movement (also a timestamp, a sticker on the camera's window); a hand moves against both."""
-    from types import SimpleNamespace
 
     from detectors.skimming import SkimmingDetector
 
@@ -658,7 +651,6 @@ def test_the_shake_between_looks_is_measured_on_the_surroundings_beyond_a_plain_
     measured as 0.5 to 1.5), and the keys' edges were taken for movement over most of the fascia at
     every look. Measured on the wider surroundings (`shake_context: 0.5`, a site's choice for a shaking
     mount), the shift is right and nothing moved; a hand still does."""
-    from types import SimpleNamespace
 
     from detectors.skimming import SkimmingDetector
 
