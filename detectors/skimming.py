@@ -321,7 +321,6 @@ class SkimmingDetector(Detector):
         # moving themselves: a hand resting on the keypad, or something fitted beside someone at the edge.
         self.joined = 0
         self._why: str | None = None   # why this look was held, once counted
-        self._relit = False   # a light switched, and the motion detector has not learnt the scene again since
         self._key = "roi"   # the config's key for this region
         self._trace = CsvTrace(cfg.trace_file, TRACE_FIELDS, "skimming.trace_file") if cfg.trace_file else None
         self._forget()
@@ -466,10 +465,6 @@ class SkimmingDetector(Detector):
             ctx.fascia = self._fascia.box
         ctx.claimed = self._fascia.claimed if not ctx.claimed else (*ctx.claimed, self._fascia.box)
         self._frames += 1
-        if ctx.motion.global_change:
-            # Seen on every frame, not only at a look: a light switched between two looks still holds the
-            # next (at 10 looks a second of a 30 fps camera, two switches in three were not seen).
-            self._relit = True
         if (self._frames - 1) % self._every == 0:
             compared = self.compared
             self._look(ctx, raw)
@@ -759,13 +754,12 @@ class SkimmingDetector(Detector):
             return everything, everything
         if self.cfg.shake_context and (prev_context is None or prev_context.shape != context.shape):
             return everything, everything
-        # A light switched since the last look, or the motion detector is still learning the scene again
-        # after it: no person is known then (_person_in_front), so someone standing at the machine would be
-        # compared (fight_surv fi075 with --roi-share 0.1: a change seen while a person stood on the region,
-        # held as `person`, was raised by the comparisons of the recalibration that followed a switch).
-        if self._relit and not ctx.motion.calibrating and not ctx.motion.global_change:
-            self._relit = False
-        held = ("light" if self._relit else "person" if self._person_in_front(ctx) else None)
+        # A light switched, at this look or since the last one (at 10 looks a second of a 30 fps camera, two
+        # switches in three fall between looks), and the motion detector is learning the scene again: no
+        # person is known then (_person_in_front), so someone standing at the machine would be compared
+        # (fight_surv fi075 with --roi-share 0.1: a change seen while a person stood on the region, held as
+        # `person`, was raised by the comparisons of the recalibration that followed a switch).
+        held = ("light" if ctx.motion.relearning else "person" if self._person_in_front(ctx) else None)
         if held:
             self._hold(held)
             return everything, everything

@@ -93,6 +93,9 @@ class MotionResult:
     threshold: float
     global_change: bool       # lighting switch / IR mode / camera auto-exposure: relearning, not motion
     calibrating: bool
+    # Calibrating because of a global change (from its frame on), not at start or after a reset: a
+    # detector that looks at some frames only still sees that a light switched between two of its looks.
+    relearning: bool = False
 
 
 class MotionDetector:
@@ -109,6 +112,7 @@ class MotionDetector:
         self._calibrate_left = self.cfg.calibrate_frames
         self._bg_mean = 0.0
         self.recalibrations = 0
+        self._relearning = False   # the calibration under way follows a global change
 
     def is_calibrating(self) -> bool:
         return self._calibrate_left > 0
@@ -127,6 +131,7 @@ class MotionDetector:
     def reset(self) -> None:
         self._bg = None
         self._calibrate_left = self.cfg.calibrate_frames
+        self._relearning = False
 
     def _relearn(self, f32: np.ndarray) -> None:
         self._bg = f32.copy()
@@ -156,7 +161,8 @@ class MotionDetector:
             # Most of the frame changed at once: a light, the IR switch or the auto-exposure, not a person.
             self._relearn(f32)
             self.recalibrations += 1
-            return MotionResult(img, empty, [], fg_ratio, t, True, True)
+            self._relearning = True
+            return MotionResult(img, empty, [], fg_ratio, t, True, True, True)
 
         mask = close(mask, self._kernel)
         bgmask = cv2.bitwise_not(mask)
@@ -168,6 +174,7 @@ class MotionDetector:
         calibrating = self._calibrate_left > 0
         if calibrating:
             self._calibrate_left -= 1
-            return MotionResult(img, mask, [], fg_ratio, t, False, True)
+            return MotionResult(img, mask, [], fg_ratio, t, False, True, self._relearning)
+        self._relearning = False
 
         return MotionResult(img, mask, blobs_of(mask, self.cfg.min_blob_frac * mask.size), fg_ratio, t, False, False)

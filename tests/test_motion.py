@@ -233,6 +233,22 @@ def test_light_switched_on_relearns_without_alarm():
     assert len(r.blobs) == 1 and not r.global_change
 
 
+def test_relearning_says_the_calibration_follows_a_light_switch_not_the_start():
+    """A detector that looks at some frames only (the skimming check) must know that a light switched
+    between two of its looks: `relearning` holds from the switch's frame until the scene is learnt again,
+    and never during the calibration at start or after a reset (there is no switch to hold for)."""
+    det = MotionDetector()
+    scene = Scene()
+    start = [det.detect(scene.frame()) for _ in range(det.cfg.calibrate_frames + 1)]
+    assert all(r.calibrating and not r.relearning for r in start)
+    after = [det.detect(scene.frame(gain=40.0)) for _ in range(det.cfg.calibrate_frames + 3)]
+    assert [r.relearning for r in after] == [r.calibrating for r in after] == \
+        [True] * (det.cfg.calibrate_frames + 1) + [False] * 2
+    det.detect(scene.frame())            # switched back: relearning again, then a reset (a reconnect)
+    det.reset()
+    assert not any(det.detect(scene.frame()).relearning for _ in range(det.cfg.calibrate_frames + 2))
+
+
 def test_light_switched_off_is_a_global_change_too():
     det, scene = calibrated()
     r = det.detect(scene.frame(gain=-40.0))

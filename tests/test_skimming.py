@@ -24,8 +24,6 @@ from pipeline.classical import ClassicalStage
 from pipeline.config import load_config
 
 FPS = 15.0
-# The motion detector's result where the check needs only its guard: no light switched, not calibrating.
-QUIET = SimpleNamespace(global_change=False, calibrating=False)
 
 
 @pytest.fixture(scope="module")
@@ -198,9 +196,10 @@ def test_light_and_reflections_are_not_a_skimmer(booth, change):
 
 def test_a_light_switched_between_two_looks_holds_the_check_until_the_scene_is_learnt_again(booth):
     """The motion detector says a light switched on the frame it happened, and then learns the scene again
-    for calibrate_frames, knowing no person meanwhile: the check holds every look from the switch until it
-    is done, also when the switch fell between two looks (at 10 looks a second of a 30 fps camera, two in
-    three do), so that nobody standing at the machine is compared then; after it, looks compare again."""
+    for calibrate_frames (`relearning`, from the switch's frame on), knowing no person meanwhile: the check
+    holds every look from the switch until it is done, also when the switch fell between two looks (at 10
+    looks a second of a 30 fps camera, two in three do), so that nobody standing at the machine is compared
+    then; after it, looks compare again."""
 
     from detectors.skimming import SkimmingDetector
 
@@ -210,6 +209,7 @@ def test_a_light_switched_between_two_looks_holds_the_check_until_the_scene_is_l
 
     def ctx(i):
         motion = SimpleNamespace(global_change=i == switch, calibrating=switch <= i < relearnt,
+                                 relearning=switch <= i < relearnt,
                                  mask=np.zeros((240, 320), np.uint8), blobs=[])
         return SimpleNamespace(frame=SimpleNamespace(raw=noisy(bg, i)), to_source=1.0, claimed=(), time_s=i / 30.0,
                                index=i, motion=motion, people=[])
@@ -376,7 +376,7 @@ def test_a_person_whose_box_only_touches_the_machines_zone_is_not_at_the_machine
 
     det = SkimmingDetector(SkimmingConfig(roi=[100, 60, 40, 20], at_machine=0.25), FPS)
     frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
-    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0, motion=QUIET))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
     assert det._fascia.front == (90.0, 55.0, 60.0, 30.0)
 
     def someone(x1):
@@ -398,7 +398,7 @@ def test_a_track_born_of_one_frame_that_never_moved_again_is_not_at_the_machine(
 
     det = SkimmingDetector(SkimmingConfig(roi=[100, 60, 40, 20]), FPS)
     frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
-    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0, motion=QUIET))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
 
     def at_machine(moved, moved_s, now=1.0):
         person = SimpleNamespace(box=(90, 20, 40, 80), confirmed=True, moved=moved, moved_s=moved_s)
@@ -420,7 +420,7 @@ def test_movement_in_the_margin_holds_the_check_only_where_it_reaches_the_fascia
 
     det = SkimmingDetector(SkimmingConfig(roi=[100, 60, 80, 40], margin=0.25), FPS)
     frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
-    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0, motion=QUIET))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
     ox, oy, ox1, oy1 = det._outer
     assert (ox, oy, ox1, oy1) == (80, 50, 200, 110)
 
@@ -607,7 +607,7 @@ def test_what_stays_put_in_the_picture_while_the_camera_shakes_is_not_movement()
     scene = cv2.normalize(scene, None, 95, 155, cv2.NORM_MINMAX)
     det = SkimmingDetector(SkimmingConfig(roi=[100, 80, 120, 60]), FPS)
     frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
-    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0, motion=QUIET))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
     ox, oy, ox1, oy1 = det._outer
     rows, cols = det._size[1] // CELL, det._size[0] // CELL
 
@@ -627,7 +627,8 @@ def test_what_stays_put_in_the_picture_while_the_camera_shakes_is_not_movement()
     # Shaken by whole pixels, so the texture the shift is measured on stays sharp.
     shaken = pasted(cv2.warpAffine(scene, np.float32([[1, 0, 2], [0, 1, 1]]), (320, 240),
                                    borderMode=cv2.BORDER_REFLECT))
-    ctx = SimpleNamespace(motion=SimpleNamespace(global_change=False, calibrating=True), people=None, time_s=0.1)
+    ctx = SimpleNamespace(motion=SimpleNamespace(global_change=False, calibrating=True, relearning=False), people=None,
+                          time_s=0.1)
     moved, _ = det._moved(ctx, look(prev), look(shaken), (rows, cols), around(prev), around(shaken))
     assert det._last_shift == pytest.approx((2.0, 1.0), abs=0.5)   # it was aligned
     cell = det._size[0] / (ox1 - ox) / CELL                 # cells per source pixel
@@ -662,11 +663,12 @@ def test_the_shake_between_looks_is_measured_on_the_surroundings_beyond_a_plain_
     scene[y:y + h, x:x + w] = ((np.arange(h)[:, None] // 10 + np.arange(w)[None, :] // 10) % 2) * 120.0 + 60.0
     det = SkimmingDetector(SkimmingConfig(roi=roi, shake_context=0.5), FPS)
     frame = SimpleNamespace(raw=np.zeros((240, 320, 3), np.uint8))
-    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0, motion=QUIET))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
     ox, oy, ox1, oy1 = det._outer
     cx, cy, cx1, cy1 = det._context
     rows, cols = det._size[1] // CELL, det._size[0] // CELL
-    ctx = SimpleNamespace(motion=SimpleNamespace(global_change=False, calibrating=True), people=None, time_s=0.1)
+    ctx = SimpleNamespace(motion=SimpleNamespace(global_change=False, calibrating=True, relearning=False), people=None,
+                          time_s=0.1)
 
     def moved(a, b):
         _, own = det._moved(ctx, a[oy:oy1, ox:ox1], b[oy:oy1, ox:ox1], (rows, cols), a[cy:cy1, cx:cx1],
@@ -684,7 +686,7 @@ def test_the_shake_between_looks_is_measured_on_the_surroundings_beyond_a_plain_
     assert moved(scene, hand)[int((y + 28 - oy) * rows / (oy1 - oy)), int((x + 58 - ox) * cols / (ox1 - ox))]
     # The default (`shake_context: 0`): measured on the margin alone, it comes out short.
     det = SkimmingDetector(SkimmingConfig(roi=roi), FPS)
-    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0, motion=QUIET))
+    det.detect(SimpleNamespace(frame=frame, to_source=1.0, claimed=(), time_s=0.0, index=0))
     shaken = cv2.warpAffine(scene, np.float32([[1, 0, 2], [0, 1, 3]]), (320, 240), borderMode=cv2.BORDER_REFLECT)
     det._moved(ctx, scene[oy:oy1, ox:ox1], shaken[oy:oy1, ox:ox1], (rows, cols))
     assert abs(det._last_shift[0] - 2) > 0.5 or abs(det._last_shift[1] - 3) > 0.5
